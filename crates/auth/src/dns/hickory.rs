@@ -1,0 +1,191 @@
+//! [`Resolver`] over hickory-resolver: the production DNS client.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+
+use super::{Answer, DnsError, Mx, Resolver, reverse_name};
+
+/// A caching stub resolver that sends every question to the configured nameservers.
+///
+/// Names are queried exactly as given (no search list, no `/etc/hosts`), and byte-for-byte:
+/// SPF macros can produce labels with characters a host name never has, and those must still
+/// be asked, not rejected locally (RFC 7208 §7.3).
+#[derive(Clone)]
+pub struct HickoryResolver {
+    inner: TokioResolver,
+}
+
+/// Why a resolver could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the DNS resolver: {0}")]
+pub struct ResolverConfigError(String);
+
+impl HickoryResolver {
+    /// Uses the nameservers in `/etc/resolv.conf`, with its search list ignored.
+    pub fn system(timeout: Duration) -> Result<Self, ResolverConfigError> {
+        let (config, _) = hickory_resolver::system_conf::read_system_conf()
+            .map_err(|e| ResolverConfigError(e.to_string()))?;
+        let servers = config.name_servers().to_vec();
+        Self::build(ResolverConfig::from_name_servers(servers), timeout)
+    }
+
+    /// Sends every question to these servers (UDP, falling back to TCP for truncated answers).
+    pub fn with_nameservers(
+        servers: &[SocketAddr],
+        timeout: Duration,
+    ) -> Result<Self, ResolverConfigError> {
+        if servers.is_empty() {
+            return Err(ResolverConfigError("no nameservers given".into()));
+        }
+        let servers = servers
+            .iter()
+            .map(|addr| {
+                let mut udp = ConnectionConfig::udp();
+                udp.port = addr.port();
+                let mut tcp = ConnectionConfig::tcp();
+                tcp.port = addr.port();
+                NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
+            })
+            .collect();
+        Self::build(ResolverConfig::from_name_servers(servers), timeout)
+    }
+
+    fn build(config: ResolverConfig, timeout: Duration) -> Result<Self, ResolverConfigError> {
+        let mut options = ResolverOpts::default();
+        options.timeout = timeout;
+        options.attempts = 2;
+        options.ndots = 0;
+        options.use_hosts_file = ResolveHosts::Never;
+        options.edns0 = true;
+        let inner = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+            .with_options(options)
+            .build()
+            .map_err(|e| ResolverConfigError(e.to_string()))?;
+        Ok(Self { inner })
+    }
+
+    async fn lookup(&self, name: &str, kind: RecordType) -> Answer<RData> {
+        let name = absolute_name(name)?;
+        match self.inner.lookup(name, kind).await {
+            Ok(lookup) => Ok(lookup
+                .answers()
+                .iter()
+                .filter(|record| record.record_type() == kind)
+                .map(|record| record.data.clone())
+                .collect()),
+            Err(error) => no_records(error),
+        }
+    }
+}
+
+/// Builds the name from raw labels, so any byte sequence that fits the DNS is asked as is.
+fn absolute_name(name: &str) -> Result<Name, DnsError> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let mut built = Name::from_labels(name.split('.').map(str::as_bytes))
+        .map_err(|e| DnsError::Failed(format!("invalid name {name:?}: {e}")))?;
+    built.set_fqdn(true);
+    Ok(built)
+}
+
+/// Sorts hickory's errors into the three outcomes the protocols distinguish.
+fn no_records<T>(error: NetError) -> Answer<T> {
+    match error {
+        NetError::Dns(HickoryDnsError::NoRecordsFound(no_records)) => {
+            match no_records.response_code {
+                ResponseCode::NXDomain => Err(DnsError::NxDomain),
+                ResponseCode::NoError => Ok(Vec::new()),
+                code => Err(DnsError::Failed(code.to_string())),
+            }
+        }
+        NetError::Timeout => Err(DnsError::Timeout),
+        other => Err(DnsError::Failed(other.to_string())),
+    }
+}
+
+/// A host name as the protocols compare it: ASCII, no trailing dot; the root becomes "".
+fn host_name(name: &Name) -> String {
+    let ascii = name.to_ascii();
+    ascii.strip_suffix('.').unwrap_or(&ascii).to_owned()
+}
+
+impl Resolver for HickoryResolver {
+    async fn txt(&self, name: &str) -> Answer<Vec<u8>> {
+        let records = self.lookup(name, RecordType::TXT).await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|data| match data {
+                RData::TXT(txt) => Some(txt.txt_data.concat()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn a(&self, name: &str) -> Answer<Ipv4Addr> {
+        let records = self.lookup(name, RecordType::A).await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|data| match data {
+                RData::A(a) => Some(a.0),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn aaaa(&self, name: &str) -> Answer<Ipv6Addr> {
+        let records = self.lookup(name, RecordType::AAAA).await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|data| match data {
+                RData::AAAA(aaaa) => Some(aaaa.0),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn mx(&self, name: &str) -> Answer<Mx> {
+        let records = self.lookup(name, RecordType::MX).await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|data| match data {
+                RData::MX(mx) => Some(Mx {
+                    preference: mx.preference,
+                    exchange: host_name(&mx.exchange),
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn ptr(&self, ip: IpAddr) -> Answer<String> {
+        let records = self.lookup(&reverse_name(ip), RecordType::PTR).await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|data| match data {
+                RData::PTR(ptr) => Some(host_name(&ptr.0)),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_keep_unusual_bytes() {
+        let name = absolute_name("a b:c.example.org.").unwrap();
+        assert!(name.is_fqdn());
+        assert_eq!(name.iter().next(), Some(&b"a b:c"[..]));
+        assert!(absolute_name("bad..example").is_err());
+    }
+}
