@@ -111,10 +111,15 @@ fn no_records<T>(error: NetError) -> Answer<T> {
     }
 }
 
-/// A host name as the protocols compare it: ASCII, no trailing dot; the root becomes "".
+/// A host name as the protocols compare it: the raw labels joined by dots, no trailing dot;
+/// the root becomes "". Not `Name::to_ascii`, which escapes bytes like `:` and `/` that
+/// SPF must match literally (RFC 7208 §7.1 lets a domain-spec contain them).
 fn host_name(name: &Name) -> String {
-    let ascii = name.to_ascii();
-    ascii.strip_suffix('.').unwrap_or(&ascii).to_owned()
+    let labels: Vec<String> = name
+        .iter()
+        .map(|label| String::from_utf8_lossy(label).into_owned())
+        .collect();
+    labels.join(".")
 }
 
 impl Resolver for HickoryResolver {
@@ -187,5 +192,7 @@ mod tests {
         assert!(name.is_fqdn());
         assert_eq!(name.iter().next(), Some(&b"a b:c"[..]));
         assert!(absolute_name("bad..example").is_err());
+        assert_eq!(host_name(&name), "a b:c.example.org");
+        assert_eq!(host_name(&Name::root()), "");
     }
 }
