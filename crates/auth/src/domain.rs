@@ -14,7 +14,8 @@ pub fn is_queryable(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_LEN
         && name
-            .split('.')
+            .as_bytes()
+            .split(|&b| b == b'.')
             .all(|label| (1..=MAX_LABEL_LEN).contains(&label.len()))
 }
 

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kanmon_auth::dns::HickoryResolver;
-use kanmon_auth::spf::{SpfRequest, verify_mail_from};
+use kanmon_auth::spf::{SpfRequest, SpfVerifier};
 use support::dns_server::{DnsServer, Entry, Value, Zone, zone_key};
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -164,7 +164,7 @@ async fn run_suite(path: &str) -> Report {
                 .expect("scenario host is an IP address");
             let mut request = SpfRequest::new(ip, &scenario.helo, &scenario.mail_from);
             request.receiver = RECEIVER;
-            let output = verify_mail_from(&resolver, &request).await;
+            let output = SpfVerifier::new(resolver).verify_mail_from(&request).await;
             let result_ok = scenario.results.iter().any(|r| r == output.result.as_str());
             let explanation_ok = match scenario.explanation.as_deref() {
                 None => true,

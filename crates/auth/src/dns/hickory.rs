@@ -1,7 +1,8 @@
 //! [`Resolver`] over hickory-resolver: the production DNS client.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{
@@ -12,9 +13,14 @@ use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
+use super::cache::{AnswerCache, Cached, DEFAULT_CAPACITY};
 use super::{Answer, DnsError, Mx, Resolver, reverse_name};
 
 /// A caching stub resolver that sends every question to the configured nameservers.
+///
+/// Answers (including NXDOMAIN and NODATA when the zone gives a negative TTL) are kept for
+/// their TTL in a cache of at most [`HickoryResolver::with_cache_capacity`] answers; cheap to
+/// clone, and clones share the cache.
 ///
 /// Names are queried exactly as given (no search list, no `/etc/hosts`), and byte-for-byte:
 /// SPF macros can produce labels with characters a host name never has, and those must still
@@ -22,6 +28,7 @@ use super::{Answer, DnsError, Mx, Resolver, reverse_name};
 #[derive(Clone)]
 pub struct HickoryResolver {
     inner: TokioResolver,
+    cache: Arc<AnswerCache>,
 }
 
 /// Why a resolver could not be built.
@@ -70,19 +77,52 @@ impl HickoryResolver {
             .with_options(options)
             .build()
             .map_err(|e| ResolverConfigError(e.to_string()))?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            cache: Arc::new(AnswerCache::new(DEFAULT_CAPACITY)),
+        })
     }
 
-    async fn lookup(&self, name: &str, kind: RecordType) -> Answer<RData> {
-        let name = absolute_name(name)?;
-        match self.inner.lookup(name, kind).await {
-            Ok(lookup) => Ok(lookup
-                .answers()
-                .iter()
-                .filter(|record| record.record_type() == kind)
-                .map(|record| record.data.clone())
-                .collect()),
-            Err(error) => no_records(error),
+    /// Keeps at most `capacity` answers (0 turns kanmon's own cache off).
+    pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache = Arc::new(AnswerCache::new(capacity));
+        self
+    }
+
+    async fn lookup(&self, name: &str, kind: RecordType) -> Result<Arc<[RData]>, DnsError> {
+        let now = Instant::now();
+        match self.cache.get(kind, name, now) {
+            Some(Cached::Records(records)) => return Ok(records),
+            Some(Cached::Missing(error)) => return Err(error),
+            None => {}
+        }
+        let query = absolute_name(name)?;
+        match self.inner.lookup(query, kind).await {
+            Ok(lookup) => {
+                let records: Arc<[RData]> = lookup
+                    .answers()
+                    .iter()
+                    .filter(|record| record.record_type() == kind)
+                    .map(|record| record.data.clone())
+                    .collect();
+                self.cache
+                    .put_records(kind, name, records.clone(), lookup.valid_until());
+                Ok(records)
+            }
+            Err(error) => {
+                let (outcome, negative_ttl) = classify(error);
+                let answer = match outcome {
+                    Ok(()) => Cached::Records(Arc::from(Vec::new())),
+                    Err(DnsError::NxDomain) => Cached::Missing(DnsError::NxDomain),
+                    Err(temporary) => return Err(temporary),
+                };
+                self.cache
+                    .put_negative(kind, name, answer.clone(), negative_ttl, now);
+                match answer {
+                    Cached::Records(records) => Ok(records),
+                    Cached::Missing(error) => Err(error),
+                }
+            }
         }
     }
 }
@@ -96,18 +136,20 @@ fn absolute_name(name: &str) -> Result<Name, DnsError> {
     Ok(built)
 }
 
-/// Sorts hickory's errors into the three outcomes the protocols distinguish.
-fn no_records<T>(error: NetError) -> Answer<T> {
+/// Sorts hickory's errors into the three outcomes the protocols distinguish: `Ok(())` for
+/// NODATA, `NxDomain`, or a temporary failure; with the zone's negative TTL when it gave one.
+fn classify(error: NetError) -> (Result<(), DnsError>, Option<u32>) {
     match error {
         NetError::Dns(HickoryDnsError::NoRecordsFound(no_records)) => {
+            let ttl = no_records.negative_ttl;
             match no_records.response_code {
-                ResponseCode::NXDomain => Err(DnsError::NxDomain),
-                ResponseCode::NoError => Ok(Vec::new()),
-                code => Err(DnsError::Failed(code.to_string())),
+                ResponseCode::NXDomain => (Err(DnsError::NxDomain), ttl),
+                ResponseCode::NoError => (Ok(()), ttl),
+                code => (Err(DnsError::Failed(code.to_string())), None),
             }
         }
-        NetError::Timeout => Err(DnsError::Timeout),
-        other => Err(DnsError::Failed(other.to_string())),
+        NetError::Timeout => (Err(DnsError::Timeout), None),
+        other => (Err(DnsError::Failed(other.to_string())), None),
     }
 }
 
@@ -126,7 +168,7 @@ impl Resolver for HickoryResolver {
     async fn txt(&self, name: &str) -> Answer<Vec<u8>> {
         let records = self.lookup(name, RecordType::TXT).await?;
         Ok(records
-            .into_iter()
+            .iter()
             .filter_map(|data| match data {
                 RData::TXT(txt) => Some(txt.txt_data.concat()),
                 _ => None,
@@ -137,7 +179,7 @@ impl Resolver for HickoryResolver {
     async fn a(&self, name: &str) -> Answer<Ipv4Addr> {
         let records = self.lookup(name, RecordType::A).await?;
         Ok(records
-            .into_iter()
+            .iter()
             .filter_map(|data| match data {
                 RData::A(a) => Some(a.0),
                 _ => None,
@@ -148,7 +190,7 @@ impl Resolver for HickoryResolver {
     async fn aaaa(&self, name: &str) -> Answer<Ipv6Addr> {
         let records = self.lookup(name, RecordType::AAAA).await?;
         Ok(records
-            .into_iter()
+            .iter()
             .filter_map(|data| match data {
                 RData::AAAA(aaaa) => Some(aaaa.0),
                 _ => None,
@@ -159,7 +201,7 @@ impl Resolver for HickoryResolver {
     async fn mx(&self, name: &str) -> Answer<Mx> {
         let records = self.lookup(name, RecordType::MX).await?;
         Ok(records
-            .into_iter()
+            .iter()
             .filter_map(|data| match data {
                 RData::MX(mx) => Some(Mx {
                     preference: mx.preference,
@@ -173,7 +215,7 @@ impl Resolver for HickoryResolver {
     async fn ptr(&self, ip: IpAddr) -> Answer<String> {
         let records = self.lookup(&reverse_name(ip), RecordType::PTR).await?;
         Ok(records
-            .into_iter()
+            .iter()
             .filter_map(|data| match data {
                 RData::PTR(ptr) => Some(host_name(&ptr.0)),
                 _ => None,

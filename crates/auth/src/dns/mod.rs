@@ -14,6 +14,8 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 #[cfg(feature = "hickory")]
+mod cache;
+#[cfg(feature = "hickory")]
 mod hickory;
 #[cfg(feature = "hickory")]
 pub use hickory::{HickoryResolver, ResolverConfigError};

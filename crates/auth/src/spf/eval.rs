@@ -7,6 +7,7 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
 
+use super::cache::{Parsed, RecordCache};
 use super::macros::{Context, MacroString, Values};
 use super::record::{DualCidr, Mechanism, Record, is_spf_record};
 use super::{Identity, SpfOutput, SpfRequest, SpfResult};
@@ -74,6 +75,7 @@ impl HostOutcome {
 
 struct Evaluation<'a, R> {
     resolver: &'a R,
+    records: Option<&'a RecordCache>,
     ip: IpAddr,
     sender: String,
     local_part: &'a str,
@@ -87,6 +89,7 @@ struct Evaluation<'a, R> {
 
 pub(super) async fn check<R: Resolver>(
     resolver: &R,
+    records: Option<&RecordCache>,
     request: &SpfRequest<'_>,
     identity: Identity,
     local_part: &str,
@@ -101,6 +104,7 @@ pub(super) async fn check<R: Resolver>(
     let ip = request.ip.to_canonical();
     let mut evaluation = Evaluation {
         resolver,
+        records,
         ip,
         sender: format!("{local_part}@{domain}"),
         local_part,
@@ -142,12 +146,16 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
         domain: String,
     ) -> Pin<Box<dyn Future<Output = HostOutcome> + Send + '_>> {
         Box::pin(async move {
-            let record = match self.record(&domain).await {
-                Ok(Some(record)) => record,
+            let parsed = match self.record(&domain).await {
+                Ok(Some(parsed)) => parsed,
                 Ok(None) => return HostOutcome::new(SpfResult::None),
                 Err(abort) => return HostOutcome::aborted(abort),
             };
-            match self.evaluate(&record, &domain).await {
+            let record = match parsed.as_ref() {
+                Ok(record) => record,
+                Err(error) => return HostOutcome::aborted(Abort::perm(error.to_string())),
+            };
+            match self.evaluate(record, &domain).await {
                 Ok(outcome) => outcome,
                 Err(abort) => HostOutcome::aborted(abort),
             }
@@ -155,7 +163,7 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
     }
 
     /// Finds and parses the domain's one SPF record (RFC 7208 §4.4, §4.5).
-    async fn record(&self, domain: &str) -> Result<Option<Record>, Abort> {
+    async fn record(&self, domain: &str) -> Result<Option<Parsed>, Abort> {
         let records = match self.resolver.txt(domain).await {
             Ok(records) => records,
             Err(DnsError::NxDomain) => return Ok(None),
@@ -168,9 +176,10 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
         if spf.next().is_some() {
             return Err(Abort::perm("more than one SPF record"));
         }
-        Record::parse(first)
-            .map(Some)
-            .map_err(|error| Abort::perm(error.to_string()))
+        Ok(Some(match self.records {
+            Some(cache) => cache.parse(first),
+            None => std::sync::Arc::new(Record::parse(first)),
+        }))
     }
 
     async fn evaluate(&mut self, record: &Record, domain: &str) -> Result<HostOutcome, Abort> {

@@ -22,6 +22,7 @@
 //! # }); }
 //! ```
 
+mod cache;
 mod eval;
 mod macros;
 mod record;
@@ -161,22 +162,90 @@ impl SpfOutput {
 }
 
 /// Checks the MAIL FROM identity; with a null reverse-path, checks the HELO identity instead
-/// (RFC 7208 §2.4).
+/// (RFC 7208 §2.4). For one-off checks; a daemon uses [`SpfVerifier`], which parses each
+/// record once.
 pub async fn verify_mail_from<R: Resolver>(resolver: &R, request: &SpfRequest<'_>) -> SpfOutput {
+    mail_from(resolver, None, request).await
+}
+
+/// Checks the HELO identity, with `postmaster@<helo>` as the sender (RFC 7208 §2.3).
+pub async fn verify_helo<R: Resolver>(resolver: &R, request: &SpfRequest<'_>) -> SpfOutput {
+    helo(resolver, None, request).await
+}
+
+/// SPF checks through one resolver, keeping the parsed form of the records it has seen.
+///
+/// Share one per process: the cache is keyed by record text, so it never serves a stale
+/// record, and it is bounded (the oldest entries are dropped wholesale when it is full).
+pub struct SpfVerifier<R> {
+    resolver: R,
+    records: cache::RecordCache,
+}
+
+impl<R: Resolver> SpfVerifier<R> {
+    /// A verifier with room for [`SpfVerifier::DEFAULT_CAPACITY`] parsed records.
+    pub fn new(resolver: R) -> Self {
+        Self::with_capacity(resolver, Self::DEFAULT_CAPACITY)
+    }
+
+    /// Parsed records kept by [`SpfVerifier::new`].
+    pub const DEFAULT_CAPACITY: usize = cache::DEFAULT_CAPACITY;
+
+    /// A verifier keeping at most `capacity` parsed records (0 keeps none).
+    pub fn with_capacity(resolver: R, capacity: usize) -> Self {
+        Self {
+            resolver,
+            records: cache::RecordCache::new(capacity),
+        }
+    }
+
+    /// The resolver the checks use.
+    pub fn resolver(&self) -> &R {
+        &self.resolver
+    }
+
+    /// As [`verify_mail_from`].
+    pub async fn verify_mail_from(&self, request: &SpfRequest<'_>) -> SpfOutput {
+        mail_from(&self.resolver, Some(&self.records), request).await
+    }
+
+    /// As [`verify_helo`].
+    pub async fn verify_helo(&self, request: &SpfRequest<'_>) -> SpfOutput {
+        helo(&self.resolver, Some(&self.records), request).await
+    }
+}
+
+async fn mail_from<R: Resolver>(
+    resolver: &R,
+    records: Option<&cache::RecordCache>,
+    request: &SpfRequest<'_>,
+) -> SpfOutput {
     if request.mail_from.is_empty() {
-        return verify_helo(resolver, request).await;
+        return helo(resolver, records, request).await;
     }
     let (local, domain) = match request.mail_from.rsplit_once('@') {
         Some((local, domain)) => (local, domain),
         None => ("", request.mail_from),
     };
-    eval::check(resolver, request, Identity::MailFrom, local, domain).await
-}
-
-/// Checks the HELO identity, with `postmaster@<helo>` as the sender (RFC 7208 §2.3).
-pub async fn verify_helo<R: Resolver>(resolver: &R, request: &SpfRequest<'_>) -> SpfOutput {
     eval::check(
         resolver,
+        records,
+        request,
+        Identity::MailFrom,
+        local,
+        domain,
+    )
+    .await
+}
+
+async fn helo<R: Resolver>(
+    resolver: &R,
+    records: Option<&cache::RecordCache>,
+    request: &SpfRequest<'_>,
+) -> SpfOutput {
+    eval::check(
+        resolver,
+        records,
         request,
         Identity::Helo,
         "postmaster",

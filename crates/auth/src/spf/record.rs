@@ -146,7 +146,8 @@ impl Record {
 
     fn add_term(&mut self, term: &str) -> Result<(), RecordError> {
         let name_end = term
-            .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
             .unwrap_or(term.len());
         if term[name_end..].starts_with('=') {
             return self.add_modifier(term, &term[..name_end], &term[name_end + 1..]);
@@ -195,13 +196,25 @@ impl Record {
 }
 
 fn parse_mechanism(term: &str, body: &str) -> Result<Mechanism, RecordError> {
-    let name_end = body.find([':', '/']).unwrap_or(body.len());
+    let name_end = body
+        .bytes()
+        .position(|b| b == b':' || b == b'/')
+        .unwrap_or(body.len());
     let (name, rest) = body.split_at(name_end);
-    let name = name.to_ascii_lowercase();
+    // Mechanism names are case-insensitive (RFC 7208 §4.6.1); none is longer than 7 bytes.
+    let mut lower = [0u8; 8];
+    let name = match lower.get_mut(..name.len()) {
+        Some(buf) => {
+            buf.copy_from_slice(name.as_bytes());
+            buf.make_ascii_lowercase();
+            std::str::from_utf8(buf).unwrap_or_default()
+        }
+        None => return Err(RecordError::UnknownMechanism(term.to_owned())),
+    };
     // `rest` is empty, or starts with ':' (an argument) or '/' (a CIDR suffix).
     let argument = rest.strip_prefix(':');
     let invalid = || RecordError::InvalidTerm(term.to_owned());
-    match name.as_str() {
+    match name {
         "all" if rest.is_empty() => Ok(Mechanism::All),
         "include" => Ok(Mechanism::Include(parse_domain_spec(
             term,

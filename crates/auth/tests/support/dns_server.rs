@@ -21,6 +21,8 @@ use tokio::net::{TcpListener, UdpSocket};
 const PLAIN_UDP_LIMIT: usize = 512;
 /// Cap on what we send over UDP even when EDNS allows more.
 const EDNS_UDP_LIMIT: usize = 4096;
+/// TTL of every answer. Tests that must not see cached answers use a fresh resolver.
+const TTL: u32 = 300;
 /// CNAME chains longer than this answer SERVFAIL, as a loop guard.
 const MAX_CNAME_CHAIN: usize = 8;
 
@@ -222,7 +224,7 @@ fn lookup(
             };
             answers.push(Record::from_rdata(
                 name.clone(),
-                0,
+                TTL,
                 RData::CNAME(CNAME(target.clone())),
             ));
             return lookup(zone, &target, kind, answers, depth + 1);
@@ -230,7 +232,7 @@ fn lookup(
         if value.record_type() == kind {
             answered = true;
             if let Some(data) = rdata(value) {
-                answers.push(Record::from_rdata(name.clone(), 0, data));
+                answers.push(Record::from_rdata(name.clone(), TTL, data));
             }
         }
     }

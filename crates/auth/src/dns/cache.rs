@@ -1,0 +1,165 @@
+//! The answer cache in front of the live resolver.
+//!
+//! hickory keeps its own cache, but reaching it costs a name parse, a query future and a
+//! message clone per lookup; SPF asks the same few names for every message from a sender, so
+//! kanmon keeps the decoded answers itself, for as long as their TTL allows.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hickory_resolver::proto::rr::{RData, RecordType};
+
+use super::DnsError;
+
+/// Answers kept when no size is configured: enough for the working set of a busy small MX.
+pub(super) const DEFAULT_CAPACITY: usize = 10_000;
+/// Longest time a "no such name / no records" answer is kept, whatever the zone's SOA says
+/// (RFC 2308 §5 suggests one to three hours as a maximum; mail wants fresher).
+const MAX_NEGATIVE_TTL: Duration = Duration::from_secs(300);
+
+/// A cached answer: the records of one type at one name, or a definitive "none".
+#[derive(Clone)]
+pub(super) enum Cached {
+    Records(Arc<[RData]>),
+    Missing(DnsError),
+}
+
+struct Slot {
+    answer: Cached,
+    valid_until: Instant,
+}
+
+/// Decoded answers by (type, lowercase name), each until its own expiry.
+pub(super) struct AnswerCache {
+    slots: Mutex<HashMap<(RecordType, Box<str>), Slot>>,
+    capacity: usize,
+}
+
+impl AnswerCache {
+    pub(super) fn new(capacity: usize) -> Self {
+        Self {
+            slots: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    pub(super) fn get(&self, kind: RecordType, name: &str, now: Instant) -> Option<Cached> {
+        let slots = self.slots.lock().ok()?;
+        let slot = slots.get(&(kind, key(name)))?;
+        (slot.valid_until > now).then(|| slot.answer.clone())
+    }
+
+    pub(super) fn put_records(
+        &self,
+        kind: RecordType,
+        name: &str,
+        records: Arc<[RData]>,
+        valid_until: Instant,
+    ) {
+        self.put(kind, name, Cached::Records(records), valid_until);
+    }
+
+    /// Keeps an NXDOMAIN or NODATA answer for the zone's negative TTL (capped); without one
+    /// the answer is not kept.
+    pub(super) fn put_negative(
+        &self,
+        kind: RecordType,
+        name: &str,
+        answer: Cached,
+        ttl: Option<u32>,
+        now: Instant,
+    ) {
+        let Some(ttl) = ttl else { return };
+        let ttl = Duration::from_secs(u64::from(ttl)).min(MAX_NEGATIVE_TTL);
+        self.put(kind, name, answer, now + ttl);
+    }
+
+    fn put(&self, kind: RecordType, name: &str, answer: Cached, valid_until: Instant) {
+        if self.capacity == 0 {
+            return;
+        }
+        let Ok(mut slots) = self.slots.lock() else {
+            return;
+        };
+        if slots.len() >= self.capacity {
+            let now = Instant::now();
+            slots.retain(|_, slot| slot.valid_until > now);
+            if slots.len() >= self.capacity {
+                // Still full of live answers: start over rather than track recency on every hit.
+                slots.clear();
+            }
+        }
+        slots.insert(
+            (kind, key(name)),
+            Slot {
+                answer,
+                valid_until,
+            },
+        );
+    }
+}
+
+fn key(name: &str) -> Box<str> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    name.to_ascii_lowercase().into_boxed_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_resolver::proto::rr::rdata::A;
+
+    #[test]
+    fn answers_live_until_their_expiry() {
+        let cache = AnswerCache::new(2);
+        let now = Instant::now();
+        let records: Arc<[RData]> = Arc::from(vec![RData::A(A::new(192, 0, 2, 1))]);
+        cache.put_records(
+            RecordType::A,
+            "Example.ORG.",
+            records,
+            now + Duration::from_secs(60),
+        );
+        assert!(
+            matches!(cache.get(RecordType::A, "example.org", now), Some(Cached::Records(r)) if r.len() == 1)
+        );
+        assert!(cache.get(RecordType::TXT, "example.org", now).is_none());
+        assert!(
+            cache
+                .get(RecordType::A, "example.org", now + Duration::from_secs(61))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn negative_answers_need_a_ttl_and_are_capped() {
+        let cache = AnswerCache::new(10);
+        let now = Instant::now();
+        let missing = Cached::Missing(DnsError::NxDomain);
+        cache.put_negative(RecordType::TXT, "a.example", missing.clone(), None, now);
+        assert!(cache.get(RecordType::TXT, "a.example", now).is_none());
+        cache.put_negative(RecordType::TXT, "a.example", missing, Some(86_400), now);
+        assert!(
+            cache
+                .get(RecordType::TXT, "a.example", now + Duration::from_secs(299))
+                .is_some()
+        );
+        assert!(
+            cache
+                .get(RecordType::TXT, "a.example", now + Duration::from_secs(301))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_full_cache_makes_room() {
+        let cache = AnswerCache::new(1);
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        cache.put_records(RecordType::A, "one.example", Arc::from(vec![]), later);
+        cache.put_records(RecordType::A, "two.example", Arc::from(vec![]), later);
+        assert!(cache.get(RecordType::A, "one.example", now).is_none());
+        assert!(cache.get(RecordType::A, "two.example", now).is_some());
+    }
+}
