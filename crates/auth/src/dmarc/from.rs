@@ -45,7 +45,11 @@ pub enum FromError {
 }
 
 /// The distinct author domains (lower case, in order of appearance) of all From fields of a
-/// message. `values` are the field bodies after `From:`, folded or not.
+/// message. `values` are the field bodies after `From:`, folded or not. Any problem (a
+/// mailbox without a valid domain, too many domains) is an error here; [`verify`] instead
+/// evaluates the domains it could read and counts the problem as a `permerror` beside them.
+///
+/// [`verify`]: super::verify
 ///
 /// ```
 /// # use kanmon_auth::dmarc::author_domains;
@@ -53,28 +57,64 @@ pub enum FromError {
 /// assert_eq!(domains, ["mail.example.com"]);
 /// ```
 pub fn author_domains(values: &[&str]) -> Result<Vec<String>, FromError> {
+    let authors = read_authors(values);
+    match authors.problem {
+        Some(problem) => Err(problem),
+        None => Ok(authors.domains),
+    }
+}
+
+/// What could be read from the From fields: the valid distinct domains (at most
+/// [`MAX_AUTHOR_DOMAINS`]) and the first problem met, if any. When `domains` is empty,
+/// `problem` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Authors {
+    pub(crate) domains: Vec<String>,
+    pub(crate) problem: Option<FromError>,
+}
+
+/// Reads every From field, keeping going past bad mailboxes so that a bad address next to a
+/// spoofed one cannot hide the spoofed one from evaluation (RFC 9989 §11.5).
+pub(crate) fn read_authors(values: &[&str]) -> Authors {
+    let mut authors = Authors {
+        domains: Vec::new(),
+        problem: None,
+    };
     if values.is_empty() {
-        return Err(FromError::Missing);
+        authors.problem = Some(FromError::Missing);
+        return authors;
     }
-    if values.iter().map(|v| v.len()).sum::<usize>() > MAX_FROM_LEN {
-        return Err(FromError::TooLong);
-    }
-    let mut domains: Vec<String> = Vec::new();
-    for value in values {
+    let mut budget = MAX_FROM_LEN;
+    'fields: for value in values {
+        let value = if value.len() > budget {
+            authors.problem.get_or_insert(FromError::TooLong);
+            let mut end = budget;
+            while !value.is_char_boundary(end) {
+                end -= 1;
+            }
+            &value[..end]
+        } else {
+            value
+        };
+        budget -= value.len();
         for mailbox in mailboxes(&tokenize(value)) {
-            let domain = mailbox_domain(&mailbox)?;
-            if !domains.contains(&domain) {
-                if domains.len() == MAX_AUTHOR_DOMAINS {
-                    return Err(FromError::TooMany);
+            match mailbox_domain(&mailbox) {
+                Ok(domain) if authors.domains.contains(&domain) => {}
+                Ok(_) if authors.domains.len() == MAX_AUTHOR_DOMAINS => {
+                    authors.problem.get_or_insert(FromError::TooMany);
+                    break 'fields;
                 }
-                domains.push(domain);
+                Ok(domain) => authors.domains.push(domain),
+                Err(problem) => {
+                    authors.problem.get_or_insert(problem);
+                }
             }
         }
     }
-    if domains.is_empty() {
-        return Err(FromError::NoAddress);
+    if authors.domains.is_empty() {
+        authors.problem.get_or_insert(FromError::NoAddress);
     }
-    Ok(domains)
+    authors
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -358,6 +398,21 @@ mod tests {
         let many: Vec<String> = (0..20).map(|i| format!("a@d{i}.example")).collect();
         assert_eq!(one(&many.join(", ")), Err(FromError::TooMany));
         assert_eq!(one(&"x".repeat(MAX_FROM_LEN + 1)), Err(FromError::TooLong));
+    }
+
+    #[test]
+    fn lenient_reading_keeps_the_good_domains() {
+        let authors = read_authors(&["root, ceo@bank.example, x@localhost"]);
+        assert_eq!(authors.domains, ["bank.example"]);
+        assert!(matches!(authors.problem, Some(FromError::BadDomain(_))));
+        let many: Vec<String> = (0..20).map(|i| format!("a@d{i}.example")).collect();
+        let authors = read_authors(&[&many.join(", ")]);
+        assert_eq!(authors.domains.len(), MAX_AUTHOR_DOMAINS);
+        assert_eq!(authors.problem, Some(FromError::TooMany));
+        let long = format!("a@example.com, {}", "é".repeat(MAX_FROM_LEN));
+        let authors = read_authors(&[&long]);
+        assert_eq!(authors.domains, ["example.com"]);
+        assert_eq!(authors.problem, Some(FromError::TooLong));
     }
 
     #[test]

@@ -259,8 +259,20 @@ impl DmarcOutput {
     }
 
     /// One line an administrator can read, e.g. "From example.com: no aligned SPF (mail
-    /// from bounce.other.net) or DKIM (d=other.net) pass; p=reject".
+    /// from bounce.other.net) or DKIM (d=other.net) pass; p=reject". Other author domains of
+    /// the message, if any, are named at the end.
     pub fn reason(&self) -> String {
+        let mut reason = self.reason_for_domain();
+        if !self.other_from_domains.is_empty() {
+            reason.push_str(&format!(
+                "; also From {}",
+                self.other_from_domains.join(", ")
+            ));
+        }
+        reason
+    }
+
+    fn reason_for_domain(&self) -> String {
         let from = if self.from_domain.is_empty() {
             "From".to_owned()
         } else {
@@ -346,14 +358,13 @@ pub async fn verify<R: Resolver>(
     from_values: &[&str],
     request: &DmarcRequest<'_>,
 ) -> DmarcOutput {
-    let domains = match author_domains(from_values) {
-        Ok(domains) => domains,
-        Err(error) => {
-            return DmarcOutput::empty("", request).with(DmarcResult::PermError, error.to_string());
-        }
-    };
-    let mut strictest: Option<DmarcOutput> = None;
-    for domain in &domains {
+    let authors = from::read_authors(from_values);
+    // A From problem competes with the domains that could be read; being a permerror it
+    // loses to any of their failures (see DmarcOutput::strictness).
+    let mut strictest: Option<DmarcOutput> = authors.problem.as_ref().map(|problem| {
+        DmarcOutput::empty("", request).with(DmarcResult::PermError, problem.to_string())
+    });
+    for domain in &authors.domains {
         let output = eval::evaluate(resolver, domain, request).await;
         let stricter = match &strictest {
             Some(current) => output.strictness() > current.strictness(),
@@ -363,8 +374,9 @@ pub async fn verify<R: Resolver>(
             strictest = Some(output);
         }
     }
-    let mut output = strictest.expect("invariant: author_domains returns at least one domain");
-    output.other_from_domains = domains
+    let mut output = strictest.expect("invariant: read_authors gives a domain or a problem");
+    output.other_from_domains = authors
+        .domains
         .into_iter()
         .filter(|d| *d != output.from_domain)
         .collect();
@@ -383,4 +395,79 @@ pub async fn verify_domain<R: Resolver>(
             .with(DmarcResult::PermError, "not a valid mail domain".to_owned());
     }
     eval::evaluate(resolver, &author, request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::StaticResolver;
+    use crate::spf::{SpfRequest, verify_mail_from};
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn spf_output_feeds_dmarc() {
+        let zone = StaticResolver::new()
+            .with_txt("bounce.example.com", "v=spf1 ip4:192.0.2.0/24 -all")
+            .with_txt("_dmarc.example.com", "v=DMARC1; p=reject; aspf=r");
+        let spf_request = SpfRequest::new(
+            "192.0.2.7".parse().unwrap(),
+            "mx.example.com",
+            "list@bounce.example.com",
+        );
+        let spf = block_on(verify_mail_from(&zone, &spf_request));
+        let request = DmarcRequest::new(Some(SpfIdentifier::from_mail_from(&spf)), &[]);
+        let output = block_on(verify_domain(&zone, "Example.com.", &request));
+        assert_eq!(output.result, DmarcResult::Pass);
+        assert_eq!(output.spf_aligned.as_deref(), Some("bounce.example.com"));
+        assert_eq!(output.from_domain, "example.com");
+    }
+
+    #[test]
+    fn verify_domain_rejects_non_domains() {
+        let zone = StaticResolver::new();
+        let request = DmarcRequest::new(None, &[]);
+        for bad in ["localhost", "", "[192.0.2.1]", "a..b"] {
+            let output = block_on(verify_domain(&zone, bad, &request));
+            assert_eq!(output.result, DmarcResult::PermError, "{bad}");
+        }
+    }
+
+    #[test]
+    fn output_keeps_the_record_for_reports() {
+        let zone = StaticResolver::new().with_txt(
+            "_dmarc.example.com",
+            "v=DMARC1; p=quarantine; rua=mailto:agg@example.com; ruf=mailto:f@example.com; fo=1",
+        );
+        let request = DmarcRequest::new(None, &[]);
+        let output = block_on(verify_domain(&zone, "example.com", &request));
+        let record = output.record.expect("a record");
+        assert!(record.text.starts_with("v=DMARC1; p=quarantine"));
+        assert_eq!(record.rua[0].mailto(), Some("agg@example.com"));
+        assert!(record.failure_options.any_fail);
+        assert_eq!(output.policy_domain.as_deref(), Some("example.com"));
+    }
+
+    #[test]
+    fn result_names() {
+        let names: Vec<&str> = [
+            DmarcResult::None,
+            DmarcResult::Pass,
+            DmarcResult::Fail,
+            DmarcResult::TempError,
+            DmarcResult::PermError,
+        ]
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+        assert_eq!(names, ["none", "pass", "fail", "temperror", "permerror"]);
+        assert_eq!(Policy::Reject.lowered(), Policy::Quarantine);
+        assert_eq!(Policy::Quarantine.lowered(), Policy::None);
+        assert_eq!(Policy::None.lowered(), Policy::None);
+    }
 }

@@ -340,9 +340,8 @@ impl PolicyRecord {
                 "aspf" => parse_alignment(value)
                     .map(|a| record.spf_alignment = a)
                     .is_some(),
-                "pct" => value
-                    .parse::<u8>()
-                    .ok()
+                "pct" => parse_digits(value)
+                    .and_then(|n| u8::try_from(n).ok())
                     .filter(|p| *p <= 100)
                     .map(|p| record.percent = p)
                     .is_some(),
@@ -407,6 +406,14 @@ fn cap(txt: &str) -> &str {
         Some(semicolon) => &txt[..semicolon],
         None => &txt[..end],
     }
+}
+
+/// 1*DIGIT as a number (Rust's parser would also take a leading "+").
+fn parse_digits(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(value.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 fn parse_alignment(value: &str) -> Option<Alignment> {
@@ -586,6 +593,12 @@ mod tests {
         assert_eq!(r.ignored.len(), 9);
         assert_eq!(parse("v=DMARC1; p=none; pct=abc").percent, 100);
         assert_eq!(parse("v=DMARC1; p=none; pct=0").percent, 0);
+        assert_eq!(parse("v=DMARC1; p=none; pct=+5").percent, 100);
+        assert_eq!(parse("v=DMARC1; p=none; pct=050").percent, 50);
+        assert_eq!(
+            parse("v=DMARC1; p=none; ri=99999999999").report_interval,
+            86_400
+        );
     }
 
     #[test]
