@@ -415,6 +415,34 @@ mod tests {
         assert_eq!(authors.problem, Some(FromError::TooLong));
     }
 
+    /// Random strings over the characters the grammar cares about; none may panic, and any
+    /// domain returned must be a valid mail domain.
+    #[test]
+    fn never_panics_on_random_input() {
+        let alphabet: Vec<char> = "aZ09.-_@<>,:;\"()[]\\ \t\r\n=?é\u{0}".chars().collect();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            for _ in 0..(state % 40) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            let authors = read_authors(&[&text, "x@example.com"]);
+            assert!(
+                authors
+                    .domains
+                    .iter()
+                    .all(|d| is_valid_mail_domain(d) && !d.contains(' ')),
+                "{text:?} gave {authors:?}"
+            );
+        }
+    }
+
     #[test]
     fn never_panics_on_junk() {
         for junk in [

@@ -648,6 +648,53 @@ mod tests {
     }
 
     #[test]
+    fn never_panics_on_random_records() {
+        let pieces = [
+            "v=DMARC1",
+            ";",
+            "=",
+            " ",
+            "p",
+            "sp",
+            "np",
+            "reject",
+            "none",
+            "pct",
+            "101",
+            "rua",
+            "mailto:a@b.c",
+            "!",
+            "10m",
+            ",",
+            "fo",
+            "0:1",
+            ":",
+            "t",
+            "y",
+            "psd",
+            "ri",
+            "é",
+            "\t",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            let mut text = String::from("v=DMARC1;");
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            for _ in 0..(state % 30) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            if let Ok(record) = PolicyRecord::parse(&text) {
+                assert!(record.percent <= 100);
+            }
+        }
+    }
+
+    #[test]
     fn long_records_are_capped() {
         let long = format!("v=DMARC1; p=reject; {}", "x=yyyyyyyy; ".repeat(1000));
         let r = parse(&long);
