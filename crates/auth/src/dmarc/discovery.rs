@@ -311,6 +311,53 @@ mod tests {
         );
     }
 
+    /// Counts TXT queries, to check the RFC 9989 §4.10 bound.
+    struct Counting {
+        zone: crate::dns::StaticResolver,
+        txt: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Resolver for Counting {
+        async fn txt(&self, name: &str) -> crate::dns::Answer<Vec<u8>> {
+            self.txt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.zone.txt(name).await
+        }
+        async fn a(&self, name: &str) -> crate::dns::Answer<std::net::Ipv4Addr> {
+            self.zone.a(name).await
+        }
+        async fn aaaa(&self, name: &str) -> crate::dns::Answer<std::net::Ipv6Addr> {
+            self.zone.aaaa(name).await
+        }
+        async fn mx(&self, name: &str) -> crate::dns::Answer<crate::dns::Mx> {
+            self.zone.mx(name).await
+        }
+        async fn ptr(&self, ip: std::net::IpAddr) -> crate::dns::Answer<String> {
+            self.zone.ptr(ip).await
+        }
+    }
+
+    #[test]
+    fn tree_walk_makes_at_most_eight_queries() {
+        let resolver = Counting {
+            zone: crate::dns::StaticResolver::new(),
+            txt: Default::default(),
+        };
+        let long = format!("{}example.com", "x.".repeat(30));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let found = runtime.block_on(discover(&resolver, &long, Discovery::TreeWalk));
+        assert!(matches!(found, Discovered::None(_)));
+        assert_eq!(resolver.txt.load(std::sync::atomic::Ordering::Relaxed), 8);
+        resolver.txt.store(0, std::sync::atomic::Ordering::Relaxed);
+        let org = runtime.block_on(org_domain(&resolver, &long, Discovery::TreeWalk));
+        assert_eq!(org.unwrap(), long);
+        assert_eq!(resolver.txt.load(std::sync::atomic::Ordering::Relaxed), 8);
+        resolver.txt.store(0, std::sync::atomic::Ordering::Relaxed);
+        runtime.block_on(discover(&resolver, "a.example.com", Discovery::Psl));
+        assert_eq!(resolver.txt.load(std::sync::atomic::Ordering::Relaxed), 2);
+    }
+
     #[test]
     fn one_label_below_psd() {
         assert_eq!(one_label_below("a.mail.example.com", "com"), "example.com");

@@ -22,7 +22,9 @@
 //! Interpretations where the RFCs leave room:
 //!
 //! * No From field, no address, or an address without a valid domain: `permerror` (RFC 7489
-//!   §11.2 names permerror for a message DMARC cannot evaluate; RFC 9989 §5.3.1 just stops).
+//!   §11.2: a permanent error, "a later attempt is unlikely to produce a final result"; RFC
+//!   9989 §5.3.1 just stops). A bad address beside good ones does not stop the good ones
+//!   from being evaluated, so it cannot hide a spoofed domain.
 //! * Several From addresses (one field or several): each distinct domain is evaluated and the
 //!   strictest outcome reported: a `fail` with the strictest disposition, then `temperror`,
 //!   `permerror`, `none`, and `pass` only when every domain passes (RFC 7489 §6.6.1, RFC 9989
@@ -68,6 +70,7 @@ mod record;
 use std::fmt;
 
 pub use discovery::{Discovery, MAX_TREE_WALK_QUERIES};
+pub use eval::MAX_DKIM_IDENTIFIERS;
 pub use from::{FromError, MAX_AUTHOR_DOMAINS, MAX_FROM_LEN, author_domains};
 pub use record::{
     Alignment, FailureOptions, MAX_RECORD_LEN, MAX_REPORT_URIS, Policy, PolicyRecord, Psd,
@@ -169,7 +172,8 @@ impl<'a> SpfIdentifier<'a> {
 pub struct DmarcRequest<'a> {
     /// The SPF result for the MAIL FROM identity, if SPF was checked.
     pub spf: Option<SpfIdentifier<'a>>,
-    /// Every DKIM signature checked, passing or not.
+    /// Every DKIM signature checked, passing or not; the first [`MAX_DKIM_IDENTIFIERS`]
+    /// passing ones are tried for alignment.
     pub dkim: &'a [DkimIdentifier<'a>],
     /// The sampling roll, 0..=99: a failing message is in the `pct` sample when
     /// `sample < pct` (RFC 7489 §6.6.4). Draw it at random per message in production; fixed
