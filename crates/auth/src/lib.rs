@@ -3,6 +3,8 @@
 //! This crate answers "who may send for this domain, and did they?" for one message:
 //!
 //! * [`spf`]: RFC 7208 `check_host()` for the MAIL FROM and HELO identities.
+//! * [`dmarc`]: RFC 7489 (with RFC 9989 where it settles things) policy discovery, alignment
+//!   and disposition, from the From field and the SPF and DKIM results.
 //! * [`dns`]: the narrow lookup trait every protocol here uses, with a caching resolver over
 //!   hickory-resolver for production and a static zone for tests.
 //!
@@ -10,6 +12,7 @@
 //! (`softfail` and `temperror` are results, not errors); scoring and policy belong to
 //! kanmon-core. It keeps no global state and reads no clock: time and DNS are parameters.
 
+pub mod dmarc;
 pub mod dns;
 pub mod domain;
 pub mod spf;
