@@ -15,4 +15,6 @@
 pub mod dmarc;
 pub mod dns;
 pub mod domain;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod spf;

@@ -253,3 +253,15 @@ async fn helo<R: Resolver>(
     )
     .await
 }
+
+/// Runs the record and macro parsers on arbitrary bytes (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_record(data: &[u8]) {
+    let _ = record::Record::parse(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        for word in text.split(' ') {
+            let _ = macros::MacroString::parse(word, macros::Context::DomainSpec);
+            let _ = macros::MacroString::parse(word, macros::Context::Explanation);
+        }
+    }
+}

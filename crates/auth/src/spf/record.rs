@@ -96,6 +96,8 @@ impl Default for DualCidr {
 /// Why a record is not valid SPF; every variant is a `permerror`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum RecordError {
+    #[error("not an SPF record (no \"v=spf1\")")]
+    NotSpf,
     #[error("record contains a character that is not printable ASCII")]
     NonAscii,
     #[error("unknown mechanism '{0}'")]
@@ -125,8 +127,11 @@ pub(crate) fn is_spf_record(txt: &[u8]) -> bool {
 }
 
 impl Record {
-    /// Parses a record that [`is_spf_record`] accepted.
+    /// Parses a record; anything [`is_spf_record`] does not accept is `NotSpf`.
     pub(crate) fn parse(txt: &[u8]) -> Result<Self, RecordError> {
+        if !is_spf_record(txt) {
+            return Err(RecordError::NotSpf);
+        }
         // Terms are separated by spaces only; tabs, CR, LF and 8-bit bytes are errors
         // (suite tests `badip4`, `control-char-policy`, `non-ascii-*`).
         if !txt.iter().all(|&b| (0x20..0x7f).contains(&b)) {
