@@ -211,12 +211,16 @@ def dkimpy_sign(msg, alg, canon, when=FIXED_TIME):
         key = ed25519_seed_b64(key_path)
     else:
         key = read(key_path)
+    # Sign every header field present (dkimpy's default set leaves out e.g.
+    # X-* fields and Content-Transfer-Encoding), and From once more
+    # (oversigned, as dkimpy's default does).
+    names = dkim.DKIM(msg).all_sign_headers() + [b"From"]
     saved = dkim.time
     dkim.time = _FrozenTime(when)
     try:
         sig = dkim.sign(msg, selector.encode(), DOMAIN.encode(), key,
                         canonicalize=(canon[0].encode(), canon[1].encode()),
-                        signature_algorithm=a.encode())
+                        signature_algorithm=a.encode(), include_headers=names)
     finally:
         dkim.time = saved
     return sig + msg
@@ -340,6 +344,11 @@ class OpenDKIMSigner:
                 f"KeyFile {key_path}\n"
                 f"Canonicalization {canon[0]}/{canon[1]}\n"
                 f"SignatureAlgorithm {alg}\n"
+                # the default set is RFC 6376's SHOULD list; add the fields
+                # our messages use, and oversign From
+                "SignHeaders *,+message-id,+mime-version,+content-type,"
+                "+content-transfer-encoding,+x-trailing-whitespace\n"
+                "OversignHeaders From\n"
                 f"Socket local:{self.sock}\n"
                 "Background no\n"
                 "Syslog no\n"
