@@ -69,7 +69,7 @@ def multipart():
         b"This is the plain alternative, sent as quoted-printable. Caf=C3=A9 cr=C3=",
         b"=A8me br=C3=BBl=C3=A9e =E2=80=94 3 =C3=97 4 =3D 12. This line is long enou=",
         b"gh to need soft line breaks.=20",
-        b"Trailing space encoded above; a literal tab at the end here:=09",
+        b"Trailing space encoded above; an encoded tab at the end here:=09",
         b"",
         b"-- Alice",
         b"",
