@@ -4,6 +4,7 @@
 //! message clone per lookup; SPF asks the same few names for every message from a sender, so
 //! kanmon keeps the decoded answers itself, for as long as their TTL allows.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 
 use super::DnsError;
 
-/// Answers kept when no size is configured: enough for the working set of a busy small MX.
+/// Names kept when no size is configured: enough for the working set of a busy small MX.
 pub(super) const DEFAULT_CAPACITY: usize = 10_000;
 /// Longest time a "no such name / no records" answer is kept, whatever the zone's SOA says
 /// (RFC 2308 §5 suggests one to three hours as a maximum; mail wants fresher).
@@ -25,14 +26,18 @@ pub(super) enum Cached {
     Missing(DnsError),
 }
 
+/// The answers kept for one name, one per record type asked (at most five types).
+type NameSlots = Vec<(RecordType, Slot)>;
+
 struct Slot {
     answer: Cached,
     valid_until: Instant,
 }
 
-/// Decoded answers by (type, lowercase name), each until its own expiry.
+/// Decoded answers by lowercase name, then type, each until its own expiry. Keyed by name
+/// alone so a lookup can borrow the caller's name instead of building a key.
 pub(super) struct AnswerCache {
-    slots: Mutex<HashMap<(RecordType, Box<str>), Slot>>,
+    slots: Mutex<HashMap<Box<str>, NameSlots>>,
     capacity: usize,
 }
 
@@ -46,7 +51,10 @@ impl AnswerCache {
 
     pub(super) fn get(&self, kind: RecordType, name: &str, now: Instant) -> Option<Cached> {
         let slots = self.slots.lock().ok()?;
-        let slot = slots.get(&(kind, key(name)))?;
+        let (_, slot) = slots
+            .get(key(name).as_ref())?
+            .iter()
+            .find(|(k, _)| *k == kind)?;
         (slot.valid_until > now).then(|| slot.answer.clone())
     }
 
@@ -84,25 +92,33 @@ impl AnswerCache {
         };
         if slots.len() >= self.capacity {
             let now = Instant::now();
-            slots.retain(|_, slot| slot.valid_until > now);
+            slots.retain(|_, types| {
+                types.retain(|(_, slot)| slot.valid_until > now);
+                !types.is_empty()
+            });
             if slots.len() >= self.capacity {
                 // Still full of live answers: start over rather than track recency on every hit.
                 slots.clear();
             }
         }
-        slots.insert(
-            (kind, key(name)),
-            Slot {
-                answer,
-                valid_until,
-            },
-        );
+        let types = slots.entry(key(name).into()).or_default();
+        types.retain(|(k, _)| *k != kind);
+        let slot = Slot {
+            answer,
+            valid_until,
+        };
+        types.push((kind, slot));
     }
 }
 
-fn key(name: &str) -> Box<str> {
+/// The name as stored: no trailing dot, lowercase (borrowed when it already is).
+fn key(name: &str) -> Cow<'_, str> {
     let name = name.strip_suffix('.').unwrap_or(name);
-    name.to_ascii_lowercase().into_boxed_str()
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
 #[cfg(test)]
