@@ -32,9 +32,9 @@ pub enum FromError {
     /// A mailbox has no domain, or one that is not a valid mail domain.
     #[error("From address without a valid domain: {0}")]
     BadDomain(String),
-    /// An internationalized (U-label) domain: RFC 9989 §5.3.1 asks for conversion to
-    /// A-labels, which this crate does not do yet.
-    #[error("internationalized From domain not supported: {0}")]
+    /// An internationalized domain that does not convert to A-labels (UTS #46 / IDNA2008),
+    /// so no DNS name can be asked for it.
+    #[error("invalid internationalized From domain: {0}")]
     Internationalized(String),
     /// More distinct domains than [`MAX_AUTHOR_DOMAINS`].
     #[error("more than {MAX_AUTHOR_DOMAINS} From domains")]
@@ -278,9 +278,11 @@ fn mailbox_domain(address: &[Token]) -> Result<String, FromError> {
             _ => return Err(FromError::BadDomain(shown())),
         }
     }
-    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    let mut domain = domain.trim_end_matches('.').to_ascii_lowercase();
     if !domain.is_ascii() {
-        return Err(FromError::Internationalized(domain));
+        // RFC 9989 §5.3.1: a U-label domain is looked up by its A-label form (RFC 5891).
+        domain = idna::domain_to_ascii(&domain)
+            .map_err(|_| FromError::Internationalized(domain.clone()))?;
     }
     let atext = domain
         .chars()
@@ -391,8 +393,9 @@ mod tests {
         assert!(matches!(one("a@b..com"), Err(FromError::BadDomain(_))));
         assert_eq!(one("<a@example.com").unwrap(), ["example.com"]);
         assert!(one("\"unterminated <a@example.com>").is_err());
+        assert_eq!(one("a@Bücher.example").unwrap(), ["xn--bcher-kva.example"]);
         assert!(matches!(
-            one("a@bücher.example"),
+            one("a@b\u{fffd}x.example"),
             Err(FromError::Internationalized(_))
         ));
         let many: Vec<String> = (0..20).map(|i| format!("a@d{i}.example")).collect();

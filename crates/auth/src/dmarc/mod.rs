@@ -38,8 +38,8 @@
 //!   ([`DmarcRequest::sample`]) so results are reproducible.
 //! * `np` applies when the author domain answers NXDOMAIN for A, AAAA and MX, and is only
 //!   looked up for failing messages.
-//! * Internationalized (U-label) From domains are `permerror` for now: A-label conversion is
-//!   not implemented.
+//! * Internationalized (U-label) From domains are converted to A-labels (UTS #46, via the
+//!   `idna` crate) before discovery and alignment; one that does not convert is `permerror`.
 //!
 //! ```
 //! # use kanmon_auth::{dns::StaticResolver, spf::SpfResult};
