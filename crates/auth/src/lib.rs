@@ -10,6 +10,8 @@
 //! (`softfail` and `temperror` are results, not errors); scoring and policy belong to
 //! kanmon-core. It keeps no global state and reads no clock: time and DNS are parameters.
 
+pub mod dkim;
 pub mod dns;
 pub mod domain;
+pub mod message;
 pub mod spf;
