@@ -12,7 +12,7 @@ use aws_lc_rs::{digest, signature as crypto};
 
 use super::canon::{BodyHash, BodyHasher, Canonicalization, canonicalize_header};
 use super::key::{self, KeyError, PublicKey};
-use super::signature::{Claims, Signature};
+use super::signature::{Claims, Signature, SignatureError};
 use super::tag_list;
 use super::{
     Algorithm, DkimOutput, DkimResult, HEADER_B_LEN, HashAlgorithm, MIN_RSA_BITS, VerifyOptions,
@@ -94,11 +94,11 @@ async fn verify_one<R: Resolver>(
 
     // 1. The field.
     let signature = match tag_list::parse(value)
-        .map_err(|e| e.to_string())
-        .and_then(|tags| Signature::parse(&tags).map_err(|e| e.to_string()))
+        .map_err(SignatureError::from)
+        .and_then(|tags| Signature::parse(&tags))
     {
         Ok(signature) => signature,
-        Err(problem) => return decide(output, DkimResult::PermError, problem),
+        Err(problem) => return decide(output, DkimResult::PermError, problem.to_string()),
     };
     if let Some(expiration) = signature.expiration
         && expiration < now
