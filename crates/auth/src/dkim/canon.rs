@@ -163,67 +163,136 @@ impl BodyHasher {
     }
 
     /// Feeds the next part of the body. Chunks may split lines, or CRLF, anywhere.
+    ///
+    /// Implementation note: whole lines that start in a clean state are classified with SIMD
+    /// searches (`memchr` for the LF, [`RunFinder`] for whitespace runs). Consecutive lines
+    /// that are already canonical and end in CRLF are hashed as one slice of the input, so
+    /// typical mail is hashed nearly at the speed of the hash; lines that need changes are
+    /// rewritten into a reused buffer; only lines split across chunks, or following one,
+    /// go through the byte-by-byte state machine.
     pub fn update(&mut self, chunk: &[u8]) {
-        let mut rest = chunk;
-        while !rest.is_empty() {
-            let Some(lf) = memchr::memchr(b'\n', rest) else {
-                self.update_slow(rest);
-                return;
+        let mut runs = RunFinder::new(chunk);
+        let mut span = Span::default();
+        let mut pos = 0;
+        while pos < chunk.len() {
+            let Some(lf) = chunk
+                .get(pos..)
+                .and_then(|rest| memchr::memchr(b'\n', rest))
+                .map(|lf| pos + lf)
+            else {
+                break;
             };
-            let (line, after) = rest.split_at(lf);
-            if !self.pending_cr && !self.pending_wsp && !self.line_open {
-                self.fast_line(line);
-            } else {
-                self.update_slow(rest.get(..=lf).unwrap_or_default());
+            if self.pending_cr || self.pending_wsp || self.line_open {
+                self.flush_span(chunk, &mut span);
+                self.update_slow(chunk.get(pos..=lf).unwrap_or_default());
+                pos = lf + 1;
+                continue;
             }
-            rest = after.get(1..).unwrap_or_default();
+            match self.classify(chunk, pos, lf, &mut runs) {
+                Line::Empty { verbatim } if span.active => {
+                    span.gap += 1;
+                    span.gap_verbatim &= verbatim;
+                }
+                Line::Empty { .. } => self.end_line(),
+                Line::Verbatim if span.active && span.gap_verbatim => {
+                    span.end = lf + 1;
+                    span.gap = 0;
+                }
+                Line::Verbatim => {
+                    self.flush_span(chunk, &mut span);
+                    self.flush_pending_lines();
+                    span = Span {
+                        active: true,
+                        start: pos,
+                        end: lf + 1,
+                        gap: 0,
+                        gap_verbatim: true,
+                    };
+                }
+                Line::Text { end } => {
+                    self.flush_span(chunk, &mut span);
+                    self.text_line(chunk, pos, end, &mut runs);
+                }
+            }
+            pos = lf + 1;
         }
+        self.flush_span(chunk, &mut span);
+        self.update_slow(chunk.get(pos..).unwrap_or_default());
     }
 
-    /// Takes a whole line (without LF) that starts in a clean state. Lines that need no
-    /// change but dropping the CR (and, relaxed, trailing whitespace) go through as one
-    /// slice found with SIMD searches; relaxed lines with whitespace runs are compacted in
-    /// one tight loop into a reused buffer. Either way there is no per-line allocation.
-    fn fast_line(&mut self, line: &[u8]) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+    /// What the whole line `chunk[start..lf]` needs (state is clean).
+    fn classify(&self, chunk: &[u8], start: usize, lf: usize, runs: &mut RunFinder<'_>) -> Line {
+        let raw = chunk.get(start..lf).unwrap_or_default();
+        let (line, crlf) = match raw.strip_suffix(b"\r") {
+            Some(line) => (line, true),
+            None => (raw, false),
+        };
         if !self.relaxed {
-            if !line.is_empty() {
-                self.content(line);
-            }
-            self.end_line();
-            return;
+            return match (line.is_empty(), crlf) {
+                (true, _) => Line::Empty { verbatim: crlf },
+                (false, true) => Line::Verbatim,
+                (false, false) => Line::Text {
+                    end: start + line.len(),
+                },
+            };
         }
         let trailing = line
             .iter()
             .rev()
             .take_while(|&&b| b == b' ' || b == b'\t')
             .count();
-        let trimmed = line.get(..line.len() - trailing).unwrap_or_default();
-        if trimmed.is_empty() {
-            self.end_line();
-            return;
+        let end = start + line.len() - trailing;
+        if end == start {
+            return Line::Empty {
+                verbatim: crlf && line.is_empty(),
+            };
         }
-        match next_run(trimmed) {
-            None => self.content(trimmed),
+        if crlf && trailing == 0 && runs.next(start, end).is_none() {
+            Line::Verbatim
+        } else {
+            Line::Text { end }
+        }
+    }
+
+    /// Emits a pending run of verbatim lines; empty lines after it stay pending.
+    fn flush_span(&mut self, chunk: &[u8], span: &mut Span) {
+        if span.active {
+            self.emit(chunk.get(span.start..span.end).unwrap_or_default());
+            self.pending_lines += span.gap;
+        }
+        *span = Span::default();
+    }
+
+    /// Canonicalises the text `chunk[start..end]` of a line (trailing whitespace already
+    /// cut off when relaxed) and ends the line.
+    fn text_line(&mut self, chunk: &[u8], start: usize, end: usize, runs: &mut RunFinder<'_>) {
+        let first = if self.relaxed {
+            runs.next(start, end)
+        } else {
+            None
+        };
+        match first {
+            None => self.content(chunk.get(start..end).unwrap_or_default()),
             Some(first) => {
-                // Copy the text between runs as slices; each run becomes one SP. `trimmed`
-                // ends in non-whitespace, so every run is followed by text.
+                // Copy the text between runs as slices; each run becomes one SP. The text
+                // ends in non-whitespace at `end`, so every run is followed by text.
                 let mut compacted = std::mem::take(&mut self.scratch);
                 compacted.clear();
-                let mut rest = trimmed;
+                let mut cursor = start;
                 let mut run = Some(first);
-                while let Some(start) = run {
-                    let (text, from_run) = rest.split_at(start);
-                    compacted.extend_from_slice(text);
+                while let Some(run_start) = run {
+                    compacted.extend_from_slice(chunk.get(cursor..run_start).unwrap_or_default());
                     compacted.push(b' ');
-                    let run_len = from_run
+                    let run_len = chunk
+                        .get(run_start..end)
+                        .unwrap_or_default()
                         .iter()
                         .take_while(|&&b| b == b' ' || b == b'\t')
                         .count();
-                    rest = from_run.get(run_len..).unwrap_or_default();
-                    run = next_run(rest);
+                    cursor = run_start + run_len;
+                    run = runs.next(cursor, end);
                 }
-                compacted.extend_from_slice(rest);
+                compacted.extend_from_slice(chunk.get(cursor..end).unwrap_or_default());
                 self.content(&compacted);
                 self.scratch = compacted;
             }
@@ -315,11 +384,15 @@ impl BodyHasher {
         }
     }
 
-    fn content(&mut self, bytes: &[u8]) {
+    fn flush_pending_lines(&mut self) {
         while self.pending_lines > 0 {
             self.pending_lines -= 1;
             self.emit(b"\r\n");
         }
+    }
+
+    fn content(&mut self, bytes: &[u8]) {
+        self.flush_pending_lines();
         if self.pending_wsp {
             self.pending_wsp = false;
             self.emit(b" ");
@@ -355,45 +428,70 @@ impl BodyHasher {
     }
 }
 
-/// Where the first whitespace run that relaxed canonicalisation changes starts: an HT, or
-/// an SP followed by more whitespace. `None` means the text is already canonical, as most
-/// lines of real mail are.
-///
-/// Implementation note: blocks of [`SCAN_BLOCK`] byte pairs are tested with a fold that has
-/// no early exit, which the compiler vectorises; only a block with a hit is searched byte by
-/// byte. This keeps relaxed canonicalisation near the cost of hashing.
-fn next_run(text: &[u8]) -> Option<usize> {
-    let is_run = |a: u8, b: u8| (a == b'\t') | ((a == b' ') & ((b == b' ') | (b == b'\t')));
-    let mut offset = 0;
-    // Whole blocks, each with the byte after it available as the pair partner.
-    while offset + SCAN_BLOCK < text.len() {
-        let (Some(block), Some(next)) = (
-            text.get(offset..offset + SCAN_BLOCK),
-            text.get(offset + 1..offset + SCAN_BLOCK + 1),
-        ) else {
-            break;
-        };
-        let hit = block
-            .iter()
-            .zip(next)
-            .fold(false, |hit, (&a, &b)| hit | is_run(a, b));
-        if hit {
-            break;
-        }
-        offset += SCAN_BLOCK;
-    }
-    let mut index = offset;
-    while let Some(&b) = text.get(index) {
-        if is_run(b, text.get(index + 1).copied().unwrap_or(0)) {
-            return Some(index);
-        }
-        index += 1;
-    }
-    None
+/// How a whole line starting in a clean state is to be hashed.
+enum Line {
+    /// Empty after canonicalisation; `verbatim` if it is exactly CRLF in the input.
+    Empty { verbatim: bool },
+    /// Already canonical, with its CRLF: the input bytes can be hashed as they are.
+    Verbatim,
+    /// Text up to `end` that needs rewriting (whitespace runs, or a bare LF ending).
+    Text { end: usize },
 }
 
-/// Byte pairs tested at once by [`next_run`]: two AVX2 registers' worth.
-const SCAN_BLOCK: usize = 32;
+/// Consecutive verbatim lines not hashed yet: `chunk[start..end]`, then `gap` empty lines
+/// (all exactly CRLF if `gap_verbatim`), which join the span if another verbatim line
+/// follows and stay pending otherwise.
+#[derive(Default)]
+struct Span {
+    active: bool,
+    start: usize,
+    end: usize,
+    gap: u64,
+    gap_verbatim: bool,
+}
+
+/// Finds, left to right through a chunk, the whitespace runs relaxed canonicalisation
+/// changes: those containing an HT or two SPs in a row. (A single SP between text is
+/// already canonical, and is most of the whitespace in mail.)
+struct RunFinder<'a> {
+    chunk: &'a [u8],
+    tabs: std::iter::Peekable<memchr::Memchr<'a>>,
+    doubles: std::iter::Peekable<memchr::memmem::FindIter<'a, 'static>>,
+}
+
+/// The "two SPs" searcher, built once.
+static DOUBLE_SPACE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"  "));
+
+impl<'a> RunFinder<'a> {
+    fn new(chunk: &'a [u8]) -> Self {
+        Self {
+            chunk,
+            tabs: memchr::memchr_iter(b'\t', chunk).peekable(),
+            doubles: DOUBLE_SPACE.find_iter(chunk).peekable(),
+        }
+    }
+
+    /// The start of the first such run in `chunk[from..end]`, where `from` is not inside a
+    /// run and `chunk[end - 1]` is not whitespace.
+    fn next(&mut self, from: usize, end: usize) -> Option<usize> {
+        while self.tabs.next_if(|&t| t < from).is_some() {}
+        while self.doubles.next_if(|&d| d < from).is_some() {}
+        let tab = self.tabs.peek().copied().filter(|&t| t < end).map(|t| {
+            // " \t": the run starts at the SP before the tab
+            if t > from && self.chunk.get(t - 1) == Some(&b' ') {
+                t - 1
+            } else {
+                t
+            }
+        });
+        let double = self.doubles.peek().copied().filter(|&d| d < end);
+        match (tab, double) {
+            (Some(t), Some(d)) => Some(t.min(d)),
+            (t, d) => t.or(d),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -531,17 +629,31 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        for _ in 0..5_000 {
-            let len = (next() % 40) as usize;
-            let body: Vec<u8> = (0..len)
-                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
-                .collect();
+        // Mostly-CRLF bodies exercise the verbatim spans; the byte alphabet the rest.
+        const TOKENS: &[&[u8]] = &[b"ab", b"c", b" ", b"\t", b"\r\n", b"\r\n", b"\r\n", b"\r"];
+        for round in 0..20_000 {
+            let len = (next() % 64) as usize;
+            let body: Vec<u8> = if round % 2 == 0 {
+                (0..len)
+                    .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                    .collect()
+            } else {
+                (0..len)
+                    .flat_map(|_| {
+                        TOKENS[(next() % TOKENS.len() as u64) as usize]
+                            .iter()
+                            .copied()
+                    })
+                    .collect()
+            };
+            let len = body.len();
             let split = (next() as usize) % (len + 1);
+            let limit = (next() % 3 == 0).then(|| next() % 80);
             for canon in [Canonicalization::Simple, Canonicalization::Relaxed] {
-                let mut slow = BodyHasher::new(canon, HashAlgorithm::Sha256, None);
+                let mut slow = BodyHasher::new(canon, HashAlgorithm::Sha256, limit);
                 slow.update_slow(&body);
                 let slow = slow.finish();
-                let mut fast = BodyHasher::new(canon, HashAlgorithm::Sha256, None);
+                let mut fast = BodyHasher::new(canon, HashAlgorithm::Sha256, limit);
                 fast.update(&body[..split]);
                 fast.update(&body[split..]);
                 let fast = fast.finish();

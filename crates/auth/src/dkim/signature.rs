@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::canon::Canonicalization;
 use super::tag_list::{self, Tag};
-use super::{Algorithm, HashAlgorithm};
+use super::{Algorithm, HEADER_B_LEN, HashAlgorithm};
 use crate::domain;
 
 /// Longest `l=` and `t=`/`x=` values read: RFC 6376 §3.5 allows 76 and 12 digits; `u64`
@@ -26,7 +26,7 @@ pub(crate) struct Claims {
     pub(crate) identity: Option<String>,
     pub(crate) algorithm: Option<Algorithm>,
     pub(crate) body_length: Option<u64>,
-    /// The `b=` value without whitespace.
+    /// The first [`HEADER_B_LEN`] characters of `b=`, without whitespace.
     pub(crate) b: String,
 }
 
@@ -39,7 +39,15 @@ impl Claims {
             identity: get("i").map(str::to_owned),
             algorithm: get("a").and_then(Algorithm::parse),
             body_length: get("l").and_then(|l| parse_number(l).ok()),
-            b: get("b").map(tag_list::strip_fws).unwrap_or_default(),
+            b: get("b")
+                .map(|b| {
+                    b.bytes()
+                        .filter(|c| !c.is_ascii_whitespace())
+                        .take(HEADER_B_LEN)
+                        .map(char::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -226,7 +234,11 @@ pub(crate) fn parse_canonicalization(c: &str) -> Option<(Canonicalization, Canon
 
 /// A base64 value with folding whitespace removed; `None` if it is not base64.
 pub(crate) fn decode_base64(value: &str) -> Option<Vec<u8>> {
-    STANDARD.decode(tag_list::strip_fws(value)).ok()
+    if value.bytes().any(|b| b.is_ascii_whitespace()) {
+        STANDARD.decode(tag_list::strip_fws(value)).ok()
+    } else {
+        STANDARD.decode(value).ok()
+    }
 }
 
 fn parse_number(digits: &str) -> Result<u64, ()> {

@@ -122,8 +122,8 @@ pub(crate) fn colon_list(value: &str) -> impl Iterator<Item = &str> {
 
 /// Removes folding whitespace from a base64 value (RFC 6376 §3.5, `b=` and `bh=`; §3.6.1
 /// `p=`), so it can be decoded.
-pub(crate) fn strip_fws(value: &str) -> String {
-    value.chars().filter(|c| !c.is_ascii_whitespace()).collect()
+pub(crate) fn strip_fws(value: &str) -> Vec<u8> {
+    value.bytes().filter(|b| !b.is_ascii_whitespace()).collect()
 }
 
 fn is_fws(b: u8) -> bool {
@@ -223,6 +223,6 @@ mod tests {
             colon_list("from : To:\r\n subject").collect::<Vec<_>>(),
             ["from", "To", "subject"]
         );
-        assert_eq!(strip_fws("ab\r\n cd\t="), "abcd=");
+        assert_eq!(strip_fws("ab\r\n cd\t="), b"abcd=");
     }
 }

@@ -15,8 +15,7 @@ use super::key::{self, KeyError, PublicKey};
 use super::signature::{Claims, Signature, SignatureError};
 use super::tag_list;
 use super::{
-    Algorithm, DkimOutput, DkimResult, HEADER_B_LEN, HashAlgorithm, MIN_RSA_BITS, VerifyOptions,
-    format_utc,
+    Algorithm, DkimOutput, DkimResult, HashAlgorithm, MIN_RSA_BITS, VerifyOptions, format_utc,
 };
 use crate::dns::Resolver;
 use crate::message::{HeaderField, Message};
@@ -62,17 +61,22 @@ type BodyKey = (Canonicalization, HashAlgorithm, Option<u64>);
 
 /// An output filled with what the field claims, result `permerror` until decided.
 fn claimed(value: &[u8]) -> DkimOutput {
+    match tag_list::parse(value) {
+        Ok(tags) => claimed_from(&tags),
+        Err(_) => claimed_from(&[]),
+    }
+}
+
+fn claimed_from(tags: &[tag_list::Tag<'_>]) -> DkimOutput {
     let mut output = DkimOutput::none();
     output.result = DkimResult::PermError;
-    if let Ok(tags) = tag_list::parse(value) {
-        let claims = Claims::read(&tags);
-        output.domain = claims.domain;
-        output.selector = claims.selector;
-        output.identity = claims.identity;
-        output.algorithm = claims.algorithm;
-        output.body_length = claims.body_length;
-        output.header_b = claims.b.chars().take(HEADER_B_LEN).collect();
-    }
+    let claims = Claims::read(tags);
+    output.domain = claims.domain;
+    output.selector = claims.selector;
+    output.identity = claims.identity;
+    output.algorithm = claims.algorithm;
+    output.body_length = claims.body_length;
+    output.header_b = claims.b;
     output
 }
 
@@ -84,8 +88,6 @@ async fn verify_one<R: Resolver>(
     now: u64,
     body_hashes: &mut Vec<(BodyKey, BodyHash)>,
 ) -> DkimOutput {
-    let value = field.value();
-    let mut output = claimed(value);
     let decide = |mut output: DkimOutput, result: DkimResult, problem: String| {
         output.result = result;
         output.problem = Some(problem);
@@ -93,10 +95,15 @@ async fn verify_one<R: Resolver>(
     };
 
     // 1. The field.
-    let signature = match tag_list::parse(value)
-        .map_err(SignatureError::from)
-        .and_then(|tags| Signature::parse(&tags))
-    {
+    let tags = match tag_list::parse(field.value()) {
+        Ok(tags) => tags,
+        Err(error) => {
+            let problem = SignatureError::from(error).to_string();
+            return decide(claimed_from(&[]), DkimResult::PermError, problem);
+        }
+    };
+    let mut output = claimed_from(&tags);
+    let signature = match Signature::parse(&tags) {
         Ok(signature) => signature,
         Err(problem) => return decide(output, DkimResult::PermError, problem.to_string()),
     };
