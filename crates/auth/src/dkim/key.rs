@@ -34,7 +34,8 @@ impl KeyRecord {
 /// The key material of a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PublicKey {
-    /// An RSA key: its DER (SubjectPublicKeyInfo or RSAPublicKey) and modulus size.
+    /// An RSA key: its RSAPublicKey (PKCS#1) DER, whichever form was published, and its
+    /// modulus size.
     Rsa { der: Vec<u8>, bits: usize },
     /// An Ed25519 key.
     Ed25519([u8; 32]),
@@ -146,8 +147,11 @@ pub(crate) fn parse(record: &[u8]) -> Result<KeyRecord, RecordProblem> {
     }
     let key = match key_type {
         KeyType::Rsa => {
-            let bits = rsa_modulus_bits(&bytes).ok_or(RecordProblem::BadKey("rsa"))?;
-            PublicKey::Rsa { der: bytes, bits }
+            let (pkcs1, bits) = rsa_public_key(&bytes).ok_or(RecordProblem::BadKey("rsa"))?;
+            PublicKey::Rsa {
+                der: pkcs1.to_vec(),
+                bits,
+            }
         }
         KeyType::Ed25519 => PublicKey::Ed25519(
             bytes
@@ -163,22 +167,24 @@ pub(crate) fn parse(record: &[u8]) -> Result<KeyRecord, RecordProblem> {
     })
 }
 
-/// The size in bits of the modulus of an RSA public key in DER, SubjectPublicKeyInfo
-/// (RFC 5280 §4.1) or RSAPublicKey (RFC 8017 §A.1.1); `None` if it is neither.
+/// The RSAPublicKey (PKCS#1) element inside `der`, which may be that element itself (RFC
+/// 8017 §A.1.1) or a SubjectPublicKeyInfo around it (RFC 5280 §4.1), and its modulus size in
+/// bits; `None` if it is neither.
 ///
-/// Only the structure is read here; aws-lc checks the key itself when verifying.
-pub(crate) fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
+/// Only the structure is read here; aws-lc checks the key itself when verifying. Handing
+/// aws-lc the PKCS#1 form spares it a failed parse attempt per verification.
+fn rsa_public_key(der: &[u8]) -> Option<(&[u8], usize)> {
     const SEQUENCE: u8 = 0x30;
     const INTEGER: u8 = 0x02;
     const BIT_STRING: u8 = 0x03;
-    let (tag, outer, _) = der_element(der)?;
+    let (tag, outer, after) = der_element(der)?;
     if tag != SEQUENCE {
         return None;
     }
     let (first_tag, first, rest) = der_element(outer)?;
-    let rsa_public_key = match first_tag {
+    let (pkcs1, rsa_public_key) = match first_tag {
         // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
-        INTEGER => outer,
+        INTEGER => (der.get(..der.len() - after.len())?, outer),
         // SubjectPublicKeyInfo ::= SEQUENCE { algorithm SEQUENCE, subjectPublicKey BIT STRING }
         SEQUENCE => {
             // rsaEncryption, 1.2.840.113549.1.1.1
@@ -193,11 +199,11 @@ pub(crate) fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
             if tag != BIT_STRING || unused != 0 {
                 return None;
             }
-            let (tag, inner, _) = der_element(key)?;
+            let (tag, inner, after_inner) = der_element(key)?;
             if tag != SEQUENCE {
                 return None;
             }
-            inner
+            (key.get(..key.len() - after_inner.len())?, inner)
         }
         _ => return None,
     };
@@ -211,7 +217,7 @@ pub(crate) fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
         modulus.get(zeros..)?
     };
     let (&top, _) = significant.split_first()?;
-    Some(significant.len() * 8 - top.leading_zeros() as usize)
+    Some((pkcs1, significant.len() * 8 - top.leading_zeros() as usize))
 }
 
 /// One DER element: (tag, contents, what follows). Definite lengths only, as DER requires.
@@ -240,6 +246,10 @@ mod tests {
     use super::*;
     use crate::dns::StaticResolver;
 
+    fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
+        rsa_public_key(der).map(|(_, bits)| bits)
+    }
+
     /// RFC 8463 Appendix A.2, the 1024-bit RSA key (SubjectPublicKeyInfo).
     const RFC8463_RSA: &str = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB";
 
@@ -264,6 +274,9 @@ mod tests {
         // The RSAPublicKey inside the SubjectPublicKeyInfo above starts at byte 22.
         let spki = decode_base64(RFC8463_RSA).unwrap();
         assert_eq!(rsa_modulus_bits(&spki[22..]), Some(1024));
+        let (pkcs1, _) = rsa_public_key(&spki).unwrap();
+        assert_eq!(pkcs1, &spki[22..]);
+        assert_eq!(rsa_public_key(&spki[22..]).unwrap().0, &spki[22..]);
     }
 
     #[test]
