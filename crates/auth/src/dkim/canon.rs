@@ -474,6 +474,7 @@ impl<'a> RunFinder<'a> {
 
     /// The start of the first such run in `chunk[from..end]`, where `from` is not inside a
     /// run and `chunk[end - 1]` is not whitespace.
+    #[inline]
     fn next(&mut self, from: usize, end: usize) -> Option<usize> {
         while self.tabs.next_if(|&t| t < from).is_some() {}
         while self.doubles.next_if(|&d| d < from).is_some() {}
