@@ -26,12 +26,7 @@ pub fn dkim_canonicalize(data: &[u8]) {
     for field in &message.headers {
         for canon in [Canonicalization::Simple, Canonicalization::Relaxed] {
             let mut out = Vec::new();
-            crate::dkim::canon::canonicalize_header(
-                &mut out,
-                canon,
-                field.name,
-                field.raw,
-            );
+            crate::dkim::canon::canonicalize_header(&mut out, canon, field.name, field.raw);
             assert!(out.ends_with(b"\r\n"), "canonical header ends in CRLF");
             if canon == Canonicalization::Relaxed {
                 let body = &out[..out.len() - 2];
