@@ -5,6 +5,7 @@
 //! * [`spf`]: RFC 7208 `check_host()` for the MAIL FROM and HELO identities.
 //! * [`dkim`]: RFC 6376 signatures (RFC 8301 policy, RFC 8463 Ed25519): verify every
 //!   signature of a message, and sign with RSA or Ed25519.
+//! * [`arc`]: RFC 8617 Authenticated Received Chain: validate a message's chain, and seal it.
 //! * [`dmarc`]: RFC 7489 (with RFC 9989 where it settles things) policy discovery, alignment
 //!   and disposition, from the From field and the SPF and DKIM results.
 //! * [`message`]: the raw header fields and body of a message, as the protocols read them.
@@ -15,6 +16,7 @@
 //! (`softfail` and `temperror` are results, not errors); scoring and policy belong to
 //! kanmon-core. It keeps no global state and reads no clock: time and DNS are parameters.
 
+pub mod arc;
 pub mod dkim;
 pub mod dmarc;
 pub mod dns;

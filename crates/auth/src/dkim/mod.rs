@@ -57,7 +57,7 @@ pub(crate) mod key;
 pub(crate) mod sign;
 pub(crate) mod signature;
 pub(crate) mod tag_list;
-mod verify;
+pub(crate) mod verify;
 
 use std::fmt;
 

@@ -404,15 +404,15 @@ impl Signer {
     }
 }
 
-/// Builds a folded header field.
-struct Folder<'a> {
-    text: String,
+/// Builds a folded header field (shared with ARC sealing).
+pub(crate) struct Folder<'a> {
+    pub(crate) text: String,
     line_len: usize,
     eol: &'a str,
 }
 
 impl<'a> Folder<'a> {
-    fn new(start: &str, eol: &'a str) -> Self {
+    pub(crate) fn new(start: &str, eol: &'a str) -> Self {
         Self {
             text: start.to_owned(),
             line_len: start.len(),
@@ -421,7 +421,7 @@ impl<'a> Folder<'a> {
     }
 
     /// Appends " token", folding before it if the line would be too long.
-    fn push(&mut self, token: &str) {
+    pub(crate) fn push(&mut self, token: &str) {
         if self.line_len + 1 + token.len() > LINE_LIMIT {
             self.text.push_str(self.eol);
             self.line_len = 0;
@@ -432,7 +432,7 @@ impl<'a> Folder<'a> {
     }
 
     /// Appends "token" directly, or folds before it if the line would be too long.
-    fn glue(&mut self, token: &str) {
+    pub(crate) fn glue(&mut self, token: &str) {
         if self.line_len + token.len() > LINE_LIMIT {
             self.text.push_str(self.eol);
             self.text.push(' ');
@@ -443,7 +443,7 @@ impl<'a> Folder<'a> {
     }
 
     /// Appends a base64 value, filling lines and folding between them.
-    fn fold_value(&mut self, value: &str) {
+    pub(crate) fn fold_value(&mut self, value: &str) {
         let mut rest = value;
         while !rest.is_empty() {
             let room = LINE_LIMIT.saturating_sub(self.line_len);

@@ -241,7 +241,7 @@ pub(crate) fn decode_base64(value: &str) -> Option<Vec<u8>> {
     }
 }
 
-fn parse_number(digits: &str) -> Result<u64, ()> {
+pub(crate) fn parse_number(digits: &str) -> Result<u64, ()> {
     if digits.is_empty() || digits.len() > MAX_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit())
     {
         return Err(());
@@ -249,7 +249,7 @@ fn parse_number(digits: &str) -> Result<u64, ()> {
     digits.parse().map_err(|_| ())
 }
 
-fn is_field_name(name: &str) -> bool {
+pub(crate) fn is_field_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b) && b != b':')
 }
 
