@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use foldhash::quality::RandomState;
 use hickory_resolver::proto::rr::{RData, RecordType};
 
 use super::DnsError;
@@ -35,16 +36,18 @@ struct Slot {
 }
 
 /// Decoded answers by lowercase name, then type, each until its own expiry. Keyed by name
-/// alone so a lookup can borrow the caller's name instead of building a key.
+/// alone so a lookup can borrow the caller's name instead of building a key. Hashed with
+/// foldhash's seeded quality hasher: much cheaper than SipHash on short names, and still
+/// randomised per process, since senders choose the names.
 pub(super) struct AnswerCache {
-    slots: Mutex<HashMap<Box<str>, NameSlots>>,
+    slots: Mutex<HashMap<Box<str>, NameSlots, RandomState>>,
     capacity: usize,
 }
 
 impl AnswerCache {
     pub(super) fn new(capacity: usize) -> Self {
         Self {
-            slots: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::default()),
             capacity,
         }
     }

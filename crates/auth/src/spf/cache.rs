@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use foldhash::quality::RandomState;
+
 use super::record::{Record, RecordError};
 
 /// Records kept by default: far more distinct SPF records than a small MX sees in a day.
@@ -19,14 +21,14 @@ const MAX_CACHED_LEN: usize = 1024;
 pub(crate) type Parsed = Arc<Result<Record, RecordError>>;
 
 pub(crate) struct RecordCache {
-    records: Mutex<HashMap<Box<[u8]>, Parsed>>,
+    records: Mutex<HashMap<Box<[u8]>, Parsed, RandomState>>,
     capacity: usize,
 }
 
 impl RecordCache {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            records: Mutex::new(HashMap::new()),
+            records: Mutex::new(HashMap::default()),
             capacity,
         }
     }
