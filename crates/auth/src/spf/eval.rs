@@ -116,7 +116,7 @@ pub(super) async fn check<R: Resolver>(
         void_lookups: 0,
     };
     let outcome = if domain::is_valid_mail_domain(domain) {
-        evaluation.check_host(domain.to_owned()).await
+        evaluation.check_host(domain.to_owned(), true).await
     } else {
         HostOutcome {
             problem: Some("not a valid domain name".into()),
@@ -141,9 +141,12 @@ pub(super) async fn check<R: Resolver>(
 
 impl<'a, R: Resolver> Evaluation<'a, R> {
     /// `check_host()` for one domain; boxed because `include:` and `redirect=` recurse.
+    /// `report`: whether the caller uses the deciding term and `exp=` (not for an include,
+    /// whose parent reports its own), so they are only copied out when needed.
     fn check_host(
         &mut self,
         domain: String,
+        report: bool,
     ) -> Pin<Box<dyn Future<Output = HostOutcome> + Send + '_>> {
         Box::pin(async move {
             let parsed = match self.record(&domain).await {
@@ -155,7 +158,7 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
                 Ok(record) => record,
                 Err(error) => return HostOutcome::aborted(Abort::perm(error.to_string())),
             };
-            match self.evaluate(record, &domain).await {
+            match self.evaluate(record, &domain, report).await {
                 Ok(outcome) => outcome,
                 Err(abort) => HostOutcome::aborted(abort),
             }
@@ -182,19 +185,29 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
         }))
     }
 
-    async fn evaluate(&mut self, record: &Record, domain: &str) -> Result<HostOutcome, Abort> {
+    async fn evaluate(
+        &mut self,
+        record: &Record,
+        domain: &str,
+        report: bool,
+    ) -> Result<HostOutcome, Abort> {
         for directive in &record.directives {
             if directive.mechanism.queries_dns() {
                 self.count_dns_term()?;
             }
             if self.matches(&directive.mechanism, domain).await? {
+                let result = directive.qualifier.result();
+                if !report {
+                    return Ok(HostOutcome::new(result));
+                }
                 return Ok(HostOutcome {
                     mechanism: Some(directive.text.clone()),
                     explanation: record
                         .explanation
                         .clone()
+                        .filter(|_| result == SpfResult::Fail)
                         .map(|exp| (exp, domain.to_owned())),
-                    ..HostOutcome::new(directive.qualifier.result())
+                    ..HostOutcome::new(result)
                 });
             }
         }
@@ -207,7 +220,7 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
         let Some(target) = target.filter(|t| domain::is_queryable(t)) else {
             return Err(Abort::perm("redirect to an invalid domain"));
         };
-        let outcome = self.check_host(target.clone()).await;
+        let outcome = self.check_host(target.clone(), report).await;
         if outcome.result == SpfResult::None {
             return Err(Abort::perm(format!(
                 "redirect to {target}, which has no SPF record"
@@ -280,7 +293,7 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
                 let Some(target) = target.filter(|t| domain::is_queryable(t)) else {
                     return Err(Abort::perm("include of an invalid domain"));
                 };
-                let outcome = self.check_host(target.clone()).await;
+                let outcome = self.check_host(target.clone(), false).await;
                 match outcome.result {
                     SpfResult::Pass => Ok(true),
                     SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => Ok(false),
