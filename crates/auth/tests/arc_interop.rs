@@ -5,63 +5,16 @@
 //! * every chain sealed by kanmon, or by kanmon and dkimpy in turn, still validates in kanmon
 //!   as recorded in `kanmon-sealed-results.tsv`, and the record shows dkimpy agreeing.
 
-use std::path::{Path, PathBuf};
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
+use fixtures::{column, repo, rows, zone};
 use kanmon_auth::arc::validate;
 use kanmon_auth::dns::StaticResolver;
 use kanmon_auth::message::Message;
 
 /// After hop 2's `t=1700000100`, as the fixtures were verified.
 const NOW: u64 = 1_700_000_200;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn zone() -> StaticResolver {
-    let text = std::fs::read_to_string(repo().join("testdata/dkim/zone.txt")).expect("zone.txt");
-    let mut zone = StaticResolver::new();
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (name, value) = line
-            .split_once(char::is_whitespace)
-            .expect("name and value");
-        zone = zone.with_txt(name, value.trim_start());
-    }
-    zone
-}
-
-/// Rows of a TSV file with a header line, comments skipped, as (column, value) pairs.
-fn rows(path: &Path) -> Vec<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut lines = text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty());
-    let header: Vec<String> = lines
-        .next()
-        .expect("header line")
-        .split('\t')
-        .map(str::to_owned)
-        .collect();
-    lines
-        .map(|line| {
-            header
-                .iter()
-                .cloned()
-                .zip(line.split('\t').map(str::to_owned))
-                .collect()
-        })
-        .collect()
-}
-
-fn column<'r>(row: &'r [(String, String)], name: &str) -> &'r str {
-    row.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no column {name}"))
-}
 
 async fn kanmon_verdict(zone: &StaticResolver, path: &str) -> (String, String) {
     let raw = std::fs::read(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));

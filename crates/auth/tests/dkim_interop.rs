@@ -5,63 +5,16 @@
 //! * every message signed by kanmon, as recorded in `kanmon-signed-results.tsv`, still
 //!   verifies in kanmon as expected, and the record shows dkimpy and OpenDKIM agreeing.
 
-use std::path::{Path, PathBuf};
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
+use fixtures::{column, repo, rows, zone};
 use kanmon_auth::dkim::{VerifyOptions, verify};
 use kanmon_auth::dns::StaticResolver;
 use kanmon_auth::message::Message;
 
 /// After every fixture's `t=`, before any `x=` (the peers' fixtures carry none).
 const NOW: u64 = 1_900_000_000;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn zone() -> StaticResolver {
-    let text = std::fs::read_to_string(repo().join("testdata/dkim/zone.txt")).expect("zone.txt");
-    let mut zone = StaticResolver::new();
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (name, value) = line
-            .split_once(char::is_whitespace)
-            .expect("name and value");
-        zone = zone.with_txt(name, value.trim_start());
-    }
-    zone
-}
-
-/// Rows of a TSV file with a header line, comments skipped, as (column → value) lookups.
-fn rows(path: &Path) -> Vec<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut lines = text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty());
-    let header: Vec<String> = lines
-        .next()
-        .expect("header line")
-        .split('\t')
-        .map(str::to_owned)
-        .collect();
-    lines
-        .map(|line| {
-            header
-                .iter()
-                .cloned()
-                .zip(line.split('\t').map(str::to_owned))
-                .collect()
-        })
-        .collect()
-}
-
-fn column<'r>(row: &'r [(String, String)], name: &str) -> &'r str {
-    row.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no column {name}"))
-}
 
 /// kanmon's result for the first signature of the file, and its reason.
 async fn kanmon_verdict(
