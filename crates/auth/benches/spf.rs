@@ -5,18 +5,14 @@
 //! `HickoryResolver` with its answer cache warmed against a real DNS server on loopback.
 //! Target (issue 2): ≥ 500,000 checks/s on one core.
 
-#[path = "../tests/support/dns_server.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod dns_server;
-
 use std::hint::black_box;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use dns_server::{DnsServer, Entry, Value, Zone, zone_key};
 use kanmon_auth::dns::{HickoryResolver, Resolver, StaticResolver};
 use kanmon_auth::spf::{SpfRequest, SpfResult, SpfVerifier};
+use kanmon_testdns::{DnsServer, Entry, Value, Zone, zone_key};
 
 const RECORDS: &[(&str, &str)] = &[
     (

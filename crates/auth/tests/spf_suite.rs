@@ -7,14 +7,12 @@
 //! the ones listed in `ACCEPTED_7208` / `ACCEPTED_4408` with the reason we differ, which
 //! `docs/conformance.md` repeats.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kanmon_auth::dns::HickoryResolver;
 use kanmon_auth::spf::{SpfRequest, SpfVerifier};
-use support::dns_server::{DnsServer, Entry, Value, Zone, zone_key};
+use kanmon_testdns::{DnsServer, Entry, Value, Zone, zone_key};
 use yaml_rust2::{Yaml, YamlLoader};
 
 /// RFC 7208 scenarios we knowingly fail, with why that is right for kanmon.

@@ -28,7 +28,7 @@ const MAX_CNAME_CHAIN: usize = 8;
 
 /// One record of a test zone.
 #[derive(Debug, Clone)]
-pub(crate) enum Value {
+pub enum Value {
     /// A TXT record of one or more character-strings (split at 255 bytes when sent).
     Txt(Vec<Vec<u8>>),
     A(Ipv4Addr),
@@ -53,29 +53,29 @@ impl Value {
 
 /// One entry of a name: a record, or a simulated timeout.
 #[derive(Debug, Clone)]
-pub(crate) enum Entry {
+pub enum Entry {
     Record(Value),
     Timeout,
 }
 
 /// Names (lowercase, no trailing dot, raw bytes) and their entries.
-pub(crate) type Zone = HashMap<Vec<u8>, Vec<Entry>>;
+pub type Zone = HashMap<Vec<u8>, Vec<Entry>>;
 
 /// The key a name is stored under.
-pub(crate) fn zone_key(name: &[u8]) -> Vec<u8> {
+pub fn zone_key(name: &[u8]) -> Vec<u8> {
     let name = name.strip_suffix(b".").unwrap_or(name);
     name.to_ascii_lowercase()
 }
 
 /// A running server; dropped with the test's runtime.
-pub(crate) struct DnsServer {
-    pub(crate) addr: SocketAddr,
+pub struct DnsServer {
+    pub addr: SocketAddr,
     zone: Arc<Mutex<Zone>>,
 }
 
 impl DnsServer {
     /// Binds UDP and TCP on the same loopback port and serves until the runtime ends.
-    pub(crate) async fn start() -> DnsServer {
+    pub async fn start() -> DnsServer {
         let (udp, tcp) = bind_pair().await;
         let addr = udp.local_addr().expect("bound socket has an address");
         let zone = Arc::new(Mutex::new(Zone::new()));
@@ -85,7 +85,7 @@ impl DnsServer {
     }
 
     /// Replaces the zone served from now on.
-    pub(crate) fn set_zone(&self, zone: Zone) {
+    pub fn set_zone(&self, zone: Zone) {
         *self.zone.lock().expect("zone lock") = zone;
     }
 }
@@ -265,7 +265,7 @@ fn rdata(value: &Value) -> Option<RData> {
 }
 
 /// A name from raw labels; "" and "." are the root.
-pub(crate) fn raw_name(name: &[u8]) -> Result<Name, String> {
+pub fn raw_name(name: &[u8]) -> Result<Name, String> {
     let name = name.strip_suffix(b".").unwrap_or(name);
     let mut built = if name.is_empty() {
         Name::root()
