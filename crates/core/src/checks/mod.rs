@@ -1,0 +1,93 @@
+//! The checks, one per file, and the catalogue of every symbol they declare.
+
+mod arc;
+mod dkim;
+mod dmarc;
+mod spf;
+
+use crate::check::{Check, Mode};
+use crate::config::Config;
+use crate::symbol::Symbol;
+
+pub(crate) use arc::ArcCheck;
+pub(crate) use dkim::DkimCheck;
+pub(crate) use dmarc::DmarcCheck;
+pub(crate) use spf::SpfCheck;
+
+/// Symbols the engine itself emits, about the message rather than any one check.
+pub const ENGINE_SYMBOLS: &[Symbol] = &[Symbol {
+    name: "HEADER_UNREADABLE",
+    description: "The header section could not be read (malformed or over a limit); message checks were skipped",
+}];
+
+/// Every declared symbol, per check, in the order the checks run.
+pub fn catalogue() -> impl Iterator<Item = &'static Symbol> {
+    [
+        spf::SYMBOLS,
+        dkim::SYMBOLS,
+        dmarc::SYMBOLS,
+        arc::SYMBOLS,
+        ENGINE_SYMBOLS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The declared symbol called `name`, if any.
+pub fn declared(name: &str) -> Option<&'static Symbol> {
+    catalogue().find(|symbol| symbol.name == name)
+}
+
+/// The checks the configuration turns on, in pipeline order.
+pub(crate) fn enabled(config: &Config) -> Vec<Box<dyn Check>> {
+    let mut checks: Vec<Box<dyn Check>> = Vec::new();
+    if config.spf.mode != Mode::Off {
+        checks.push(Box::new(SpfCheck::new(&config.spf)));
+    }
+    if config.dkim.mode != Mode::Off {
+        checks.push(Box::new(DkimCheck::new(&config.dkim)));
+    }
+    if config.dmarc.mode != Mode::Off {
+        checks.push(Box::new(DmarcCheck::new(&config.dmarc)));
+    }
+    if config.arc.mode != Mode::Off {
+        checks.push(Box::new(ArcCheck));
+    }
+    checks
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::config::DEFAULT_SCORES;
+
+    #[test]
+    fn every_symbol_is_unique_described_and_has_a_default_score() {
+        let mut names = HashSet::new();
+        for symbol in catalogue() {
+            assert!(names.insert(symbol.name), "{} declared twice", symbol.name);
+            assert!(
+                !symbol.description.is_empty(),
+                "{} has no description",
+                symbol.name
+            );
+            assert!(
+                symbol
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
+                "{} is not UPPER_SNAKE",
+                symbol.name
+            );
+        }
+        let scored: HashSet<&str> = DEFAULT_SCORES.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, scored, "declared symbols and default scores differ");
+        assert_eq!(
+            scored.len(),
+            DEFAULT_SCORES.len(),
+            "a default score is listed twice"
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! The configuration file as written: plain serde types, every key defaulted, unknown keys
+//! refused. [`super::Config::from_raw`] validates it into the types the engine trusts.
+//!
+//! The defaults here are the documented defaults: `contrib/kanmon.toml` repeats them with
+//! comments, and a test proves the two agree.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::check::Mode;
+use crate::verdict::Action;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawConfig {
+    /// The authserv-id of our Authentication-Results fields; empty means this host's name.
+    pub authserv_id: String,
+    /// Networks whose mail is ours, scanned as outbound.
+    pub internal_hosts: Vec<String>,
+    /// What a front-end does when a scan cannot be completed: "accept" or "tempfail".
+    pub on_error: OnError,
+    pub dns: RawDns,
+    pub limits: RawLimits,
+    pub spf: RawSpf,
+    pub dkim: RawDkim,
+    pub dmarc: RawDmarc,
+    pub arc: RawArc,
+    pub actions: RawActions,
+    pub headers: RawHeaders,
+    /// Symbol name → score, overriding the defaults.
+    pub scores: BTreeMap<String, f64>,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            authserv_id: String::new(),
+            internal_hosts: vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
+            on_error: OnError::Accept,
+            dns: RawDns::default(),
+            limits: RawLimits::default(),
+            spf: RawSpf::default(),
+            dkim: RawDkim::default(),
+            dmarc: RawDmarc::default(),
+            arc: RawArc::default(),
+            actions: RawActions::default(),
+            headers: RawHeaders::default(),
+            scores: BTreeMap::new(),
+        }
+    }
+}
+
+/// The safe action when a scan fails: never a silent reject, never a lost message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Deliver, with a header saying the scan failed.
+    #[default]
+    Accept,
+    /// Refuse temporarily; the sender retries.
+    Tempfail,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawDns {
+    /// `ip:port` of the servers to ask; empty means those of /etc/resolv.conf.
+    pub nameservers: Vec<String>,
+    /// Bound on each lookup attempt, in milliseconds.
+    pub timeout_ms: u64,
+    /// Answers kept in kanmon's own cache.
+    pub cache_size: usize,
+}
+
+impl Default for RawDns {
+    fn default() -> Self {
+        Self {
+            nameservers: Vec::new(),
+            timeout_ms: 2_000,
+            cache_size: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLimits {
+    /// Largest message scanned, in bytes; larger ones are accepted unscanned with a note.
+    pub max_message_bytes: usize,
+    /// Most header fields read from one message.
+    pub max_header_fields: usize,
+    /// Most bytes in one message's header section.
+    pub max_header_bytes: usize,
+    /// Most DKIM signatures verified per message.
+    pub max_dkim_signatures: usize,
+    /// Most MIME parts decoded per message.
+    pub max_mime_parts: usize,
+    /// Wall-clock budget for one whole scan, in milliseconds.
+    pub scan_timeout_ms: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 50 * 1024 * 1024,
+            max_header_fields: 1_000,
+            max_header_bytes: 1024 * 1024,
+            max_dkim_signatures: 10,
+            max_mime_parts: 100,
+            scan_timeout_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSpf {
+    pub mode: Mode,
+    /// Also check the HELO identity (RFC 7208 §2.3).
+    pub helo: bool,
+    /// SPF result → action, applied in `enforce` mode.
+    pub actions: RawSpfActions,
+}
+
+impl Default for RawSpf {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Tag,
+            helo: true,
+            actions: RawSpfActions::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSpfActions {
+    pub pass: Action,
+    pub fail: Action,
+    pub softfail: Action,
+    pub neutral: Action,
+    pub none: Action,
+    pub permerror: Action,
+    pub temperror: Action,
+}
+
+impl Default for RawSpfActions {
+    fn default() -> Self {
+        Self {
+            pass: Action::Accept,
+            fail: Action::Reject,
+            softfail: Action::Accept,
+            neutral: Action::Accept,
+            none: Action::Accept,
+            permerror: Action::Reject,
+            temperror: Action::Tempfail,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawDkim {
+    pub mode: Mode,
+    /// Accept rsa-sha1 signatures (RFC 8301 forbids it; for measuring old mail only).
+    pub allow_sha1: bool,
+    /// Smallest RSA key accepted, in bits (RFC 8301: at least 1024).
+    pub min_rsa_bits: usize,
+    /// Best DKIM result of the message → action, applied in `enforce` mode.
+    pub actions: RawDkimActions,
+}
+
+impl Default for RawDkim {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Tag,
+            allow_sha1: false,
+            min_rsa_bits: 1024,
+            actions: RawDkimActions::default(),
+        }
+    }
+}
+
+/// Defaults after OpenDKIM's `On-BadSignature accept`, `On-DNSError tempfail`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawDkimActions {
+    pub fail: Action,
+    pub permerror: Action,
+    pub temperror: Action,
+}
+
+impl Default for RawDkimActions {
+    fn default() -> Self {
+        Self {
+            fail: Action::Accept,
+            permerror: Action::Accept,
+            temperror: Action::Tempfail,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawDmarc {
+    pub mode: Mode,
+    /// Use the RFC 9989 DNS tree walk instead of the Public Suffix List to find the
+    /// organizational domain.
+    pub tree_walk: bool,
+    /// Disposition → action, applied in `enforce` mode to a failing message.
+    pub actions: RawDmarcActions,
+}
+
+impl Default for RawDmarc {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Tag,
+            tree_walk: false,
+            actions: RawDmarcActions::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawDmarcActions {
+    pub reject: Action,
+    pub quarantine: Action,
+}
+
+impl Default for RawDmarcActions {
+    fn default() -> Self {
+        Self {
+            reject: Action::Reject,
+            quarantine: Action::AddHeader,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawArc {
+    /// `off` or `tag`: an ARC result informs, it never refuses mail on its own.
+    pub mode: Mode,
+}
+
+impl Default for RawArc {
+    fn default() -> Self {
+        Self { mode: Mode::Tag }
+    }
+}
+
+/// Score thresholds; the defaults are rspamd's.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawActions {
+    pub add_header: f64,
+    /// Unset by default: subjects are not rewritten.
+    pub rewrite_subject: Option<f64>,
+    pub reject: f64,
+}
+
+impl Default for RawActions {
+    fn default() -> Self {
+        Self {
+            add_header: 6.0,
+            rewrite_subject: None,
+            reject: 15.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawHeaders {
+    pub authentication_results: bool,
+    pub received_spf: bool,
+    /// X-Spam-Flag, X-Spam-Score, X-Spam-Level and X-Spam-Status, as SpamAssassin writes them.
+    pub spam_status: bool,
+    /// The header listing every symbol with its score; empty for none.
+    pub symbols_header: String,
+    /// Prepended to the Subject under `rewrite_subject`.
+    pub subject_prefix: String,
+}
+
+impl Default for RawHeaders {
+    fn default() -> Self {
+        Self {
+            authentication_results: true,
+            received_spf: true,
+            spam_status: true,
+            symbols_header: "X-Kanmon-Symbols".to_owned(),
+            subject_prefix: "***SPAM***".to_owned(),
+        }
+    }
+}

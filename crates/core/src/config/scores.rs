@@ -1,0 +1,74 @@
+//! The default score of every symbol, and how `[scores]` overrides them.
+//!
+//! The numbers follow rspamd's and SpamAssassin's defaults for the same evidence, scaled to
+//! rspamd's thresholds (add_header 6, reject 15): authentication results alone move a score
+//! by a point or two; only several pieces of evidence together reach a threshold.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::error::ConfigErrors;
+use crate::checks;
+
+/// Symbol → default score. Every declared symbol has exactly one entry (a test checks).
+pub const DEFAULT_SCORES: &[(&str, f64)] = &[
+    // SPF, MAIL FROM identity (rspamd R_SPF_*).
+    ("SPF_PASS", -0.2),
+    ("SPF_FAIL", 1.0),
+    ("SPF_SOFTFAIL", 0.5),
+    ("SPF_NEUTRAL", 0.0),
+    ("SPF_NONE", 0.0),
+    ("SPF_TEMPERROR", 0.0),
+    ("SPF_PERMERROR", 0.0),
+    // SPF, HELO identity (SpamAssassin SPF_HELO_*).
+    ("SPF_HELO_PASS", 0.0),
+    ("SPF_HELO_FAIL", 0.5),
+    ("SPF_HELO_SOFTFAIL", 0.3),
+    ("SPF_HELO_NEUTRAL", 0.0),
+    ("SPF_HELO_NONE", 0.0),
+    ("SPF_HELO_TEMPERROR", 0.0),
+    ("SPF_HELO_PERMERROR", 0.0),
+    // DKIM (SpamAssassin names, rspamd R_DKIM_* weights).
+    ("DKIM_SIGNED", 0.1),
+    ("DKIM_VALID", -0.1),
+    ("DKIM_VALID_AU", -0.1),
+    ("DKIM_VALID_EF", -0.1),
+    ("DKIM_INVALID", 1.0),
+    ("DKIM_POLICY", 0.0),
+    ("DKIM_TEMPERROR", 0.0),
+    ("DKIM_PERMERROR", 0.0),
+    // DMARC (SpamAssassin names, rspamd DMARC_POLICY_* weights).
+    ("DMARC_PASS", -0.5),
+    ("DMARC_REJECT", 2.0),
+    ("DMARC_QUAR", 1.5),
+    ("DMARC_NONE", 0.1),
+    ("DMARC_MISSING", 0.0),
+    ("DMARC_TEMPERROR", 0.0),
+    ("DMARC_PERMERROR", 0.0),
+    // ARC (SpamAssassin names, rspamd ARC_* weights).
+    ("ARC_SIGNED", 0.0),
+    ("ARC_VALID", -0.1),
+    ("ARC_INVALID", 1.0),
+    ("ARC_TEMPERROR", 0.0),
+    // The message itself.
+    ("HEADER_UNREADABLE", 1.0),
+];
+
+/// The complete score table: defaults, then the file's `[scores]`; an unknown symbol is an
+/// error naming it.
+pub(super) fn resolve(
+    errors: &mut ConfigErrors,
+    overrides: &BTreeMap<String, f64>,
+) -> HashMap<&'static str, f64> {
+    let mut scores: HashMap<&'static str, f64> = DEFAULT_SCORES.iter().copied().collect();
+    for (name, &score) in overrides {
+        let path = format!("scores.{name}");
+        match checks::declared(name) {
+            Some(symbol) if score.is_finite() => {
+                scores.insert(symbol.name, score);
+            }
+            Some(_) => errors.push(path, "must be a finite number"),
+            None => errors.push(path, "unknown symbol (`kanmon config symbols` lists them)"),
+        }
+    }
+    scores
+}

@@ -1,0 +1,248 @@
+//! What a message says once decoded: subject, addresses, text, URLs and domains.
+//!
+//! Derived from the raw message with mail-parser, once per message and only when a check asks
+//! ([`crate::scan::Scan::content`]), since the authentication checks never need it. Text
+//! parts arrive as UTF-8 whatever their transfer encoding (base64, quoted-printable) and
+//! charset (ISO-2022-JP, Shift_JIS, Windows-1252, …); HTML parts are converted to text.
+
+use std::collections::BTreeSet;
+
+use mail_parser::{Address, MessageParser};
+
+use crate::envelope::Envelope;
+
+/// Most URLs collected from one message: a URL blocklist asks about each, and real mail
+/// carries tens; a message with thousands is built to make us do work.
+pub const MAX_URLS: usize = 1_000;
+
+/// The decoded facts of one message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Content {
+    /// The Subject, decoded (RFC 2047 encoded-words).
+    pub subject: Option<String>,
+    /// The addresses of the From field.
+    pub from: Vec<String>,
+    /// Each text body part as UTF-8 (HTML converted to text), at most
+    /// `limits.max_mime_parts` of them.
+    pub text_parts: Vec<String>,
+    /// Whether parts were left out because of that limit.
+    pub parts_truncated: bool,
+    /// URLs found in the text, in order, without duplicates, at most [`MAX_URLS`].
+    pub urls: Vec<String>,
+    /// Lowercased domains the message names: From and Reply-To addresses, the envelope
+    /// sender, and the hosts of its URLs.
+    pub domains: BTreeSet<String>,
+}
+
+impl Content {
+    /// Decodes `raw`; a message mail-parser cannot read at all gives empty content.
+    pub fn derive(raw: &[u8], envelope: &Envelope, max_parts: usize) -> Content {
+        let mut content = Content::default();
+        if let Some(domain) = envelope.mail_from_domain() {
+            content.domains.insert(domain);
+        }
+        let Some(message) = MessageParser::default().parse(raw) else {
+            return content;
+        };
+        content.subject = message.subject().map(str::to_owned);
+        content.from = addresses(message.from());
+        for address in content.from.iter().chain(&addresses(message.reply_to())) {
+            if let Some((_, domain)) = address.rsplit_once('@') {
+                content.domains.insert(domain.to_ascii_lowercase());
+            }
+        }
+        let count = message.text_body_count().max(message.html_body_count());
+        content.parts_truncated = count > max_parts;
+        for index in 0..count.min(max_parts) {
+            // Prefer the text alternative; body_text converts HTML when it is the only one.
+            if let Some(text) = message.body_text(index) {
+                content.text_parts.push(text.into_owned());
+            }
+        }
+        for text in &content.text_parts {
+            for url in find_urls(text) {
+                if content.urls.len() >= MAX_URLS {
+                    break;
+                }
+                if let Some(host) = url_host(url) {
+                    content.domains.insert(host);
+                }
+                if !content.urls.iter().any(|u| u == url) {
+                    content.urls.push(url.to_owned());
+                }
+            }
+        }
+        content
+    }
+}
+
+fn addresses(field: Option<&Address<'_>>) -> Vec<String> {
+    field
+        .map(|address| {
+            address
+                .iter()
+                .filter_map(|addr| addr.address())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `http://`, `https://` and bare `www.` URLs in running text, ending at whitespace,
+/// quotes or brackets, without trailing sentence punctuation.
+pub(crate) fn find_urls(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        while pos < bytes.len() {
+            let start = pos;
+            let rest = &bytes[start..];
+            let scheme = starts_with_ignore_case(rest, b"https://")
+                || starts_with_ignore_case(rest, b"http://");
+            let www = starts_with_ignore_case(rest, b"www.")
+                && (start == 0
+                    || !bytes[start - 1].is_ascii_alphanumeric()
+                        && bytes[start - 1] != b'.'
+                        && bytes[start - 1] != b'/');
+            if !scheme && !www {
+                pos += 1;
+                continue;
+            }
+            let len = rest
+                .iter()
+                .position(|&b| b.is_ascii_whitespace() || b"\"'<>(){}|\\^`".contains(&b))
+                .unwrap_or(rest.len());
+            let mut end = start + len;
+            // Sentence punctuation and a closing bracket that no IPv6 literal opened.
+            while end > start
+                && (b".,;:!?".contains(&bytes[end - 1])
+                    || bytes[end - 1] == b']' && !bytes[start..end].contains(&b'['))
+            {
+                end -= 1;
+            }
+            pos = start + len.max(1);
+            if let Some(url) = text.get(start..end)
+                && url_host(url).is_some()
+            {
+                return Some(url);
+            }
+        }
+        None
+    })
+}
+
+fn starts_with_ignore_case(haystack: &[u8], prefix: &[u8]) -> bool {
+    haystack.len() >= prefix.len() && haystack[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// The lowercased host of a URL found by [`find_urls`], if it has a plausible one.
+pub(crate) fn url_host(url: &str) -> Option<String> {
+    let rest = match url.find("://") {
+        Some(i) => &url[i + 3..],
+        None => url,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit('@').next()?;
+    if let Some(literal) = host.strip_prefix('[') {
+        let literal = literal.split(']').next()?;
+        return literal
+            .parse::<std::net::Ipv6Addr>()
+            .ok()
+            .map(|ip| ip.to_string());
+    }
+    let host = host.split(':').next()?;
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let plausible = host.contains('.')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b >= 0x80);
+    plausible.then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_urls_in_running_text() {
+        let text = "See https://Example.COM/a?b=1, or www.example.net. Not: ftp://x.org, \
+                    mailto:a@b.c, <http://[2001:db8::1]/x> and (http://user@host.example:8080/).";
+        let urls: Vec<&str> = find_urls(text).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://Example.COM/a?b=1",
+                "www.example.net",
+                "http://[2001:db8::1]/x",
+                "http://user@host.example:8080/"
+            ]
+        );
+        let hosts: Vec<String> = urls.iter().filter_map(|u| url_host(u)).collect();
+        assert_eq!(
+            hosts,
+            [
+                "example.com",
+                "www.example.net",
+                "2001:db8::1",
+                "host.example"
+            ]
+        );
+    }
+
+    #[test]
+    fn decodes_encoded_parts_and_charsets() {
+        let raw = b"From: =?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?= <alice@Example.ORG>\r\n\
+            Reply-To: bob@example.net\r\n\
+            Subject: =?UTF-8?Q?caf=C3=A9?=\r\n\
+            MIME-Version: 1.0\r\n\
+            Content-Type: multipart/mixed; boundary=b\r\n\r\n\
+            --b\r\nContent-Type: text/plain; charset=iso-2022-jp\r\n\
+            Content-Transfer-Encoding: 7bit\r\n\r\n\
+            \x1b$B%F%9%H\x1b(B http://spam.example/x\r\n\
+            --b\r\nContent-Type: text/html; charset=utf-8\r\n\
+            Content-Transfer-Encoding: base64\r\n\r\n\
+            PHA+PGEgaHJlZj0iaHR0cHM6Ly9saW5rLmV4YW1wbGUvIj5odHRwczovL2xpbmsuZXhhbXBsZS88L2E+PC9wPg==\r\n\
+            --b--\r\n";
+        let envelope = Envelope {
+            mail_from: Some("bounce@Mail.Example.COM".to_owned()),
+            ..Envelope::default()
+        };
+        let content = Content::derive(raw, &envelope, 10);
+        assert_eq!(content.subject.as_deref(), Some("café"));
+        assert_eq!(content.from, ["alice@Example.ORG"]);
+        assert!(
+            content.text_parts[0].starts_with("テスト"),
+            "{:?}",
+            content.text_parts
+        );
+        assert_eq!(
+            content.urls,
+            ["http://spam.example/x", "https://link.example/"]
+        );
+        let domains: Vec<&str> = content.domains.iter().map(String::as_str).collect();
+        assert_eq!(
+            domains,
+            [
+                "example.net",
+                "example.org",
+                "link.example",
+                "mail.example.com",
+                "spam.example"
+            ]
+        );
+    }
+
+    #[test]
+    fn part_limit_is_reported() {
+        let mut raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n".to_vec();
+        for i in 0..5 {
+            raw.extend_from_slice(
+                format!("--b\r\nContent-Type: text/plain\r\n\r\npart {i}\r\n").as_bytes(),
+            );
+        }
+        raw.extend_from_slice(b"--b--\r\n");
+        let content = Content::derive(&raw, &Envelope::default(), 3);
+        assert_eq!(content.text_parts.len(), 3);
+        assert!(content.parts_truncated);
+    }
+}

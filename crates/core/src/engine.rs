@@ -1,0 +1,278 @@
+//! The engine: one scan of one message, from envelope and bytes to a [`Verdict`].
+//!
+//! The pipeline, in order (DESIGN.md "one path for every message"):
+//! 1. bound and split the message ([`Message::parse_with`] under `[limits]`);
+//! 2. decide the direction: our own networks or an authenticated client are outbound and
+//!    are not judged by SPF, DKIM, DMARC or ARC;
+//! 3. the authentication stage ([`crate::auth`]), under the scan's deadline;
+//! 4. the enabled checks, concurrently, each under the same deadline;
+//! 5. scores from the configuration, then [`decide`];
+//! 6. the header fields to add ([`crate::headers`]) and a log line.
+//!
+//! Logging policy: one `info` line per message at the end of its scan, with the queue id,
+//! client, sender, action, score, symbols and milliseconds; never a body, a header value or
+//! a secret.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::future::join_all;
+use kanmon_auth::dns::{HickoryResolver, Resolver, ResolverConfigError};
+use kanmon_auth::message::{Message, MessageLimits};
+use kanmon_auth::spf::SpfVerifier;
+use tokio::time::{Instant, timeout_at};
+
+use crate::auth::{AuthContext, authenticate};
+use crate::check::{Check, CheckName, Mode};
+use crate::checks;
+use crate::config::Config;
+use crate::decide::decide;
+use crate::envelope::Envelope;
+use crate::headers::{self, HeaderContext};
+use crate::scan::Scan;
+use crate::symbol::{Hit, ScoredHit};
+use crate::verdict::{Enforcement, Skipped, Verdict};
+
+type Clock = Box<dyn Fn() -> u64 + Send + Sync>;
+type Sampler = Box<dyn Fn() -> u8 + Send + Sync>;
+
+/// The scan engine, shared by every front-end; one per configuration.
+pub struct Engine<R> {
+    config: Config,
+    spf: SpfVerifier<R>,
+    checks: Vec<Box<dyn Check>>,
+    clock: Clock,
+    dmarc_sampler: Sampler,
+}
+
+impl Engine<HickoryResolver> {
+    /// An engine with the resolver `[dns]` describes: the listed nameservers, or the system's.
+    pub fn from_config(config: Config) -> Result<Self, ResolverConfigError> {
+        let dns = &config.dns;
+        let resolver = if dns.nameservers.is_empty() {
+            HickoryResolver::system(dns.timeout)?
+        } else {
+            HickoryResolver::with_nameservers(&dns.nameservers, dns.timeout)?
+        }
+        .with_cache_capacity(dns.cache_size);
+        Ok(Engine::new(config, resolver))
+    }
+}
+
+impl<R: Resolver> Engine<R> {
+    /// An engine over any resolver, with the system clock and random DMARC sampling.
+    pub fn new(config: Config, resolver: R) -> Self {
+        let checks = checks::enabled(&config);
+        Self {
+            config,
+            spf: SpfVerifier::new(resolver),
+            checks,
+            clock: Box::new(unix_now),
+            dmarc_sampler: Box::new(|| fastrand::u8(0..100)),
+        }
+    }
+
+    /// Replaces the clock (Unix seconds), for reproducible DKIM expiry and SPF `%{t}`.
+    pub fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    /// Replaces the DMARC `pct` sampling roll (0..=99), for reproducible results.
+    pub fn with_dmarc_sampler(mut self, sampler: impl Fn() -> u8 + Send + Sync + 'static) -> Self {
+        self.dmarc_sampler = Box::new(sampler);
+        self
+    }
+
+    /// The configuration this engine runs.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Scans a whole message (milter at end of message, CLI).
+    pub async fn scan_message(&self, envelope: &Envelope, raw: &[u8]) -> Verdict {
+        self.scan(envelope, Some(raw)).await
+    }
+
+    /// Scans what is known before DATA (policy delegation, milter at RCPT): the checks that
+    /// need the message are skipped.
+    pub async fn scan_envelope(&self, envelope: &Envelope) -> Verdict {
+        self.scan(envelope, None).await
+    }
+
+    async fn scan(&self, envelope: &Envelope, raw: Option<&[u8]>) -> Verdict {
+        let started = Instant::now();
+        let deadline = started + self.config.limits.scan_timeout;
+        let now = (self.clock)();
+        let limits = &self.config.limits;
+        let internal = envelope.sasl_user.is_some()
+            || envelope
+                .client_ip
+                .is_some_and(|ip| self.config.is_internal(ip));
+        let mut skipped = Vec::new();
+        let mut engine_hits = Vec::new();
+
+        let (raw, message) = match raw {
+            None => (&[][..], None),
+            Some(raw) if raw.len() > limits.max_message_bytes => {
+                skipped.push(Skipped {
+                    what: "message".to_owned(),
+                    why: format!(
+                        "{} bytes is over limits.max_message_bytes ({}): only the envelope was checked",
+                        raw.len(),
+                        limits.max_message_bytes
+                    ),
+                });
+                (&[][..], None)
+            }
+            Some(raw) => {
+                let bounds = MessageLimits {
+                    max_header_fields: limits.max_header_fields,
+                    max_header_bytes: limits.max_header_bytes,
+                };
+                match Message::parse_with(raw, &bounds) {
+                    Ok(message) => (raw, Some(message)),
+                    Err(error) => {
+                        engine_hits.push(Hit::new("HEADER_UNREADABLE", error.to_string()));
+                        (raw, None)
+                    }
+                }
+            }
+        };
+        let has_message = message.is_some();
+        let mut scan = Scan::new(envelope, raw, message, internal, now, limits.max_mime_parts);
+
+        if internal {
+            skipped.push(Skipped {
+                what: "spf, dkim, dmarc, arc".to_owned(),
+                why: "outbound: the client is in internal_hosts or authenticated".to_owned(),
+            });
+        } else {
+            let context = AuthContext {
+                config: &self.config,
+                spf: &self.spf,
+                envelope,
+                message: scan.message.as_ref(),
+                now,
+                dmarc_sample: (self.dmarc_sampler)(),
+                deadline,
+            };
+            let mut auth_skipped = Vec::new();
+            let auth = authenticate(&context, &mut auth_skipped).await;
+            skipped.extend(auth_skipped);
+            scan.auth = auth;
+        }
+
+        let scan = &scan;
+        let runs = self
+            .checks
+            .iter()
+            .filter(|check| has_message || !check.needs_message())
+            .map(|check| async move {
+                let outcome = timeout_at(deadline, check.check(scan)).await;
+                (check.name(), outcome)
+            });
+        let mut hits = engine_hits;
+        let mut enforcements = Vec::new();
+        for (name, outcome) in join_all(runs).await {
+            let Ok(outcome) = outcome else {
+                skipped.push(Skipped {
+                    what: name.to_string(),
+                    why: format!(
+                        "timed out after limits.scan_timeout_ms ({} ms)",
+                        limits.scan_timeout.as_millis()
+                    ),
+                });
+                continue;
+            };
+            hits.extend(outcome.hits);
+            skipped.extend(outcome.skipped);
+            if let Some((action, reason)) = outcome.enforce {
+                enforcements.push(Enforcement {
+                    check: name,
+                    action,
+                    reason,
+                    mode: self.mode(name),
+                });
+            }
+        }
+
+        let hits: Vec<ScoredHit> = hits
+            .into_iter()
+            .map(|hit| ScoredHit {
+                name: hit.symbol,
+                score: self.config.score(hit.symbol),
+                reason: hit.evidence,
+            })
+            .collect();
+        let score = round(hits.iter().map(|h| h.score).sum());
+        let (action, reason) = decide(score, &enforcements, &self.config.thresholds);
+        let required = self.config.thresholds.add_header;
+        let header_fields = headers::render(&HeaderContext {
+            config: &self.config,
+            envelope,
+            auth: &scan.auth,
+            action,
+            score,
+            required,
+            hits: &hits,
+        });
+        let forged = scan
+            .message
+            .as_ref()
+            .map(|m| headers::forged_authentication_results(m, &self.config.authserv_id))
+            .unwrap_or_default();
+        let verdict = Verdict {
+            action,
+            reason,
+            score,
+            required,
+            hits,
+            enforcements,
+            auth: scan.auth.clone(),
+            headers: header_fields,
+            forged_authentication_results: forged,
+            skipped,
+            internal,
+        };
+        log_verdict(envelope, &verdict, started.elapsed());
+        verdict
+    }
+
+    fn mode(&self, check: CheckName) -> Mode {
+        match check {
+            CheckName::Spf => self.config.spf.mode,
+            CheckName::Dkim => self.config.dkim.mode,
+            CheckName::Dmarc => self.config.dmarc.mode,
+            CheckName::Arc => self.config.arc.mode,
+        }
+    }
+}
+
+/// Scores are sums of decimals; two places keep 0.1 + 0.2 from printing as 0.30000000000000004.
+fn round(score: f64) -> f64 {
+    (score * 100.0).round() / 100.0
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn log_verdict(envelope: &Envelope, verdict: &Verdict, elapsed: Duration) {
+    let symbols: Vec<String> = verdict
+        .hits
+        .iter()
+        .map(|h| format!("{}({})", h.name, h.score))
+        .collect();
+    tracing::info!(
+        queue_id = envelope.queue_id.as_deref().unwrap_or("-"),
+        client = %envelope.client_ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
+        from = envelope.mail_from.as_deref().unwrap_or("-"),
+        action = %verdict.action,
+        score = verdict.score,
+        symbols = %symbols.join(","),
+        ms = elapsed.as_millis() as u64,
+        "scanned"
+    );
+}
