@@ -17,6 +17,7 @@ pub mod decide;
 pub mod engine;
 pub mod envelope;
 pub mod headers;
+pub mod report;
 pub mod scan;
 pub mod symbol;
 pub mod verdict;

@@ -73,9 +73,17 @@ impl DkimCheck {
             .copied()
             .filter(|d| d.result == DkimResult::Pass)
             .collect();
-        if passed.is_empty() {
-            outcome.hit("DKIM_INVALID", reasons(&signatures));
-        } else {
+        let failed: Vec<&DkimOutput> = signatures
+            .iter()
+            .copied()
+            .filter(|d| d.result == DkimResult::Fail)
+            .collect();
+        if passed.is_empty() && !failed.is_empty() {
+            // rspamd's R_DKIM_REJECT: a signature that does not verify, not one that could
+            // not be checked (those have their own symbols below).
+            outcome.hit("DKIM_INVALID", reasons(&failed));
+        }
+        if !passed.is_empty() {
             outcome.hit("DKIM_VALID", list(&passed, |_| true));
             let author = author_domain(scan);
             if let Some(author) = author.as_deref()

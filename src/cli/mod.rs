@@ -1,0 +1,124 @@
+//! The command line: one file per subcommand. Each builds what it needs from the
+//! configuration, calls the engine, and prints; no check logic lives here.
+
+mod check;
+mod config;
+mod report;
+
+use std::error::Error;
+use std::fmt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kanmon_core::Config;
+use kanmon_core::config::{ConfigErrors, DEFAULT_PATH};
+
+/// Sender authentication and anti-spam for Postfix.
+#[derive(Debug, Parser)]
+#[command(name = "kanmon", version, about)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scan one message and explain the verdict.
+    Check(check::CheckArgs),
+    /// Validate or print the configuration.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+}
+
+pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
+    match args.command {
+        Command::Check(args) => check::run(args),
+        Command::Config(command) => config::run(command),
+    }
+}
+
+/// Why a command failed, each with its exit status.
+#[derive(Debug)]
+pub(crate) enum CliError {
+    /// The configuration is invalid (exit 2).
+    Config { path: String, errors: ConfigErrors },
+    /// The input could not be read (exit 3).
+    Input {
+        path: String,
+        source: std::io::Error,
+    },
+    /// Something else went wrong while working (exit 1).
+    Failed(Box<dyn Error + Send + Sync>),
+}
+
+impl CliError {
+    pub(crate) fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Config { .. } => ExitCode::from(2),
+            CliError::Input { .. } => ExitCode::from(3),
+            CliError::Failed(_) => ExitCode::from(1),
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Config { path, errors } => {
+                let count = errors.0.len();
+                let plural = if count == 1 { "" } else { "s" };
+                write!(f, "{path}: {count} configuration error{plural}")
+            }
+            CliError::Input { path, .. } => write!(f, "cannot read {path}"),
+            CliError::Failed(_) => f.write_str("the command failed"),
+        }
+    }
+}
+
+impl Error for CliError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            CliError::Config { errors, .. } => Some(errors),
+            CliError::Input { source, .. } => Some(source),
+            CliError::Failed(source) => Some(source.as_ref()),
+        }
+    }
+}
+
+/// The error and its causes, one layer each: `a: b: c`; a multi-line cause (the list of
+/// configuration errors) goes on its own indented lines.
+pub(crate) fn error_chain(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if cause_text.contains('\n') {
+            for line in cause_text.lines() {
+                text.push_str("\n  ");
+                text.push_str(line);
+            }
+        } else {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The configuration from `--config`, else the default path if it exists, else the
+/// built-in defaults.
+pub(crate) fn load_config(path: Option<&PathBuf>) -> Result<Config, CliError> {
+    let (path, explicit) = match path {
+        Some(path) => (path.clone(), true),
+        None => (PathBuf::from(DEFAULT_PATH), false),
+    };
+    if !explicit && !path.exists() {
+        return Ok(Config::default());
+    }
+    Config::load(&path).map_err(|errors| CliError::Config {
+        path: path.display().to_string(),
+        errors,
+    })
+}
