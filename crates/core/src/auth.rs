@@ -84,8 +84,8 @@ pub(crate) async fn authenticate<R: Resolver>(
     if message.is_none() {
         for (needed, what) in [
             (need_dkim, "dkim"),
-            (need_arc, "arc"),
             (need_dmarc, "dmarc"),
+            (need_arc, "arc"),
         ] {
             if needed {
                 skipped.push(Skipped {
