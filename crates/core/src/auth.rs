@@ -52,6 +52,8 @@ pub(crate) struct AuthContext<'a, R> {
     pub(crate) spf: &'a SpfVerifier<R>,
     pub(crate) envelope: &'a Envelope,
     pub(crate) message: Option<&'a Message<'a>>,
+    /// Why there is no message, when there is none, for the skip notes.
+    pub(crate) no_message: &'static str,
     pub(crate) now: u64,
     pub(crate) dmarc_sample: u8,
     pub(crate) deadline: Instant,
@@ -90,7 +92,7 @@ pub(crate) async fn authenticate<R: Resolver>(
             if needed {
                 skipped.push(Skipped {
                     what: what.to_owned(),
-                    why: "no readable message".to_owned(),
+                    why: context.no_message.to_owned(),
                 });
             }
         }

@@ -111,6 +111,7 @@ impl<R: Resolver> Engine<R> {
         let mut skipped = Vec::new();
         let mut engine_hits = Vec::new();
 
+        let mut no_message = "no message (envelope scan before DATA)";
         let (raw, message) = match raw {
             None => (&[][..], None),
             Some(raw) if raw.len() > limits.max_message_bytes => {
@@ -122,6 +123,7 @@ impl<R: Resolver> Engine<R> {
                         limits.max_message_bytes
                     ),
                 });
+                no_message = "message over limits.max_message_bytes";
                 (&[][..], None)
             }
             Some(raw) => {
@@ -133,6 +135,7 @@ impl<R: Resolver> Engine<R> {
                     Ok(message) => (raw, Some(message)),
                     Err(error) => {
                         engine_hits.push(Hit::new("HEADER_UNREADABLE", error.to_string()));
+                        no_message = "header section unreadable (HEADER_UNREADABLE)";
                         (raw, None)
                     }
                 }
@@ -152,6 +155,7 @@ impl<R: Resolver> Engine<R> {
                 spf: &self.spf,
                 envelope,
                 message: scan.message.as_ref(),
+                no_message,
                 now,
                 dmarc_sample: (self.dmarc_sampler)(),
                 deadline,
