@@ -453,7 +453,7 @@ mod tests {
         };
         assert_eq!(
             render("mx", &auth),
-            "mx; spf=pass (192.0.2.1 is permitted by example.org (ip4:192.0.2.0/24)) smtp.mailfrom=\"\\\"john doe\\\"@example.org\"; \
+            "mx; spf=pass (192.0.2.1 is permitted by example.org (ip4:192.0.2.0/24)) smtp.mailfrom=\"john doe\"@example.org; \
              dkim=pass (2048-bit key) header.d=\"exa mple.com;x=y\" header.i=\"a(b)@example.com\" header.a=rsa-sha256 header.s=\"sel X-Injected: 1\" header.b=\"AbCd/Ef12+gh\""
         );
     }

@@ -71,17 +71,43 @@ fn is_domain_name(text: &str) -> bool {
     labels >= 2
 }
 
+/// Whether `text` is one whole RFC 5322 §3.2.4 `quoted-string` (as a local-part such as
+/// `"john doe"` is): quotes at both ends, none unescaped inside, every `\` escaping
+/// something.
+fn is_quoted_string(text: &str) -> bool {
+    let Some(inner) = text
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+    else {
+        return false;
+    };
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return false,
+            '\\' if chars.next().is_none() => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
 /// An RFC 8601 §2.2 `pvalue`: `value` (token / quoted-string) or
-/// `[[local-part] "@"] domain-name`. Tokens and plain addresses (`alice@example.org`,
-/// `@example.org`) are written bare, as OpenDKIM and Gmail write them; anything else is
-/// quoted. Over-long input is cut ([`MAX_VALUE_CHARS`]).
+/// `[[local-part] "@"] domain-name`. Tokens and addresses (`alice@example.org`,
+/// `@example.org`, `"john doe"@example.org`) are written bare, as OpenDKIM and Gmail write
+/// them; anything else is quoted. Over-long input is cut ([`MAX_VALUE_CHARS`]).
+///
+/// Implementation note: python-authres (which dkimpy and Mailman use to read these fields)
+/// drops a quoted `value` unless it is the last property of its method. The renderers
+/// only produce quoted values for unusual input, and put the one usual case, `header.b`
+/// with a `/`, last, as OpenDKIM does.
 pub(crate) fn pvalue(text: &str) -> String {
     let text = bounded(&clean(text), MAX_VALUE_CHARS);
     if is_token(&text) {
         return text;
     }
     if let Some((local, domain)) = text.rsplit_once('@')
-        && (local.is_empty() || is_dot_atom(local))
+        && (local.is_empty() || is_dot_atom(local) || is_quoted_string(local))
         && is_domain_name(domain)
     {
         return text;
@@ -230,6 +256,15 @@ mod tests {
         );
         assert_eq!(pvalue("AbCd/Ef12+x"), "\"AbCd/Ef12+x\"");
         assert_eq!(pvalue("john doe@example.com"), "\"john doe@example.com\"");
+        assert_eq!(
+            pvalue("\"john doe\"@example.com"),
+            "\"john doe\"@example.com"
+        );
+        assert_eq!(pvalue("\"a\\\"b\"@example.com"), "\"a\\\"b\"@example.com");
+        assert_eq!(
+            pvalue("\"a\"b\"@example.com"),
+            "\"\\\"a\\\"b\\\"@example.com\""
+        );
         assert_eq!(pvalue("a\"b@example.com"), "\"a\\\"b@example.com\"");
         assert_eq!(pvalue("alice@localhost"), "\"alice@localhost\"");
         assert_eq!(pvalue("alice@-bad.example"), "\"alice@-bad.example\"");
