@@ -1,8 +1,8 @@
 //! Finding Authentication-Results fields that claim to be ours before we wrote any.
 //!
-//! RFC 8601 §5: a border MTA "MUST remove or render unreadable" fields carrying its own
-//! authserv-id that arrive from outside, or a sender could forge our verdicts (`dkim=pass`)
-//! for the MUAs and filters that trust our id. This module only finds them; front-ends
+//! RFC 8601 §5 requires an MTA to delete fields that claim, by their authserv-id, to come
+//! from inside its trust boundary but arrived from outside it; otherwise a sender could
+//! forge our verdicts (`dkim=pass`) for the MUAs and filters that trust our id. This module only finds them; front-ends
 //! remove them (or rename them, as Haraka does, to `Original-Authentication-Results`).
 //!
 //! The authserv-id is the field's first `value` (RFC 8601 §2.2: token or quoted-string),

@@ -1,15 +1,15 @@
 //! The header fields kanmon adds, rendered in one place from the verdict.
 //!
 //! [`render`] returns them top first, in this order, each when `[headers]` enables it:
-//! 1. `Authentication-Results` (RFC 8601; [`authentication_results`]),
-//! 2. `Received-SPF` (RFC 7208 §9.1; [`received_spf`]), for the MAIL FROM identity and, when
+//! 1. `Authentication-Results` (RFC 8601; `authentication_results.rs`),
+//! 2. `Received-SPF` (RFC 7208 §9.1; `received_spf.rs`), for the MAIL FROM identity and, when
 //!    its domain publishes SPF, a separately checked HELO,
 //! 3. `X-Spam-Checker-Version`, `X-Spam-Flag`, `X-Spam`, `X-Spam-Score`, `X-Spam-Level`,
-//!    `X-Spam-Status`, as SpamAssassin and its successors write them ([`spam_status`]),
-//! 4. the symbols header, named by `symbols_header` ([`symbols`]).
+//!    `X-Spam-Status`, as SpamAssassin and its successors write them (`spam_status.rs`),
+//! 4. the symbols header, named by `symbols_header` (`symbols.rs`).
 //!
 //! Convention: a [`Header`] value is one line: no CR, no LF, nothing a sender put in the
-//! message or envelope can break out of ([`syntax`] quotes, escapes and bounds every
+//! message or envelope can break out of (`syntax.rs` quotes, escapes and bounds every
 //! piece). Writers fold when they write, with [`fold`] or [`fold_value`], which break at
 //! the 78th column with a TAB continuation.
 //!
