@@ -23,10 +23,13 @@
 //!   kanmon-auth keeps (RFC 6008 §4), quoted when it holds `/` or `=`.
 //! * DMARC: OpenDMARC's `(p=… dis=…)` comment with the record's `p`, the `sp`/`np` actually
 //!   applied when it was one of those, and the `pct`/`t=y` that lowered the disposition.
-//! * ARC: RFC 8617 §4.1 and the `header.oldest-pass` property it registers (§10.1, §5.2
-//!   step 6). RFC 8617 defines only `none`, `pass` and `fail`; a transient failure is
-//!   written `fail` with "temperror" in the comment, so no downstream ARC sealer reading
-//!   this field meets a result it cannot stamp as `cv=`.
+//! * ARC: the result, a comment naming the newest set and its sealer, and
+//!   `header.oldest-pass` (RFC 8617 §5.2 step 6; in the IANA registry by RFC 8617 §6).
+//!   `smtp.remote-ip` is not written: it would repeat what the first sealer's
+//!   ARC-Authentication-Results claims. RFC 8617's results for `arc` are only `none`,
+//!   `pass` and `fail`; a transient failure is written `fail` with "temperror" in the
+//!   comment, so no downstream ARC sealer reading this field meets a result it cannot
+//!   stamp as `cv=`.
 //!
 //! No `authres-version` is written: 1 is the default (RFC 8601 §2.2).
 
