@@ -219,8 +219,15 @@ fn result(value: Option<&str>) -> String {
 async fn run_case(server: &DnsServer, case: &Case) -> Result<Verdict, String> {
     let zone = parse_zone(&case.dns).map_err(|e| format!("dns: {e}"))?;
     server.set_zone(zone);
+    // Headers name the authserv-id, which defaults to the host name: fix it unless the case
+    // sets its own.
+    let authserv_id = if case.config.contains("authserv_id") {
+        ""
+    } else {
+        "authserv_id = \"mx.kanmon.test\"\n"
+    };
     let config_text = format!(
-        "{}\n[dns]\nnameservers = [\"{}\"]\ntimeout_ms = 1000\n",
+        "{authserv_id}{}\n[dns]\nnameservers = [\"{}\"]\ntimeout_ms = 1000\n",
         case.config, server.addr
     );
     let config = Config::parse(&config_text).map_err(|e| format!("config: {e}"))?;
@@ -233,6 +240,24 @@ async fn run_case(server: &DnsServer, case: &Case) -> Result<Verdict, String> {
             move || sample
         });
     Ok(engine.scan_message(&case.envelope, &case.message).await)
+}
+
+/// With `KANMON_CASE_SHOW=1`, prints what each case produced, to write expectations from
+/// (after checking every line by hand against the RFCs).
+fn show(name: &str, verdict: &Verdict) {
+    println!(
+        "--- {name}: {} ({:?}) score {}",
+        verdict.action, verdict.reason, verdict.score
+    );
+    for hit in &verdict.hits {
+        println!("  {} ({}): {}", hit.name, hit.score, hit.reason);
+    }
+    for header in &verdict.headers {
+        println!("header = {}: {}", header.name, header.value);
+    }
+    for skip in &verdict.skipped {
+        println!("skipped = {}: {}", skip.what, skip.why);
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -264,6 +289,9 @@ async fn case_files() {
         }
         match run_case(&server, &case).await {
             Ok(verdict) => {
+                if std::env::var_os("KANMON_CASE_SHOW").is_some() {
+                    show(&name, &verdict);
+                }
                 for problem in compare(&case, &verdict) {
                     failures.push(format!("{name}: {problem}"));
                 }

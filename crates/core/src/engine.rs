@@ -253,8 +253,9 @@ impl<R: Resolver> Engine<R> {
 }
 
 /// Scores are sums of decimals; two places keep 0.1 + 0.2 from printing as 0.30000000000000004.
+/// Adding 0.0 turns the -0.0 of an empty sum into 0.0.
 fn round(score: f64) -> f64 {
-    (score * 100.0).round() / 100.0
+    (score * 100.0).round() / 100.0 + 0.0
 }
 
 fn unix_now() -> u64 {
