@@ -2,16 +2,21 @@
 //! refused. [`super::Config::from_raw`] validates it into the types the engine trusts.
 //!
 //! The defaults here are the documented defaults: `contrib/kanmon.toml` repeats them with
-//! comments, and a test proves the two agree.
+//! comments, and a test proves the two agree. The types also serialize, which gives the
+//! key tree the parser checks a file against ([`RawConfig::with_every_key`]).
+//!
+//! Enum-valued keys go through [`word`] so a wrong value lists the allowed words.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use super::scores::DEFAULT_SCORES;
+use super::word::word;
 use crate::check::Mode;
 use crate::verdict::Action;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawConfig {
     /// The authserv-id of our Authentication-Results fields; empty means this host's name.
@@ -19,6 +24,7 @@ pub struct RawConfig {
     /// Networks whose mail is ours, scanned as outbound.
     pub internal_hosts: Vec<String>,
     /// What a front-end does when a scan cannot be completed: "accept" or "tempfail".
+    #[serde(deserialize_with = "word")]
     pub on_error: OnError,
     pub dns: RawDns,
     pub limits: RawLimits,
@@ -30,6 +36,20 @@ pub struct RawConfig {
     pub headers: RawHeaders,
     /// Symbol name → score, overriding the defaults.
     pub scores: BTreeMap<String, f64>,
+}
+
+impl RawConfig {
+    /// The defaults with every optional key set and every symbol listed under `[scores]`:
+    /// serialized, the tree of every key a file may contain.
+    pub fn with_every_key() -> Self {
+        let mut raw = Self::default();
+        raw.actions.rewrite_subject = Some(raw.actions.add_header);
+        raw.scores = DEFAULT_SCORES
+            .iter()
+            .map(|&(name, score)| (name.to_owned(), score))
+            .collect();
+        raw
+    }
 }
 
 impl Default for RawConfig {
@@ -52,7 +72,7 @@ impl Default for RawConfig {
 }
 
 /// The safe action when a scan fails: never a silent reject, never a lost message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnError {
     /// Deliver, with a header saying the scan failed.
@@ -62,7 +82,7 @@ pub enum OnError {
     Tempfail,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawDns {
     /// `ip:port` of the servers to ask; empty means those of /etc/resolv.conf.
@@ -83,7 +103,7 @@ impl Default for RawDns {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawLimits {
     /// Largest message scanned, in bytes; larger ones are accepted unscanned with a note.
@@ -113,9 +133,10 @@ impl Default for RawLimits {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawSpf {
+    #[serde(deserialize_with = "word")]
     pub mode: Mode,
     /// Also check the HELO identity (RFC 7208 §2.3).
     pub helo: bool,
@@ -133,15 +154,22 @@ impl Default for RawSpf {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawSpfActions {
+    #[serde(deserialize_with = "word")]
     pub pass: Action,
+    #[serde(deserialize_with = "word")]
     pub fail: Action,
+    #[serde(deserialize_with = "word")]
     pub softfail: Action,
+    #[serde(deserialize_with = "word")]
     pub neutral: Action,
+    #[serde(deserialize_with = "word")]
     pub none: Action,
+    #[serde(deserialize_with = "word")]
     pub permerror: Action,
+    #[serde(deserialize_with = "word")]
     pub temperror: Action,
 }
 
@@ -159,9 +187,10 @@ impl Default for RawSpfActions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawDkim {
+    #[serde(deserialize_with = "word")]
     pub mode: Mode,
     /// Accept rsa-sha1 signatures (RFC 8301 forbids it; for measuring old mail only).
     pub allow_sha1: bool,
@@ -183,11 +212,14 @@ impl Default for RawDkim {
 }
 
 /// Defaults after OpenDKIM's `On-BadSignature accept`, `On-DNSError tempfail`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawDkimActions {
+    #[serde(deserialize_with = "word")]
     pub fail: Action,
+    #[serde(deserialize_with = "word")]
     pub permerror: Action,
+    #[serde(deserialize_with = "word")]
     pub temperror: Action,
 }
 
@@ -201,9 +233,10 @@ impl Default for RawDkimActions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawDmarc {
+    #[serde(deserialize_with = "word")]
     pub mode: Mode,
     /// Use the RFC 9989 DNS tree walk instead of the Public Suffix List to find the
     /// organizational domain.
@@ -222,10 +255,12 @@ impl Default for RawDmarc {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawDmarcActions {
+    #[serde(deserialize_with = "word")]
     pub reject: Action,
+    #[serde(deserialize_with = "word")]
     pub quarantine: Action,
 }
 
@@ -238,10 +273,11 @@ impl Default for RawDmarcActions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawArc {
     /// `off` or `tag`: an ARC result informs, it never refuses mail on its own.
+    #[serde(deserialize_with = "word")]
     pub mode: Mode,
 }
 
@@ -252,7 +288,7 @@ impl Default for RawArc {
 }
 
 /// Score thresholds; the defaults are rspamd's.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawActions {
     pub add_header: f64,
@@ -271,7 +307,7 @@ impl Default for RawActions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawHeaders {
     pub authentication_results: bool,

@@ -6,7 +6,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::error::ConfigErrors;
+use super::error::{ConfigErrors, join};
+use super::suggest::closest;
 use crate::checks;
 
 /// Symbol → default score. Every declared symbol has exactly one entry (a test checks).
@@ -54,20 +55,27 @@ pub const DEFAULT_SCORES: &[(&str, f64)] = &[
 ];
 
 /// The complete score table: defaults, then the file's `[scores]`; an unknown symbol is an
-/// error naming it.
+/// error naming it, with the nearest declared name when there is one.
 pub(super) fn resolve(
     errors: &mut ConfigErrors,
     overrides: &BTreeMap<String, f64>,
 ) -> HashMap<&'static str, f64> {
     let mut scores: HashMap<&'static str, f64> = DEFAULT_SCORES.iter().copied().collect();
     for (name, &score) in overrides {
-        let path = format!("scores.{name}");
+        let path = join("scores", name);
         match checks::declared(name) {
             Some(symbol) if score.is_finite() => {
                 scores.insert(symbol.name, score);
             }
             Some(_) => errors.push(path, "must be a finite number"),
-            None => errors.push(path, "unknown symbol (`kanmon config symbols` lists them)"),
+            None => {
+                let names = checks::catalogue().map(|symbol| symbol.name);
+                let message = match closest(name, names) {
+                    Some(near) => format!("unknown symbol; did you mean {near}?"),
+                    None => "unknown symbol; `kanmon config symbols` lists every symbol".to_owned(),
+                };
+                errors.push(path, message);
+            }
         }
     }
     scores
