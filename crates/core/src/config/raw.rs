@@ -21,7 +21,7 @@ use crate::verdict::Action;
 pub struct RawConfig {
     /// The authserv-id of our Authentication-Results fields; empty means this host's name.
     pub authserv_id: String,
-    /// Networks whose mail is ours, scanned as outbound.
+    /// Networks (or single addresses) whose mail is ours, scanned as outbound.
     pub internal_hosts: Vec<String>,
     /// What a front-end does when a scan cannot be completed: "accept" or "tempfail".
     #[serde(deserialize_with = "word")]
@@ -85,11 +85,12 @@ pub enum OnError {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawDns {
-    /// `ip:port` of the servers to ask; empty means those of /etc/resolv.conf.
+    /// `ip:port` (or a bare address, port 53) of the servers every lookup goes to; empty
+    /// means those of /etc/resolv.conf.
     pub nameservers: Vec<String>,
-    /// Bound on each lookup attempt, in milliseconds.
+    /// Bound on each attempt at a lookup, in milliseconds.
     pub timeout_ms: u64,
-    /// Answers kept in kanmon's own cache.
+    /// Names whose answers kanmon's own cache keeps; 0 keeps none.
     pub cache_size: usize,
 }
 
@@ -106,15 +107,15 @@ impl Default for RawDns {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawLimits {
-    /// Largest message scanned, in bytes; larger ones are accepted unscanned with a note.
+    /// Largest message scanned, in bytes; of a larger one only the envelope is checked.
     pub max_message_bytes: usize,
-    /// Most header fields read from one message.
+    /// Most header fields read from one message; more is `HEADER_UNREADABLE`.
     pub max_header_fields: usize,
-    /// Most bytes in one message's header section.
+    /// Most bytes in one message's header section; more is `HEADER_UNREADABLE`.
     pub max_header_bytes: usize,
-    /// Most DKIM signatures verified per message.
+    /// Most DKIM signatures verified per message; the rest are reported unchecked.
     pub max_dkim_signatures: usize,
-    /// Most MIME parts decoded per message.
+    /// Most MIME text parts decoded per message.
     pub max_mime_parts: usize,
     /// Wall-clock budget for one whole scan, in milliseconds.
     pub scan_timeout_ms: u64,
@@ -194,7 +195,7 @@ pub struct RawDkim {
     pub mode: Mode,
     /// Accept rsa-sha1 signatures (RFC 8301 forbids it; for measuring old mail only).
     pub allow_sha1: bool,
-    /// Smallest RSA key accepted, in bits (RFC 8301: at least 1024).
+    /// Smallest RSA key accepted, in bits: 1024 to 4096 (RFC 8301 §3.2).
     pub min_rsa_bits: usize,
     /// Best DKIM result of the message → action, applied in `enforce` mode.
     pub actions: RawDkimActions,
@@ -211,7 +212,8 @@ impl Default for RawDkim {
     }
 }
 
-/// Defaults after OpenDKIM's `On-BadSignature accept`, `On-DNSError tempfail`.
+/// Defaults after OpenDKIM's `On-BadSignature accept`, `On-SignatureError accept`,
+/// `On-DNSError tempfail`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawDkimActions {
