@@ -314,7 +314,7 @@ impl Default for RawActions {
 pub struct RawHeaders {
     pub authentication_results: bool,
     pub received_spf: bool,
-    /// X-Spam-Flag, X-Spam-Score, X-Spam-Level and X-Spam-Status, as SpamAssassin writes them.
+    /// The SpamAssassin-style fields (X-Spam-Status and its companions).
     pub spam_status: bool,
     /// The header listing every symbol with its score; empty for none.
     pub symbols_header: String,

@@ -56,7 +56,9 @@ pub const RSA_BITS: RangeInclusive<usize> = kanmon_auth::dkim::MIN_RSA_BITS..=40
 const OWN_FIELDS: &[&str] = &[
     "Authentication-Results",
     "Received-SPF",
+    "X-Spam-Checker-Version",
     "X-Spam-Flag",
+    "X-Spam",
     "X-Spam-Score",
     "X-Spam-Level",
     "X-Spam-Status",
