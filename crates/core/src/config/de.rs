@@ -101,7 +101,7 @@ fn unknown_key(name: &str, schema: &toml::Table, root: &toml::Table, prefix: &st
         }
         [section] => return format!("unknown key here; {name} belongs in [{section}]"),
         [_, ..] => {
-            let list: Vec<String> = sections.iter().map(|s| format!("[{s}]")).collect();
+            let list: Vec<String> = sections.iter().map(|s| place(s)).collect();
             return format!("unknown key here; {name} belongs in {}", list.join(" or "));
         }
         [] => {}
@@ -112,14 +112,18 @@ fn unknown_key(name: &str, schema: &toml::Table, root: &toml::Table, prefix: &st
     match closest(name, schema.keys().map(String::as_str)) {
         Some(candidate) => format!("unknown key; did you mean {candidate}?"),
         None => {
-            let place = if prefix.is_empty() {
-                "the top level".to_owned()
-            } else {
-                format!("[{prefix}]")
-            };
             let keys: Vec<&str> = schema.keys().map(String::as_str).collect();
-            format!("unknown key; {place} has {}", keys.join(", "))
+            format!("unknown key; {} has {}", place(prefix), keys.join(", "))
         }
+    }
+}
+
+/// `[dns]`, or `the top level` for the root table.
+fn place(section: &str) -> String {
+    if section.is_empty() {
+        "the top level".to_owned()
+    } else {
+        format!("[{section}]")
     }
 }
 

@@ -71,6 +71,11 @@ fn misplaced_keys_say_where_they_belong() {
         "line 2: dns.mode: unknown key here; mode belongs in [arc] or [dkim] or [dmarc] or [spf]"
     );
     assert_eq!(
+        error("[arc]\nactions = {}\n"),
+        "line 2: arc.actions: unknown key here; actions belongs in the top level or [dkim] or \
+         [dmarc] or [spf]"
+    );
+    assert_eq!(
         error("[actions]\nSPF_FAIL = 3.0\n"),
         "line 2: actions.SPF_FAIL: unknown key here; SPF_FAIL is a symbol, and its score \
          belongs in [scores]"
