@@ -65,6 +65,14 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // A file that cannot be read is one error that names the file itself.
+            CliError::Config { errors, .. }
+                if errors.0.len() == 1
+                    && errors.0[0].path.is_empty()
+                    && errors.0[0].line.is_none() =>
+            {
+                write!(f, "{}", errors.0[0])
+            }
             CliError::Config { path, errors } => {
                 let count = errors.0.len();
                 let plural = if count == 1 { "" } else { "s" };
@@ -79,6 +87,13 @@ impl fmt::Display for CliError {
 impl Error for CliError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
+            CliError::Config { errors, .. }
+                if errors.0.len() == 1
+                    && errors.0[0].path.is_empty()
+                    && errors.0[0].line.is_none() =>
+            {
+                None
+            }
             CliError::Config { errors, .. } => Some(errors),
             CliError::Input { source, .. } => Some(source),
             CliError::Failed(source) => Some(source.as_ref()),
