@@ -17,7 +17,7 @@ pub(crate) use spf::SpfCheck;
 /// Symbols the engine itself emits, about the message rather than any one check.
 pub const ENGINE_SYMBOLS: &[Symbol] = &[Symbol {
     name: "HEADER_UNREADABLE",
-    description: "The header section could not be read (malformed or over a limit); message checks were skipped",
+    description: "Message: the header section could not be read (malformed or over a limit); message checks were skipped",
 }];
 
 /// Every declared symbol, per check, in the order the checks run.
