@@ -3,6 +3,7 @@
 //! One [`Evaluation`] carries the counters across `include:` and `redirect=` recursion, so the
 //! limits hold for the whole check, not per record.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
@@ -116,7 +117,7 @@ pub(super) async fn check<R: Resolver>(
         void_lookups: 0,
     };
     let outcome = if domain::is_valid_mail_domain(domain) {
-        evaluation.check_host(domain.to_owned(), true).await
+        evaluation.check_host(domain, true).await
     } else {
         HostOutcome {
             problem: Some("not a valid domain name".into()),
@@ -143,13 +144,13 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
     /// `check_host()` for one domain; boxed because `include:` and `redirect=` recurse.
     /// `report`: whether the caller uses the deciding term and `exp=` (not for an include,
     /// whose parent reports its own), so they are only copied out when needed.
-    fn check_host(
-        &mut self,
-        domain: String,
+    fn check_host<'s>(
+        &'s mut self,
+        domain: &'s str,
         report: bool,
-    ) -> Pin<Box<dyn Future<Output = HostOutcome> + Send + '_>> {
+    ) -> Pin<Box<dyn Future<Output = HostOutcome> + Send + 's>> {
         Box::pin(async move {
-            let parsed = match self.record(&domain).await {
+            let parsed = match self.record(domain).await {
                 Ok(Some(parsed)) => parsed,
                 Ok(None) => return HostOutcome::new(SpfResult::None),
                 Err(abort) => return HostOutcome::aborted(abort),
@@ -158,7 +159,7 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
                 Ok(record) => record,
                 Err(error) => return HostOutcome::aborted(Abort::perm(error.to_string())),
             };
-            match self.evaluate(record, &domain, report).await {
+            match self.evaluate(record, domain, report).await {
                 Ok(outcome) => outcome,
                 Err(abort) => HostOutcome::aborted(abort),
             }
@@ -216,11 +217,10 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
             return Ok(HostOutcome::new(SpfResult::Neutral));
         };
         self.count_dns_term()?;
-        let target = self.target(Some(redirect), domain).await;
-        let Some(target) = target.filter(|t| domain::is_queryable(t)) else {
+        let Some(target) = self.target(Some(redirect), domain).await else {
             return Err(Abort::perm("redirect to an invalid domain"));
         };
-        let outcome = self.check_host(target.clone(), report).await;
+        let outcome = self.check_host(&target, report).await;
         if outcome.result == SpfResult::None {
             return Err(Abort::perm(format!(
                 "redirect to {target}, which has no SPF record"
@@ -289,11 +289,10 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
                 }
             }
             Mechanism::Include(spec) => {
-                let target = self.target(Some(spec), domain).await;
-                let Some(target) = target.filter(|t| domain::is_queryable(t)) else {
+                let Some(target) = self.target(Some(spec), domain).await else {
                     return Err(Abort::perm("include of an invalid domain"));
                 };
-                let outcome = self.check_host(target.clone(), false).await;
+                let outcome = self.check_host(&target, false).await;
                 match outcome.result {
                     SpfResult::Pass => Ok(true),
                     SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => Ok(false),
@@ -311,15 +310,21 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
 
     /// Expands a domain-spec (or takes the current domain) into the name to query. `None`
     /// when the expansion cannot be a DNS name (an empty or over-long label): such a name
-    /// cannot exist, so the mechanism does not match.
-    async fn target(&self, spec: Option<&MacroString>, domain: &str) -> Option<String> {
+    /// cannot exist, so the mechanism does not match. A domain-spec without macros (the
+    /// usual `include:_spf.example.net`) is borrowed from the record, not copied.
+    async fn target<'r>(
+        &self,
+        spec: Option<&'r MacroString>,
+        domain: &'r str,
+    ) -> Option<Cow<'r, str>> {
         let Some(spec) = spec else {
-            return Some(domain.to_owned());
+            return Some(Cow::Borrowed(domain));
         };
+        if let Some(literal) = spec.as_literal() {
+            return query_name(literal).map(Cow::Borrowed);
+        }
         let expanded = self.expand(spec, domain).await;
-        let name = expanded.strip_suffix('.').unwrap_or(&expanded);
-        let name = domain::truncate_left(name);
-        domain::is_queryable(name).then(|| name.to_owned())
+        query_name(&expanded).map(|name| Cow::Owned(name.to_owned()))
     }
 
     async fn expand(&self, spec: &MacroString, domain: &str) -> String {
@@ -455,19 +460,23 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
     /// result.
     async fn explanation(&self, exp: &MacroString, domain: &str) -> Option<String> {
         let expanded = self.expand(exp, domain).await;
-        let name = expanded.strip_suffix('.').unwrap_or(&expanded);
-        let name = domain::truncate_left(name);
-        if !domain::is_queryable(name) {
-            return None;
-        }
+        let name = query_name(&expanded)?;
         let records = self.resolver.txt(name).await.ok()?;
-        let [text] = records.as_slice() else {
+        let [text] = &records[..] else {
             return None;
         };
         let text = std::str::from_utf8(text).ok()?;
         let explain = MacroString::parse(text, Context::Explanation).ok()?;
         Some(self.expand(&explain, domain).await)
     }
+}
+
+/// The name a domain-spec's expansion asks for: without a trailing dot, labels removed from
+/// the left until it fits (RFC 7208 §7.3), and only if the DNS can carry it.
+fn query_name(expanded: &str) -> Option<&str> {
+    let name = expanded.strip_suffix('.').unwrap_or(expanded);
+    let name = domain::truncate_left(name);
+    domain::is_queryable(name).then_some(name)
 }
 
 fn in_v4(ip: Ipv4Addr, network: Ipv4Addr, prefix: u8) -> bool {

@@ -139,6 +139,15 @@ impl MacroString {
         }
     }
 
+    /// The text, when the string is literal (no `%{...}`): it expands to itself.
+    pub(crate) fn as_literal(&self) -> Option<&str> {
+        match self.tokens.as_slice() {
+            [] => Some(""),
+            [Token::Literal(text)] => Some(text),
+            _ => None,
+        }
+    }
+
     pub(crate) fn uses_validated_name(&self) -> bool {
         self.tokens
             .iter()
