@@ -269,7 +269,9 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
             }
             Mechanism::Ptr(spec) => match self.target(spec.as_ref(), domain).await {
                 Some(target) => {
-                    let (name, void) = self.validated_names(&target, true).await;
+                    // Boxed, as in `expand`: rare (RFC 7208 §5.5 says not to use it), and
+                    // large enough to double the size of every check's future.
+                    let (name, void) = Box::pin(self.validated_names(&target, true)).await;
                     if void {
                         self.count_void()?;
                     }
@@ -330,7 +332,9 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
     async fn expand(&self, spec: &MacroString, domain: &str) -> String {
         let validated = if spec.uses_validated_name() {
             // %{p} never fails the check: DNS trouble just makes it "unknown" (RFC 7208 §7.3).
-            self.validated_names(domain, false).await.0
+            // Boxed: a rare macro whose lookups would otherwise sit in every future that
+            // expands a domain-spec, and so in every boxed `check_host`.
+            Box::pin(self.validated_names(domain, false)).await.0
         } else {
             None
         };
