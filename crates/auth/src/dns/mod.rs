@@ -136,7 +136,7 @@ pub fn reverse_name(ip: IpAddr) -> String {
 /// about a name fail temporarily, to exercise `temperror` paths.
 #[derive(Debug, Clone, Default)]
 pub struct StaticResolver {
-    names: HashMap<String, StaticName>,
+    names: HashMap<String, StaticName, foldhash::fast::RandomState>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -220,7 +220,11 @@ fn normalize(name: &str) -> String {
 /// already is (the usual case), so a lookup does not allocate.
 pub(crate) fn lookup_key(name: &str) -> Cow<'_, str> {
     let name = name.trim_end_matches('.');
-    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+    // `fold`, not `any`: no early exit, so the check compiles to a vector loop.
+    if name
+        .bytes()
+        .fold(false, |upper, b| upper | b.is_ascii_uppercase())
+    {
         Cow::Owned(name.to_ascii_lowercase())
     } else {
         Cow::Borrowed(name)

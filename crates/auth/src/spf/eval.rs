@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
 
 use super::cache::{Parsed, RecordCache};
-use super::macros::{Context, MacroString, Values};
+use super::macros::{Context, MacroString, Values, query_name};
 use super::record::{DualCidr, Mechanism, Record, is_spf_record};
 use super::{Identity, SpfOutput, SpfRequest, SpfResult};
 use crate::dns::{DnsError, Resolver};
@@ -125,7 +125,11 @@ pub(super) async fn check<R: Resolver>(
         }
     };
     let explanation = match (&outcome.result, &outcome.explanation) {
-        (SpfResult::Fail, Some((exp, exp_domain))) => evaluation.explanation(exp, exp_domain).await,
+        // Boxed: only a `fail` with exp= needs it, and its lookups would otherwise make every
+        // check's future larger.
+        (SpfResult::Fail, Some((exp, exp_domain))) => {
+            Box::pin(evaluation.explanation(exp, exp_domain)).await
+        }
         _ => None,
     };
     SpfOutput {
@@ -322,8 +326,8 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
         let Some(spec) = spec else {
             return Some(Cow::Borrowed(domain));
         };
-        if let Some(literal) = spec.as_literal() {
-            return query_name(literal).map(Cow::Borrowed);
+        if let Some(name) = spec.literal_name() {
+            return name.map(Cow::Borrowed);
         }
         let expanded = self.expand(spec, domain).await;
         query_name(&expanded).map(|name| Cow::Owned(name.to_owned()))
@@ -473,14 +477,6 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
         let explain = MacroString::parse(text, Context::Explanation).ok()?;
         Some(self.expand(&explain, domain).await)
     }
-}
-
-/// The name a domain-spec's expansion asks for: without a trailing dot, labels removed from
-/// the left until it fits (RFC 7208 §7.3), and only if the DNS can carry it.
-fn query_name(expanded: &str) -> Option<&str> {
-    let name = expanded.strip_suffix('.').unwrap_or(expanded);
-    let name = domain::truncate_left(name);
-    domain::is_queryable(name).then_some(name)
 }
 
 fn in_v4(ip: Ipv4Addr, network: Ipv4Addr, prefix: u8) -> bool {
