@@ -14,6 +14,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use super::cache::{AnswerCache, Cached, DEFAULT_CAPACITY};
+use super::clock;
 use super::{Answer, DnsError, Mx, Resolver, TxtAnswer, reverse_name};
 
 /// A caching stub resolver that sends every question to the configured nameservers.
@@ -93,18 +94,18 @@ impl HickoryResolver {
     /// nameservers (and then kept). NXDOMAIN and failures come back as `Err`, never as
     /// [`Cached::Missing`].
     async fn lookup(&self, name: &str, kind: RecordType) -> Result<Cached, DnsError> {
-        let now = Instant::now();
-        match self.cache.get(kind, name, now) {
+        match self.cache.get(kind, name, clock::recent()) {
             Some(Cached::Missing(error)) => Err(error),
             Some(found) => Ok(found),
             // Boxed: hickory's query future is large, and keeping it out of line keeps every
             // caller's future small on the hit path (SPF boxes one per include).
-            None => Box::pin(self.query(name, kind, now)).await,
+            None => Box::pin(self.query(name, kind)).await,
         }
     }
 
     /// Asks the nameservers and keeps the answer for its TTL.
-    async fn query(&self, name: &str, kind: RecordType, now: Instant) -> Result<Cached, DnsError> {
+    async fn query(&self, name: &str, kind: RecordType) -> Result<Cached, DnsError> {
+        let now = Instant::now();
         let query = absolute_name(name)?;
         match self.inner.lookup(query, kind).await {
             Ok(lookup) => {

@@ -22,6 +22,8 @@ use std::sync::Arc;
 #[cfg(feature = "hickory")]
 mod cache;
 #[cfg(feature = "hickory")]
+mod clock;
+#[cfg(feature = "hickory")]
 mod hickory;
 #[cfg(feature = "hickory")]
 pub use hickory::{HickoryResolver, ResolverConfigError};
