@@ -17,7 +17,7 @@ use aws_lc_rs::signature as crypto;
 use super::signature::decode_base64;
 use super::tag_list;
 use super::{HashAlgorithm, KeyType};
-use crate::dns::{DnsError, Resolver};
+use crate::dns::{DnsError, Resolver, TxtRecords};
 use crate::parse_cache::ParseCache;
 
 /// Key records kept by [`KeyCache::new`]: one per selector in use by the senders a small MX
@@ -123,10 +123,11 @@ impl KeyCache {
         Self(ParseCache::new(capacity, MAX_CACHED_LEN))
     }
 
-    fn parse(&self, record: &[u8]) -> Result<Arc<KeyRecord>, RecordProblem> {
+    /// Record `index` of `answer`, parsed.
+    fn parse(&self, answer: &TxtRecords, index: usize) -> Result<Arc<KeyRecord>, RecordProblem> {
         let parsed = self
             .0
-            .get_or_parse(record, |text| parse(text).map(Arc::new));
+            .get_or_parse_record(answer, index, |text| parse(text).map(Arc::new));
         (*parsed).clone()
     }
 }
@@ -195,7 +196,7 @@ pub(crate) async fn lookup<R: Resolver>(
         .first()
         .ok_or_else(|| KeyError::NoKey(name.to_owned()))?;
     let parsed = match cache {
-        Some(cache) => cache.parse(record),
+        Some(cache) => cache.parse(&records, 0),
         None => parse(record).map(Arc::new),
     };
     parsed.map_err(|problem| match problem {
@@ -420,18 +421,23 @@ mod tests {
 
     #[test]
     fn records_hold_a_prepared_key_and_are_cached_by_text() {
+        let answer = |text: &str| -> TxtRecords { vec![text.as_bytes().into()].into() };
         let text = format!("v=DKIM1; k=rsa; p={RFC8463_RSA}");
         let record = parse(text.as_bytes()).unwrap();
         assert!(record.prepared.is_some());
-        let cache = KeyCache::new(2);
-        let first = cache.parse(text.as_bytes()).unwrap();
-        assert!(Arc::ptr_eq(&first, &cache.parse(text.as_bytes()).unwrap()));
+        let cache = KeyCache::new(4);
+        let first = cache.parse(&answer(&text), 0).unwrap();
+        // The same text in another answer (a re-fetch after the TTL) shares the entry.
+        assert!(Arc::ptr_eq(
+            &first,
+            &cache.parse(&answer(&text), 0).unwrap()
+        ));
         assert_eq!(*first, record);
         // A different text (a rotated key, here with t=y) is a different entry.
-        let rotated = cache.parse(format!("{text}; t=y").as_bytes()).unwrap();
+        let rotated = cache.parse(&answer(&format!("{text}; t=y")), 0).unwrap();
         assert!(rotated.testing && !first.testing);
         assert_eq!(
-            cache.parse(b"v=DKIM1; p=").unwrap_err(),
+            cache.parse(&answer("v=DKIM1; p="), 0).unwrap_err(),
             RecordProblem::Revoked
         );
     }

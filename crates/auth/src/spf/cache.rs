@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::record::{Record, RecordError};
+use crate::dns::TxtRecords;
 use crate::parse_cache::ParseCache;
 
 /// Records kept by default: far more distinct SPF records than a small MX sees in a day.
@@ -22,8 +23,14 @@ impl RecordCache {
     }
 
     /// The parsed form of `txt`, parsing it only the first time.
+    #[cfg(test)]
     pub(crate) fn parse(&self, txt: &[u8]) -> Parsed {
         self.0.get_or_parse(txt, Record::parse)
+    }
+
+    /// The parsed form of record `index` of `answer`, parsing it only the first time.
+    pub(crate) fn parse_record(&self, answer: &TxtRecords, index: usize) -> Parsed {
+        self.0.get_or_parse_record(answer, index, Record::parse)
     }
 }
 

@@ -107,7 +107,7 @@ pub(super) async fn check<R: Resolver>(
         resolver,
         records,
         ip,
-        sender: format!("{local_part}@{domain}"),
+        sender: [local_part, "@", domain].concat(),
         local_part,
         sender_domain: domain,
         helo: request.helo,
@@ -177,15 +177,18 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
             Err(DnsError::NxDomain) => return Ok(None),
             Err(error) => return Err(Abort::temp(domain, &error)),
         };
-        let mut spf = records.iter().filter(|txt| is_spf_record(txt));
-        let Some(first) = spf.next() else {
+        let mut spf = records
+            .iter()
+            .enumerate()
+            .filter(|(_, txt)| is_spf_record(txt));
+        let Some((index, first)) = spf.next() else {
             return Ok(None);
         };
         if spf.next().is_some() {
             return Err(Abort::perm("more than one SPF record"));
         }
         Ok(Some(match self.records {
-            Some(cache) => cache.parse(first),
+            Some(cache) => cache.parse_record(&records, index),
             None => std::sync::Arc::new(Record::parse(first)),
         }))
     }
