@@ -10,10 +10,11 @@
 //! ARC-Message-Signature and the chain fails there (RFC 8617 §5.2 step 4), after the
 //! structural steps 1 to 3 have passed. The 512-bit keys in the draft authors' repository
 //! (kurta/arc-docs, `appendix-keys-b512/`, not part of the RFC) do not help either: checked
-//! offline with Python's `cryptography` and a relaxed-canonicalisation script that does
-//! verify dkimpy's seals in `testdata/arc/`, none of the three seals, none of the three
-//! message signatures and not the DKIM-Signature verify with them; and RFC 8301 §3.2 would
-//! refuse 512-bit keys anyway. The example is illustrative rather than a vector: its i=3
+//! offline with Python's `cryptography` and a relaxed-canonicalisation script (one that does
+//! verify dkimpy's seals and message signatures in `testdata/arc/`, and dkimpy's rsa-sha1 and
+//! 512-bit signatures in `testdata/dkim-rfc/`), none of the three seals, none of the three
+//! message signatures and not the DKIM-Signature verify with any of the four keys; and RFC
+//! 8301 §3.2 would refuse 512-bit keys anyway. The example is illustrative rather than a vector: its i=3
 //! AAR says `ams.1.lists.example.org=fail (message has been altered)` while all three AMSs
 //! sign the same header fields and carry the same `bh=`, and the i=2 AAR says it passed.
 //!

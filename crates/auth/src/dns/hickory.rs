@@ -20,8 +20,9 @@ use super::{Answer, DnsError, Mx, Resolver, TxtAnswer, reverse_name};
 /// A caching stub resolver that sends every question to the configured nameservers.
 ///
 /// Answers (including NXDOMAIN and NODATA when the zone gives a negative TTL) are kept for
-/// their TTL in a cache of at most [`HickoryResolver::with_cache_capacity`] answers; cheap to
-/// clone, and clones share the cache.
+/// their TTL (less up to 100 ms: the cache reads a coarse clock) in a cache of at most
+/// [`HickoryResolver::with_cache_capacity`] answers; cheap to clone, and clones share the
+/// cache.
 ///
 /// Names are queried exactly as given (no search list, no `/etc/hosts`), and byte-for-byte:
 /// SPF macros can produce labels with characters a host name never has, and those must still
