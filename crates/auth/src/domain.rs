@@ -11,12 +11,25 @@ pub const MAX_LABEL_LEN: usize = 63;
 /// most 253 octets in all. Any octet is allowed inside a label; SPF macros can produce names
 /// with spaces or colons, and the DNS carries them.
 pub fn is_queryable(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name
-            .as_bytes()
-            .split(|&b| b == b'.')
-            .all(|label| (1..=MAX_LABEL_LEN).contains(&label.len()))
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return false;
+    }
+    // One pass, counting the current label's length (SPF asks this of every target).
+    let mut label = 0;
+    for &byte in name.as_bytes() {
+        if byte == b'.' {
+            if label == 0 {
+                return false;
+            }
+            label = 0;
+        } else {
+            label += 1;
+            if label > MAX_LABEL_LEN {
+                return false;
+            }
+        }
+    }
+    label > 0
 }
 
 /// Whether `name` is a syntactically valid multi-label host domain, the precondition of SPF

@@ -24,4 +24,5 @@ pub mod domain;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod message;
+mod parse_cache;
 pub mod spf;

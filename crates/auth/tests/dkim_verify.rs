@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used)] // helpers of tests: a panic is a test failure
 
 use kanmon_auth::dkim::{
-    Canonicalization, DkimOutput, DkimResult, Signer, SigningKey, VerifyOptions, verify,
+    Canonicalization, DkimOutput, DkimResult, DkimVerifier, Signer, SigningKey, VerifyOptions,
+    verify,
 };
 use kanmon_auth::dns::StaticResolver;
 use kanmon_auth::message::Message;
@@ -132,6 +133,22 @@ fn sign(signer: &Signer, raw: &[u8], now: u64) -> (Vec<u8>, StaticResolver) {
 
 fn signer(key: SigningKey) -> Signer {
     Signer::new(key, "example.com", "sel")
+}
+
+#[test]
+fn the_key_cache_changes_no_result() {
+    // DkimVerifier keeps parsed keys between messages: the second message is verified with
+    // the cached (already parsed) keys, and must come out exactly as `verify` says.
+    let verifier = DkimVerifier::new(rfc8463_zone());
+    let tampered = RFC8463_SIGNED.replace("Is dinner ready?", "Is dinner ready!");
+    for raw in [RFC8463_SIGNED, &tampered, RFC8463_SIGNED, &tampered] {
+        let message = Message::parse(raw.as_bytes()).unwrap();
+        let cached = run(verifier.verify(&message, &VerifyOptions::default(), SIGNED_AT));
+        assert_eq!(cached, check_default(&rfc8463_zone(), raw.as_bytes()));
+    }
+    let message = Message::parse(tampered.as_bytes()).unwrap();
+    let outputs = run(verifier.verify(&message, &VerifyOptions::default(), SIGNED_AT));
+    assert!(outputs.iter().all(|o| o.result == DkimResult::Fail));
 }
 
 #[test]

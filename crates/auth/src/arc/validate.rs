@@ -10,7 +10,7 @@
 //!
 //! The first failure decides; later checks are reported `neutral` ("not checked").
 
-use aws_lc_rs::signature as crypto;
+use std::sync::Arc;
 
 use super::header::{
     self, AAR, AMS, AS, Collected, Common, MessageSignature, SetFields, parse_message_signature,
@@ -103,7 +103,7 @@ struct Run<'r, 'm, 'b, R> {
     resolver: &'r R,
     message: &'m Message<'b>,
     now: u64,
-    keys: Vec<(String, Result<KeyRecord, KeyError>)>,
+    keys: Vec<(String, Result<Arc<KeyRecord>, KeyError>)>,
     body_hashes: Vec<(BodyKey, BodyHash)>,
 }
 
@@ -295,7 +295,7 @@ impl<R: Resolver> Run<'_, '_, '_, R> {
         let index = match self.keys.iter().position(|(n, _)| *n == name) {
             Some(index) => index,
             None => {
-                let record = key::lookup(self.resolver, &name).await;
+                let record = key::lookup(self.resolver, &name, None).await;
                 self.keys.push((name, record));
                 self.keys.len() - 1
             }
@@ -314,7 +314,7 @@ impl<R: Resolver> Run<'_, '_, '_, R> {
                 Some("key record does not allow sha256".into()),
             );
         }
-        let PublicKey::Rsa { der, bits } = &record.key else {
+        let PublicKey::Rsa { bits, .. } = &record.key else {
             return (
                 DkimResult::PermError,
                 Some("key type ed25519 does not match a=rsa-sha256".into()),
@@ -324,13 +324,10 @@ impl<R: Resolver> Run<'_, '_, '_, R> {
             let problem = format!("{bits}-bit RSA key refused by policy (minimum {MIN_RSA_BITS})");
             return (DkimResult::Policy, Some(problem));
         }
-        let key = crypto::UnparsedPublicKey::new(
-            &crypto::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
-            der,
-        );
-        match key.verify(data, &common.signature) {
-            Ok(()) => (DkimResult::Pass, None),
-            Err(_) => (DkimResult::Fail, Some("signature did not verify".into())),
+        if record.verifies(HashAlgorithm::Sha256, data, &common.signature) {
+            (DkimResult::Pass, None)
+        } else {
+            (DkimResult::Fail, Some("signature did not verify".into()))
         }
     }
 }

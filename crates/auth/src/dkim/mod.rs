@@ -15,7 +15,9 @@
 //!
 //! What it does not do:
 //! * Decide anything. A `fail` is evidence; DMARC alignment and scoring live elsewhere.
-//! * Cache keys. Callers cache at the resolver, which also honours TTLs.
+//! * Cache DNS answers: the resolver does, and honours TTLs. [`DkimVerifier`] keeps only the
+//!   parsed form of the key records the resolver hands it, keyed by their text, so that
+//!   verifying many messages from one signer parses its key once.
 //! * Verify partial-body signatures differently: `l=` is honoured as RFC 6376 §3.5 says and
 //!   the unsigned remainder is reported ([`DkimOutput::unsigned_body_bytes`]) so a rule can
 //!   weigh it.
@@ -66,7 +68,7 @@ pub use sign::{
     DEFAULT_SIGNED_HEADERS, KeyFileError, LINE_LIMIT, SignError, Signer, SigningKey,
     check_key_file_mode,
 };
-pub use verify::verify;
+pub use verify::{DkimVerifier, verify};
 
 #[cfg(doc)]
 use crate::{dns::Resolver, message::Message};

@@ -8,10 +8,10 @@
 //!    shared between signatures;
 //! 5. verify the signature over the selected header fields and the signature field itself.
 
-use aws_lc_rs::{digest, signature as crypto};
+use aws_lc_rs::digest;
 
 use super::canon::{BodyHash, BodyHasher, Canonicalization, canonicalize_header};
-use super::key::{self, KeyError, PublicKey};
+use super::key::{self, KeyCache, KeyError, PublicKey};
 use super::signature::{Claims, Signature, SignatureError};
 use super::tag_list;
 use super::{
@@ -27,8 +27,64 @@ const FIELD_NAME: &str = "DKIM-Signature";
 /// Returns one output per signature, top first; a message without signatures gets a single
 /// output with the result `none`, so an Authentication-Results writer can always iterate.
 /// Signatures beyond [`VerifyOptions::max_signatures`] are reported `neutral` unchecked.
+///
+/// For one-off checks; a daemon uses [`DkimVerifier`], which parses each key once.
 pub async fn verify<R: Resolver>(
     resolver: &R,
+    message: &Message<'_>,
+    options: &VerifyOptions,
+    now: u64,
+) -> Vec<DkimOutput> {
+    verify_all(resolver, None, message, options, now).await
+}
+
+/// DKIM verification through one resolver, keeping the parsed form of the key records it
+/// has seen.
+///
+/// Share one per process: the cache is keyed by the record text, so it never serves a
+/// revoked or rotated key (the resolver's TTLs decide when a new text is fetched), and it is
+/// bounded (entries are dropped wholesale when it is full).
+pub struct DkimVerifier<R> {
+    resolver: R,
+    keys: KeyCache,
+}
+
+impl<R: Resolver> DkimVerifier<R> {
+    /// A verifier with room for [`DkimVerifier::DEFAULT_CAPACITY`] parsed keys.
+    pub fn new(resolver: R) -> Self {
+        Self::with_capacity(resolver, Self::DEFAULT_CAPACITY)
+    }
+
+    /// Parsed keys kept by [`DkimVerifier::new`].
+    pub const DEFAULT_CAPACITY: usize = key::DEFAULT_CAPACITY;
+
+    /// A verifier keeping at most `capacity` parsed keys (0 keeps none).
+    pub fn with_capacity(resolver: R, capacity: usize) -> Self {
+        Self {
+            resolver,
+            keys: KeyCache::new(capacity),
+        }
+    }
+
+    /// The resolver the checks use.
+    pub fn resolver(&self) -> &R {
+        &self.resolver
+    }
+
+    /// As [`verify`].
+    pub async fn verify(
+        &self,
+        message: &Message<'_>,
+        options: &VerifyOptions,
+        now: u64,
+    ) -> Vec<DkimOutput> {
+        verify_all(&self.resolver, Some(&self.keys), message, options, now).await
+    }
+}
+
+async fn verify_all<R: Resolver>(
+    resolver: &R,
+    keys: Option<&KeyCache>,
     message: &Message<'_>,
     options: &VerifyOptions,
     now: u64,
@@ -41,7 +97,14 @@ pub async fn verify<R: Resolver>(
     let mut outputs = Vec::with_capacity(fields.len());
     for (index, field) in fields.into_iter().enumerate() {
         let output = if index < options.max_signatures {
-            verify_one(resolver, message, field, options, now, &mut body_hashes).await
+            let context = Context {
+                resolver,
+                keys,
+                message,
+                options,
+                now,
+            };
+            verify_one(&context, field, &mut body_hashes).await
         } else {
             let mut output = claimed(field.value());
             output.result = DkimResult::Neutral;
@@ -80,14 +143,27 @@ fn claimed_from(tags: &[tag_list::Tag<'_>]) -> DkimOutput {
     output
 }
 
-async fn verify_one<R: Resolver>(
-    resolver: &R,
-    message: &Message<'_>,
-    field: &HeaderField<'_>,
-    options: &VerifyOptions,
+/// What every signature of one message is verified with.
+struct Context<'a, 'm, R> {
+    resolver: &'a R,
+    keys: Option<&'a KeyCache>,
+    message: &'a Message<'m>,
+    options: &'a VerifyOptions,
     now: u64,
+}
+
+async fn verify_one<R: Resolver>(
+    context: &Context<'_, '_, R>,
+    field: &HeaderField<'_>,
     body_hashes: &mut Vec<(BodyKey, BodyHash)>,
 ) -> DkimOutput {
+    let &Context {
+        resolver,
+        keys,
+        message,
+        options,
+        now,
+    } = context;
     let decide = |mut output: DkimOutput, result: DkimResult, problem: String| {
         output.result = result;
         output.problem = Some(problem);
@@ -124,7 +200,7 @@ async fn verify_one<R: Resolver>(
     }
 
     // 3. The key.
-    let record = match key::lookup(resolver, &signature.key_name()).await {
+    let record = match key::lookup(resolver, &signature.key_name(), keys).await {
         Ok(record) => record,
         Err(error @ KeyError::Dns { .. }) if error.is_temporary() => {
             return decide(output, DkimResult::TempError, error.to_string());
@@ -186,26 +262,18 @@ async fn verify_one<R: Resolver>(
     // 5. The header signature.
     let data = signed_data(message, field, &signature);
     let verified = match &record.key {
-        PublicKey::Rsa { der, .. } => {
-            let params = match hash {
-                HashAlgorithm::Sha1 => &crypto::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
-                HashAlgorithm::Sha256 => &crypto::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
-            };
-            crypto::UnparsedPublicKey::new(params, der).verify(&data, &signature.signature)
-        }
-        PublicKey::Ed25519(public) => {
+        PublicKey::Rsa { .. } => record.verifies(hash, &data, &signature.signature),
+        PublicKey::Ed25519(_) => {
             // RFC 8463 §3: Ed25519 signs the SHA-256 hash of the header data (PureEdDSA).
             let hashed = digest::digest(&digest::SHA256, &data);
-            crypto::UnparsedPublicKey::new(&crypto::ED25519, public)
-                .verify(hashed.as_ref(), &signature.signature)
+            record.verifies(hash, hashed.as_ref(), &signature.signature)
         }
     };
-    match verified {
-        Ok(()) => {
-            output.result = DkimResult::Pass;
-            output
-        }
-        Err(_) => decide(output, DkimResult::Fail, "signature did not verify".into()),
+    if verified {
+        output.result = DkimResult::Pass;
+        output
+    } else {
+        decide(output, DkimResult::Fail, "signature did not verify".into())
     }
 }
 

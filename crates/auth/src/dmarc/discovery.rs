@@ -318,7 +318,7 @@ mod tests {
     }
 
     impl Resolver for Counting {
-        async fn txt(&self, name: &str) -> crate::dns::Answer<Vec<u8>> {
+        async fn txt(&self, name: &str) -> crate::dns::TxtAnswer {
             self.txt.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.zone.txt(name).await
         }

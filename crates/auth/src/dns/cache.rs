@@ -2,9 +2,10 @@
 //!
 //! hickory keeps its own cache, but reaching it costs a name parse, a query future and a
 //! message clone per lookup; SPF asks the same few names for every message from a sender, so
-//! kanmon keeps the decoded answers itself, for as long as their TTL allows.
+//! kanmon keeps the decoded answers itself, for as long as their TTL allows. TXT answers are
+//! kept joined, in the shared form the resolver hands out ([`TxtRecords`]), so a hit copies
+//! nothing.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use foldhash::quality::RandomState;
 use hickory_resolver::proto::rr::{RData, RecordType};
 
-use super::DnsError;
+use super::{DnsError, TxtRecords, lookup_key};
 
 /// Names kept when no size is configured: enough for the working set of a busy small MX.
 pub(super) const DEFAULT_CAPACITY: usize = 10_000;
@@ -23,7 +24,11 @@ const MAX_NEGATIVE_TTL: Duration = Duration::from_secs(300);
 /// A cached answer: the records of one type at one name, or a definitive "none".
 #[derive(Clone)]
 pub(super) enum Cached {
+    /// Records as hickory decoded them (every type but TXT).
     Records(Arc<[RData]>),
+    /// TXT records, each one's strings joined.
+    Text(TxtRecords),
+    /// NXDOMAIN.
     Missing(DnsError),
 }
 
@@ -55,20 +60,21 @@ impl AnswerCache {
     pub(super) fn get(&self, kind: RecordType, name: &str, now: Instant) -> Option<Cached> {
         let slots = self.slots.lock().ok()?;
         let (_, slot) = slots
-            .get(key(name).as_ref())?
+            .get(lookup_key(name).as_ref())?
             .iter()
             .find(|(k, _)| *k == kind)?;
         (slot.valid_until > now).then(|| slot.answer.clone())
     }
 
+    /// Keeps records (or an empty NODATA answer) until `valid_until`.
     pub(super) fn put_records(
         &self,
         kind: RecordType,
         name: &str,
-        records: Arc<[RData]>,
+        answer: Cached,
         valid_until: Instant,
     ) {
-        self.put(kind, name, Cached::Records(records), valid_until);
+        self.put(kind, name, answer, valid_until);
     }
 
     /// Keeps an NXDOMAIN or NODATA answer for the zone's negative TTL (capped); without one
@@ -104,23 +110,13 @@ impl AnswerCache {
                 slots.clear();
             }
         }
-        let types = slots.entry(key(name).into()).or_default();
+        let types = slots.entry(lookup_key(name).into()).or_default();
         types.retain(|(k, _)| *k != kind);
         let slot = Slot {
             answer,
             valid_until,
         };
         types.push((kind, slot));
-    }
-}
-
-/// The name as stored: no trailing dot, lowercase (borrowed when it already is).
-fn key(name: &str) -> Cow<'_, str> {
-    let name = name.strip_suffix('.').unwrap_or(name);
-    if name.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(name.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(name)
     }
 }
 
@@ -137,7 +133,7 @@ mod tests {
         cache.put_records(
             RecordType::A,
             "Example.ORG.",
-            records,
+            Cached::Records(records),
             now + Duration::from_secs(60),
         );
         assert!(
@@ -176,8 +172,9 @@ mod tests {
         let cache = AnswerCache::new(1);
         let now = Instant::now();
         let later = now + Duration::from_secs(60);
-        cache.put_records(RecordType::A, "one.example", Arc::from(vec![]), later);
-        cache.put_records(RecordType::A, "two.example", Arc::from(vec![]), later);
+        let empty = || Cached::Records(Arc::from(vec![]));
+        cache.put_records(RecordType::A, "one.example", empty(), later);
+        cache.put_records(RecordType::A, "two.example", empty(), later);
         assert!(cache.get(RecordType::A, "one.example", now).is_none());
         assert!(cache.get(RecordType::A, "two.example", now).is_some());
     }

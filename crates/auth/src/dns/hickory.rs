@@ -14,13 +14,15 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use super::cache::{AnswerCache, Cached, DEFAULT_CAPACITY};
-use super::{Answer, DnsError, Mx, Resolver, reverse_name};
+use super::clock;
+use super::{Answer, DnsError, Mx, Resolver, TxtAnswer, reverse_name};
 
 /// A caching stub resolver that sends every question to the configured nameservers.
 ///
 /// Answers (including NXDOMAIN and NODATA when the zone gives a negative TTL) are kept for
-/// their TTL in a cache of at most [`HickoryResolver::with_cache_capacity`] answers; cheap to
-/// clone, and clones share the cache.
+/// their TTL (less up to 100 ms: the cache reads a coarse clock) in a cache of at most
+/// [`HickoryResolver::with_cache_capacity`] answers; cheap to clone, and clones share the
+/// cache.
 ///
 /// Names are queried exactly as given (no search list, no `/etc/hosts`), and byte-for-byte:
 /// SPF macros can produce labels with characters a host name never has, and those must still
@@ -89,40 +91,69 @@ impl HickoryResolver {
         self
     }
 
-    async fn lookup(&self, name: &str, kind: RecordType) -> Result<Arc<[RData]>, DnsError> {
-        let now = Instant::now();
-        match self.cache.get(kind, name, now) {
-            Some(Cached::Records(records)) => return Ok(records),
-            Some(Cached::Missing(error)) => return Err(error),
-            None => {}
+    /// The answer for `name`: from kanmon's cache while it is fresh, else from the
+    /// nameservers (and then kept). NXDOMAIN and failures come back as `Err`, never as
+    /// [`Cached::Missing`].
+    async fn lookup(&self, name: &str, kind: RecordType) -> Result<Cached, DnsError> {
+        match self.cache.get(kind, name, clock::recent()) {
+            Some(Cached::Missing(error)) => Err(error),
+            Some(found) => Ok(found),
+            // Boxed: hickory's query future is large, and keeping it out of line keeps every
+            // caller's future small on the hit path (SPF boxes one per include).
+            None => Box::pin(self.query(name, kind)).await,
         }
+    }
+
+    /// Asks the nameservers and keeps the answer for its TTL.
+    async fn query(&self, name: &str, kind: RecordType) -> Result<Cached, DnsError> {
+        let now = Instant::now();
         let query = absolute_name(name)?;
         match self.inner.lookup(query, kind).await {
             Ok(lookup) => {
-                let records: Arc<[RData]> = lookup
+                let records = lookup
                     .answers()
                     .iter()
                     .filter(|record| record.record_type() == kind)
-                    .map(|record| record.data.clone())
-                    .collect();
+                    .map(|record| &record.data);
+                let answer = if kind == RecordType::TXT {
+                    Cached::Text(
+                        records
+                            .filter_map(|data| match data {
+                                RData::TXT(txt) => Some(txt.txt_data.concat().into_boxed_slice()),
+                                _ => None,
+                            })
+                            .collect(),
+                    )
+                } else {
+                    Cached::Records(records.cloned().collect())
+                };
                 self.cache
-                    .put_records(kind, name, records.clone(), lookup.valid_until());
-                Ok(records)
+                    .put_records(kind, name, answer.clone(), lookup.valid_until());
+                Ok(answer)
             }
             Err(error) => {
                 let (outcome, negative_ttl) = classify(error);
                 let answer = match outcome {
-                    Ok(()) => Cached::Records(Arc::from(Vec::new())),
+                    Ok(()) if kind == RecordType::TXT => Cached::Text(Arc::new([])),
+                    Ok(()) => Cached::Records(Arc::new([])),
                     Err(DnsError::NxDomain) => Cached::Missing(DnsError::NxDomain),
                     Err(temporary) => return Err(temporary),
                 };
                 self.cache
                     .put_negative(kind, name, answer.clone(), negative_ttl, now);
                 match answer {
-                    Cached::Records(records) => Ok(records),
                     Cached::Missing(error) => Err(error),
+                    found => Ok(found),
                 }
             }
+        }
+    }
+
+    /// The records of a type other than TXT.
+    async fn records(&self, name: &str, kind: RecordType) -> Result<Arc<[RData]>, DnsError> {
+        match self.lookup(name, kind).await? {
+            Cached::Records(records) => Ok(records),
+            Cached::Text(_) | Cached::Missing(_) => Ok(Arc::new([])),
         }
     }
 }
@@ -165,19 +196,15 @@ fn host_name(name: &Name) -> String {
 }
 
 impl Resolver for HickoryResolver {
-    async fn txt(&self, name: &str) -> Answer<Vec<u8>> {
-        let records = self.lookup(name, RecordType::TXT).await?;
-        Ok(records
-            .iter()
-            .filter_map(|data| match data {
-                RData::TXT(txt) => Some(txt.txt_data.concat()),
-                _ => None,
-            })
-            .collect())
+    async fn txt(&self, name: &str) -> TxtAnswer {
+        match self.lookup(name, RecordType::TXT).await? {
+            Cached::Text(records) => Ok(records),
+            Cached::Records(_) | Cached::Missing(_) => Ok(Arc::new([])),
+        }
     }
 
     async fn a(&self, name: &str) -> Answer<Ipv4Addr> {
-        let records = self.lookup(name, RecordType::A).await?;
+        let records = self.records(name, RecordType::A).await?;
         Ok(records
             .iter()
             .filter_map(|data| match data {
@@ -188,7 +215,7 @@ impl Resolver for HickoryResolver {
     }
 
     async fn aaaa(&self, name: &str) -> Answer<Ipv6Addr> {
-        let records = self.lookup(name, RecordType::AAAA).await?;
+        let records = self.records(name, RecordType::AAAA).await?;
         Ok(records
             .iter()
             .filter_map(|data| match data {
@@ -199,7 +226,7 @@ impl Resolver for HickoryResolver {
     }
 
     async fn mx(&self, name: &str) -> Answer<Mx> {
-        let records = self.lookup(name, RecordType::MX).await?;
+        let records = self.records(name, RecordType::MX).await?;
         Ok(records
             .iter()
             .filter_map(|data| match data {
@@ -213,7 +240,7 @@ impl Resolver for HickoryResolver {
     }
 
     async fn ptr(&self, ip: IpAddr) -> Answer<String> {
-        let records = self.lookup(&reverse_name(ip), RecordType::PTR).await?;
+        let records = self.records(&reverse_name(ip), RecordType::PTR).await?;
         Ok(records
             .iter()
             .filter_map(|data| match data {

@@ -8,13 +8,21 @@
 //! The three outcomes the RFCs distinguish are kept apart: records (possibly none, which is
 //! "NODATA"), [`DnsError::NxDomain`] (RCODE 3), and every other failure, which the protocols
 //! report as `temperror` ([`DnsError::is_temporary`]).
+//!
+//! TXT answers are shared ([`TxtRecords`], an `Arc`): SPF asks for the same few records for
+//! every message from a sender, so a cache hands out one decoded answer to every check
+//! instead of copying it each time.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 #[cfg(feature = "hickory")]
 mod cache;
+#[cfg(feature = "hickory")]
+mod clock;
 #[cfg(feature = "hickory")]
 mod hickory;
 #[cfg(feature = "hickory")]
@@ -23,6 +31,13 @@ pub use hickory::{HickoryResolver, ResolverConfigError};
 /// The answer to one DNS question: the records found (empty means the name exists but has no
 /// records of that type), or why there are none.
 pub type Answer<T> = Result<Vec<T>, DnsError>;
+
+/// The TXT records of one name, each the concatenation of its character-strings (the form
+/// SPF and DKIM read, RFC 7208 §3.3, RFC 6376 §3.6.2.2). Cloning shares, never copies.
+pub type TxtRecords = Arc<[Box<[u8]>]>;
+
+/// The answer to a TXT question: as [`Answer`], with the records shared.
+pub type TxtAnswer = Result<TxtRecords, DnsError>;
 
 /// Why a DNS question got no records.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,7 +80,7 @@ pub struct Mx {
 /// (RFC 6376 §3.6.2.2) read multi-string records.
 pub trait Resolver: Send + Sync {
     /// TXT records of `name`, each with its strings joined without separator.
-    fn txt(&self, name: &str) -> impl Future<Output = Answer<Vec<u8>>> + Send;
+    fn txt(&self, name: &str) -> impl Future<Output = TxtAnswer> + Send;
     /// A records of `name`.
     fn a(&self, name: &str) -> impl Future<Output = Answer<Ipv4Addr>> + Send;
     /// AAAA records of `name`.
@@ -77,7 +92,7 @@ pub trait Resolver: Send + Sync {
 }
 
 impl<R: Resolver> Resolver for &R {
-    fn txt(&self, name: &str) -> impl Future<Output = Answer<Vec<u8>>> + Send {
+    fn txt(&self, name: &str) -> impl Future<Output = TxtAnswer> + Send {
         (**self).txt(name)
     }
     fn a(&self, name: &str) -> impl Future<Output = Answer<Ipv4Addr>> + Send {
@@ -123,12 +138,12 @@ pub fn reverse_name(ip: IpAddr) -> String {
 /// about a name fail temporarily, to exercise `temperror` paths.
 #[derive(Debug, Clone, Default)]
 pub struct StaticResolver {
-    names: HashMap<String, StaticName>,
+    names: HashMap<String, StaticName, foldhash::fast::RandomState>,
 }
 
 #[derive(Debug, Clone, Default)]
 struct StaticName {
-    txt: Vec<Vec<u8>>,
+    txt: TxtRecords,
     a: Vec<Ipv4Addr>,
     aaaa: Vec<Ipv6Addr>,
     mx: Vec<Mx>,
@@ -148,7 +163,9 @@ impl StaticResolver {
 
     /// Adds a TXT record (one string, or several already joined).
     pub fn with_txt(mut self, name: &str, text: impl Into<Vec<u8>>) -> Self {
-        self.entry(name).txt.push(text.into());
+        let entry = self.entry(name);
+        let text: Box<[u8]> = text.into().into();
+        entry.txt = entry.txt.iter().cloned().chain([text]).collect();
         self
     }
 
@@ -184,8 +201,12 @@ impl StaticResolver {
         self
     }
 
-    fn answer<T: Clone>(&self, name: &str, pick: impl Fn(&StaticName) -> &Vec<T>) -> Answer<T> {
-        match self.names.get(&normalize(name)) {
+    fn answer<T: Clone>(
+        &self,
+        name: &str,
+        pick: impl Fn(&StaticName) -> &T,
+    ) -> Result<T, DnsError> {
+        match self.names.get(lookup_key(name).as_ref()) {
             None => Err(DnsError::NxDomain),
             Some(entry) if entry.fails => Err(DnsError::Failed("SERVFAIL".into())),
             Some(entry) => Ok(pick(entry).clone()),
@@ -194,11 +215,26 @@ impl StaticResolver {
 }
 
 fn normalize(name: &str) -> String {
-    name.trim_end_matches('.').to_ascii_lowercase()
+    lookup_key(name).into_owned()
+}
+
+/// A name as zones and caches key it: without trailing dots, in lower case; borrowed when it
+/// already is (the usual case), so a lookup does not allocate.
+pub(crate) fn lookup_key(name: &str) -> Cow<'_, str> {
+    let name = name.trim_end_matches('.');
+    // `fold`, not `any`: no early exit, so the check compiles to a vector loop.
+    if name
+        .bytes()
+        .fold(false, |upper, b| upper | b.is_ascii_uppercase())
+    {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
 impl Resolver for StaticResolver {
-    async fn txt(&self, name: &str) -> Answer<Vec<u8>> {
+    async fn txt(&self, name: &str) -> TxtAnswer {
         self.answer(name, |e| &e.txt)
     }
     async fn a(&self, name: &str) -> Answer<Ipv4Addr> {
@@ -236,10 +272,9 @@ mod tests {
         let zone = StaticResolver::new()
             .with_txt("Example.COM.", "v=spf1 -all")
             .with_failure("broken.example");
-        assert_eq!(
-            zone.txt("example.com").await,
-            Ok(vec![b"v=spf1 -all".to_vec()])
-        );
+        let txt = zone.txt("example.com").await.unwrap();
+        assert_eq!(txt.len(), 1);
+        assert_eq!(&*txt[0], b"v=spf1 -all");
         assert_eq!(zone.a("example.com").await, Ok(vec![]));
         assert_eq!(zone.a("nowhere.example").await, Err(DnsError::NxDomain));
         assert!(zone.mx("broken.example").await.unwrap_err().is_temporary());

@@ -3,12 +3,13 @@
 //! One [`Evaluation`] carries the counters across `include:` and `redirect=` recursion, so the
 //! limits hold for the whole check, not per record.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
 
 use super::cache::{Parsed, RecordCache};
-use super::macros::{Context, MacroString, Values};
+use super::macros::{Context, MacroString, Values, query_name};
 use super::record::{DualCidr, Mechanism, Record, is_spf_record};
 use super::{Identity, SpfOutput, SpfRequest, SpfResult};
 use crate::dns::{DnsError, Resolver};
@@ -106,7 +107,7 @@ pub(super) async fn check<R: Resolver>(
         resolver,
         records,
         ip,
-        sender: format!("{local_part}@{domain}"),
+        sender: [local_part, "@", domain].concat(),
         local_part,
         sender_domain: domain,
         helo: request.helo,
@@ -116,7 +117,7 @@ pub(super) async fn check<R: Resolver>(
         void_lookups: 0,
     };
     let outcome = if domain::is_valid_mail_domain(domain) {
-        evaluation.check_host(domain.to_owned(), true).await
+        evaluation.check_host(domain, true).await
     } else {
         HostOutcome {
             problem: Some("not a valid domain name".into()),
@@ -124,7 +125,11 @@ pub(super) async fn check<R: Resolver>(
         }
     };
     let explanation = match (&outcome.result, &outcome.explanation) {
-        (SpfResult::Fail, Some((exp, exp_domain))) => evaluation.explanation(exp, exp_domain).await,
+        // Boxed: only a `fail` with exp= needs it, and its lookups would otherwise make every
+        // check's future larger.
+        (SpfResult::Fail, Some((exp, exp_domain))) => {
+            Box::pin(evaluation.explanation(exp, exp_domain)).await
+        }
         _ => None,
     };
     SpfOutput {
@@ -143,13 +148,13 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
     /// `check_host()` for one domain; boxed because `include:` and `redirect=` recurse.
     /// `report`: whether the caller uses the deciding term and `exp=` (not for an include,
     /// whose parent reports its own), so they are only copied out when needed.
-    fn check_host(
-        &mut self,
-        domain: String,
+    fn check_host<'s>(
+        &'s mut self,
+        domain: &'s str,
         report: bool,
-    ) -> Pin<Box<dyn Future<Output = HostOutcome> + Send + '_>> {
+    ) -> Pin<Box<dyn Future<Output = HostOutcome> + Send + 's>> {
         Box::pin(async move {
-            let parsed = match self.record(&domain).await {
+            let parsed = match self.record(domain).await {
                 Ok(Some(parsed)) => parsed,
                 Ok(None) => return HostOutcome::new(SpfResult::None),
                 Err(abort) => return HostOutcome::aborted(abort),
@@ -158,7 +163,7 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
                 Ok(record) => record,
                 Err(error) => return HostOutcome::aborted(Abort::perm(error.to_string())),
             };
-            match self.evaluate(record, &domain, report).await {
+            match self.evaluate(record, domain, report).await {
                 Ok(outcome) => outcome,
                 Err(abort) => HostOutcome::aborted(abort),
             }
@@ -172,15 +177,18 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
             Err(DnsError::NxDomain) => return Ok(None),
             Err(error) => return Err(Abort::temp(domain, &error)),
         };
-        let mut spf = records.iter().filter(|txt| is_spf_record(txt));
-        let Some(first) = spf.next() else {
+        let mut spf = records
+            .iter()
+            .enumerate()
+            .filter(|(_, txt)| is_spf_record(txt));
+        let Some((index, first)) = spf.next() else {
             return Ok(None);
         };
         if spf.next().is_some() {
             return Err(Abort::perm("more than one SPF record"));
         }
         Ok(Some(match self.records {
-            Some(cache) => cache.parse(first),
+            Some(cache) => cache.parse_record(&records, index),
             None => std::sync::Arc::new(Record::parse(first)),
         }))
     }
@@ -216,11 +224,10 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
             return Ok(HostOutcome::new(SpfResult::Neutral));
         };
         self.count_dns_term()?;
-        let target = self.target(Some(redirect), domain).await;
-        let Some(target) = target.filter(|t| domain::is_queryable(t)) else {
+        let Some(target) = self.target(Some(redirect), domain).await else {
             return Err(Abort::perm("redirect to an invalid domain"));
         };
-        let outcome = self.check_host(target.clone(), report).await;
+        let outcome = self.check_host(&target, report).await;
         if outcome.result == SpfResult::None {
             return Err(Abort::perm(format!(
                 "redirect to {target}, which has no SPF record"
@@ -269,7 +276,9 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
             }
             Mechanism::Ptr(spec) => match self.target(spec.as_ref(), domain).await {
                 Some(target) => {
-                    let (name, void) = self.validated_names(&target, true).await;
+                    // Boxed, as in `expand`: rare (RFC 7208 §5.5 says not to use it), and
+                    // large enough to double the size of every check's future.
+                    let (name, void) = Box::pin(self.validated_names(&target, true)).await;
                     if void {
                         self.count_void()?;
                     }
@@ -289,11 +298,10 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
                 }
             }
             Mechanism::Include(spec) => {
-                let target = self.target(Some(spec), domain).await;
-                let Some(target) = target.filter(|t| domain::is_queryable(t)) else {
+                let Some(target) = self.target(Some(spec), domain).await else {
                     return Err(Abort::perm("include of an invalid domain"));
                 };
-                let outcome = self.check_host(target.clone(), false).await;
+                let outcome = self.check_host(&target, false).await;
                 match outcome.result {
                     SpfResult::Pass => Ok(true),
                     SpfResult::Fail | SpfResult::SoftFail | SpfResult::Neutral => Ok(false),
@@ -311,21 +319,29 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
 
     /// Expands a domain-spec (or takes the current domain) into the name to query. `None`
     /// when the expansion cannot be a DNS name (an empty or over-long label): such a name
-    /// cannot exist, so the mechanism does not match.
-    async fn target(&self, spec: Option<&MacroString>, domain: &str) -> Option<String> {
+    /// cannot exist, so the mechanism does not match. A domain-spec without macros (the
+    /// usual `include:_spf.example.net`) is borrowed from the record, not copied.
+    async fn target<'r>(
+        &self,
+        spec: Option<&'r MacroString>,
+        domain: &'r str,
+    ) -> Option<Cow<'r, str>> {
         let Some(spec) = spec else {
-            return Some(domain.to_owned());
+            return Some(Cow::Borrowed(domain));
         };
+        if let Some(name) = spec.literal_name() {
+            return name.map(Cow::Borrowed);
+        }
         let expanded = self.expand(spec, domain).await;
-        let name = expanded.strip_suffix('.').unwrap_or(&expanded);
-        let name = domain::truncate_left(name);
-        domain::is_queryable(name).then(|| name.to_owned())
+        query_name(&expanded).map(|name| Cow::Owned(name.to_owned()))
     }
 
     async fn expand(&self, spec: &MacroString, domain: &str) -> String {
         let validated = if spec.uses_validated_name() {
             // %{p} never fails the check: DNS trouble just makes it "unknown" (RFC 7208 §7.3).
-            self.validated_names(domain, false).await.0
+            // Boxed: a rare macro whose lookups would otherwise sit in every future that
+            // expands a domain-spec, and so in every boxed `check_host`.
+            Box::pin(self.validated_names(domain, false)).await.0
         } else {
             None
         };
@@ -455,13 +471,9 @@ impl<'a, R: Resolver> Evaluation<'a, R> {
     /// result.
     async fn explanation(&self, exp: &MacroString, domain: &str) -> Option<String> {
         let expanded = self.expand(exp, domain).await;
-        let name = expanded.strip_suffix('.').unwrap_or(&expanded);
-        let name = domain::truncate_left(name);
-        if !domain::is_queryable(name) {
-            return None;
-        }
+        let name = query_name(&expanded)?;
         let records = self.resolver.txt(name).await.ok()?;
-        let [text] = records.as_slice() else {
+        let [text] = &records[..] else {
             return None;
         };
         let text = std::str::from_utf8(text).ok()?;

@@ -6,6 +6,9 @@
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::ops::Range;
+
+use crate::domain;
 
 /// Where a macro string appears; the letters `c`, `r` and `t` are allowed only in the text of
 /// an explanation (RFC 7208 §7.2).
@@ -18,6 +21,10 @@ pub(crate) enum Context {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MacroString {
     tokens: Vec<Token>,
+    /// For a string without expansions: where [`query_name`] finds the name to ask for in
+    /// the literal text, or `None` when it has none. Worked out once at parse time, since
+    /// most domain-specs (`include:_spf.example.net`) are literal and evaluated per message.
+    literal_name: Option<Option<Range<usize>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +129,18 @@ impl MacroString {
         if !literal.is_empty() {
             tokens.push(Token::Literal(literal));
         }
-        Ok(Self { tokens })
+        let literal_name = match tokens.as_slice() {
+            [] => Some(None),
+            [Token::Literal(text)] => Some(query_name(text).map(|name| {
+                let start = name.as_ptr() as usize - text.as_ptr() as usize;
+                start..start + name.len()
+            })),
+            _ => None,
+        };
+        Ok(Self {
+            tokens,
+            literal_name,
+        })
     }
 
     /// Whether the string ends with a `%{...}` expansion, which RFC 7208 §7.1 accepts as the
@@ -137,6 +155,16 @@ impl MacroString {
             Some(Token::Literal(text)) => text,
             _ => "",
         }
+    }
+
+    /// For a literal string (no `%{...}`, so it expands to itself): `query_name` of it,
+    /// without expanding anything. `None` for a string with expansions.
+    pub(crate) fn literal_name(&self) -> Option<Option<&str>> {
+        let range = self.literal_name.as_ref()?;
+        Some(match (range, self.tokens.first()) {
+            (Some(range), Some(Token::Literal(text))) => text.get(range.clone()),
+            _ => None,
+        })
     }
 
     pub(crate) fn uses_validated_name(&self) -> bool {
@@ -254,6 +282,14 @@ impl Expansion {
             Letter::Timestamp => values.now.to_string(),
         }
     }
+}
+
+/// The name a domain-spec's expansion asks for: without a trailing dot, labels removed from
+/// the left until it fits (RFC 7208 §7.3), and only if the DNS can carry it.
+pub(crate) fn query_name(expanded: &str) -> Option<&str> {
+    let name = expanded.strip_suffix('.').unwrap_or(expanded);
+    let name = domain::truncate_left(name);
+    domain::is_queryable(name).then_some(name)
 }
 
 /// `%{i}`: dotted quad for IPv4, 32 dot-separated nibbles for IPv6 (RFC 7208 §7.3).
