@@ -14,7 +14,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use super::cache::{AnswerCache, Cached, DEFAULT_CAPACITY};
-use super::clock;
+use super::clock::CoarseClock;
 use super::{Answer, DnsError, Mx, Resolver, TxtAnswer, reverse_name};
 
 /// A caching stub resolver that sends every question to the configured nameservers.
@@ -31,7 +31,13 @@ use super::{Answer, DnsError, Mx, Resolver, TxtAnswer, reverse_name};
 pub struct HickoryResolver {
     inner: TokioResolver,
     cache: Arc<AnswerCache>,
+    clock: Arc<CoarseClock>,
+    /// Bound on each lookup, retries included.
+    timeout: Duration,
 }
+
+/// Shortest time one try may wait for an answer.
+const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(50);
 
 /// Why a resolver could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -68,10 +74,14 @@ impl HickoryResolver {
         Self::build(ResolverConfig::from_name_servers(servers), timeout)
     }
 
+    /// `timeout` bounds each lookup as a whole: hickory gets two tries of half of it each
+    /// (one retry for a lost UDP packet), and a timer around the lookup enforces the bound
+    /// whatever hickory does with several nameservers or a TCP fallback.
     fn build(config: ResolverConfig, timeout: Duration) -> Result<Self, ResolverConfigError> {
         let mut options = ResolverOpts::default();
-        options.timeout = timeout;
-        options.attempts = 2;
+        options.timeout = (timeout / 2).max(MIN_ATTEMPT_TIMEOUT);
+        // Retries after the first try: 1 means two tries in all.
+        options.attempts = 1;
         options.ndots = 0;
         options.use_hosts_file = ResolveHosts::Never;
         options.edns0 = true;
@@ -82,6 +92,8 @@ impl HickoryResolver {
         Ok(Self {
             inner,
             cache: Arc::new(AnswerCache::new(DEFAULT_CAPACITY)),
+            clock: CoarseClock::start(),
+            timeout,
         })
     }
 
@@ -95,7 +107,7 @@ impl HickoryResolver {
     /// nameservers (and then kept). NXDOMAIN and failures come back as `Err`, never as
     /// [`Cached::Missing`].
     async fn lookup(&self, name: &str, kind: RecordType) -> Result<Cached, DnsError> {
-        match self.cache.get(kind, name, clock::recent()) {
+        match self.cache.get(kind, name, self.clock.recent()) {
             Some(Cached::Missing(error)) => Err(error),
             Some(found) => Ok(found),
             // Boxed: hickory's query future is large, and keeping it out of line keeps every
@@ -108,7 +120,11 @@ impl HickoryResolver {
     async fn query(&self, name: &str, kind: RecordType) -> Result<Cached, DnsError> {
         let now = Instant::now();
         let query = absolute_name(name)?;
-        match self.inner.lookup(query, kind).await {
+        let Ok(result) = tokio::time::timeout(self.timeout, self.inner.lookup(query, kind)).await
+        else {
+            return Err(DnsError::Timeout);
+        };
+        match result {
             Ok(lookup) => {
                 let records = lookup
                     .answers()

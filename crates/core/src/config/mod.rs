@@ -75,7 +75,7 @@ pub struct Config {
 pub struct Dns {
     /// Where every lookup goes; empty: the nameservers of `/etc/resolv.conf`.
     pub nameservers: Vec<SocketAddr>,
-    /// Bound on each attempt at a lookup.
+    /// Bound on each lookup, its retry included.
     pub timeout: Duration,
     /// Answers kept in kanmon's own cache; 0 keeps none.
     pub cache_size: usize,
