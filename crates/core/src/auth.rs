@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 
 use kanmon_auth::arc::{self, ArcOutput, ArcResult};
-use kanmon_auth::dkim::{self, DkimOutput, DkimResult, VerifyOptions};
+use kanmon_auth::dkim::{DkimOutput, DkimResult, DkimVerifier, VerifyOptions};
 use kanmon_auth::dmarc::{
     self, Discovery, DkimIdentifier, DmarcOutput, DmarcRequest, SpfIdentifier,
 };
@@ -50,6 +50,7 @@ impl AuthResults {
 pub(crate) struct AuthContext<'a, R> {
     pub(crate) config: &'a Config,
     pub(crate) spf: &'a SpfVerifier<R>,
+    pub(crate) dkim: &'a DkimVerifier<R>,
     pub(crate) envelope: &'a Envelope,
     pub(crate) message: Option<&'a Message<'a>>,
     /// Why there is no message, when there is none, for the skip notes.
@@ -128,7 +129,7 @@ pub(crate) async fn authenticate<R: Resolver>(
         match message {
             Some(message) if need_dkim => timeout_at(
                 deadline,
-                dkim::verify(resolver, message, &options, context.now),
+                context.dkim.verify(message, &options, context.now),
             )
             .await
             .unwrap_or_else(|_| dkim_timed_out()),

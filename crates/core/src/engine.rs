@@ -16,6 +16,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
+use kanmon_auth::dkim::DkimVerifier;
 use kanmon_auth::dns::{HickoryResolver, Resolver, ResolverConfigError};
 use kanmon_auth::message::{Message, MessageLimits};
 use kanmon_auth::spf::SpfVerifier;
@@ -39,6 +40,7 @@ type Sampler = Box<dyn Fn() -> u8 + Send + Sync>;
 pub struct Engine<R> {
     config: Config,
     spf: SpfVerifier<R>,
+    dkim: DkimVerifier<R>,
     checks: Vec<Box<dyn Check>>,
     clock: Clock,
     dmarc_sampler: Sampler,
@@ -58,12 +60,15 @@ impl Engine<HickoryResolver> {
     }
 }
 
-impl<R: Resolver> Engine<R> {
-    /// An engine over any resolver, with the system clock and random DMARC sampling.
+impl<R: Resolver + Clone> Engine<R> {
+    /// An engine over any resolver, with the system clock and random DMARC sampling. The
+    /// resolver is cloned for the SPF and DKIM verifiers, which keep parsed records and keys;
+    /// clones of a caching resolver share its cache.
     pub fn new(config: Config, resolver: R) -> Self {
         let checks = checks::enabled(&config);
         Self {
             config,
+            dkim: DkimVerifier::new(resolver.clone()),
             spf: SpfVerifier::new(resolver),
             checks,
             clock: Box::new(unix_now),
@@ -153,6 +158,7 @@ impl<R: Resolver> Engine<R> {
             let context = AuthContext {
                 config: &self.config,
                 spf: &self.spf,
+                dkim: &self.dkim,
                 envelope,
                 message: scan.message.as_ref(),
                 no_message,
