@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::*;
 
-/// The envelope of `sample.eml` and `multipart.eml`, which SPF passes.
+/// `--json` and the envelope of `sample.eml` and `multipart.eml`, which SPF passes.
 const ALICE: &[&str] = &[
     "--json",
     "--ip",
