@@ -125,9 +125,9 @@ fn eight_bit_in_a_field_name_makes_the_header_unreadable() {
     assert_eq!(
         skipped(&json),
         [
-            "dkim: no readable message",
-            "arc: no readable message",
-            "dmarc: no readable message",
+            "dkim: header section unreadable (HEADER_UNREADABLE)",
+            "dmarc: header section unreadable (HEADER_UNREADABLE)",
+            "arc: header section unreadable (HEADER_UNREADABLE)",
         ]
     );
 }
@@ -168,9 +168,9 @@ fn ten_thousand_header_fields() {
     assert_eq!(
         skipped(&json),
         [
-            "dkim: no readable message",
-            "arc: no readable message",
-            "dmarc: no readable message",
+            "dkim: header section unreadable (HEADER_UNREADABLE)",
+            "dmarc: header section unreadable (HEADER_UNREADABLE)",
+            "arc: header section unreadable (HEADER_UNREADABLE)",
         ]
     );
 
@@ -345,9 +345,9 @@ fn a_fifty_megabyte_message() {
     let small = Kanmon::new(&dns, "[limits]\nmax_message_bytes = 1048576\n");
     let unscanned = [
         "message: larger than limits.max_message_bytes (1048576 bytes): only the envelope was checked",
-        "dkim: no readable message",
-        "arc: no readable message",
-        "dmarc: no readable message",
+        "dkim: message over limits.max_message_bytes",
+        "dmarc: message over limits.max_message_bytes",
+        "arc: message over limits.max_message_bytes",
     ];
     let from_file = small.check(ALICE, &message).json();
     assert_eq!(skipped(&from_file), unscanned);

@@ -177,6 +177,39 @@ fn json_report_of_a_signed_newsletter_from_its_own_servers() {
         }),
     );
     assert_header_fields(&json);
+    let field = |name: &str| -> Vec<&str> {
+        json["headers"]
+            .as_array()
+            .expect("headers")
+            .iter()
+            .filter(|h| h["name"] == name)
+            .map(|h| h["value"].as_str().expect("value"))
+            .collect()
+    };
+    assert_eq!(
+        field("Authentication-Results"),
+        ["mx.example.org; \
+             spf=pass (192.0.2.40 is permitted by bounces.news.example.com (ip4:192.0.2.32/27)) \
+             smtp.mailfrom=bounce+8f14e45f@bounces.news.example.com; \
+             spf=pass (192.0.2.40 is permitted by mta1.news.example.com (a)) \
+             smtp.helo=mta1.news.example.com; \
+             dkim=pass (2048-bit key) header.d=news.example.com header.i=@news.example.com \
+             header.a=rsa-sha256 header.s=rsa2048 header.b=NHRx1P4rvD6H; \
+             dmarc=pass (p=reject dis=none) header.from=news.example.com; \
+             arc=none"]
+    );
+    assert_eq!(
+        field("Received-SPF"),
+        [
+            "pass (mx.example.org: domain of bounce+8f14e45f@bounces.news.example.com designates \
+             192.0.2.40 as permitted sender) receiver=mx.example.org; client-ip=192.0.2.40; \
+             envelope-from=\"bounce+8f14e45f@bounces.news.example.com\"; \
+             helo=mta1.news.example.com; identity=mailfrom; mechanism=\"ip4:192.0.2.32/27\";",
+            "pass (mx.example.org: domain of postmaster@mta1.news.example.com designates \
+             192.0.2.40 as permitted sender) receiver=mx.example.org; client-ip=192.0.2.40; \
+             helo=mta1.news.example.com; identity=helo; mechanism=a;",
+        ]
+    );
 }
 
 #[test]

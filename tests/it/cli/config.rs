@@ -21,7 +21,7 @@ fn config_check_names_the_key_and_line_of_every_bad_value() {
         r#"authserv_id = "mx.example.org"
 
 [dns]
-nameservers = ["127.0.0.1:53", "127.0.0.1"]
+nameservers = ["127.0.0.1:53", "ns1.example.net:53"]
 timeout_ms = 0
 
 [actions]
@@ -38,47 +38,46 @@ SPF_FAILED = 3.0
         run.stderr,
         format!(
             "kanmon: {}: 4 configuration errors\n\
-             \x20 line 4: dns.nameservers[1]: \"127.0.0.1\" is not ip:port (e.g. \"127.0.0.1:53\", \"[::1]:53\")\n\
-             \x20 line 5: dns.timeout_ms: must be greater than 0\n\
-             \x20 line 8: actions.add_header: must not be above actions.reject\n\
-             \x20 line 11: scores.SPF_FAILED: unknown symbol (`kanmon config symbols` lists them)\n",
+             \x20 line 4: dns.nameservers[1]: \"ns1.example.net:53\" is not ip:port (e.g. \"127.0.0.1:53\", \"[2001:db8::53]:53\")\n\
+             \x20 line 5: dns.timeout_ms: must be from 100 to 30000 ms, not 0\n\
+             \x20 line 8: actions: add_header (20) is above reject (15); the thresholds must be in the order add_header ≤ rewrite_subject ≤ reject\n\
+             \x20 line 11: scores.SPF_FAILED: unknown symbol; did you mean SPF_FAIL?\n",
             kanmon.config.display()
         )
     );
 }
 
 /// Mistakes the TOML reader finds (a misspelt value or key, broken syntax) are named the same
-/// way; the rest of each message is serde's and toml's wording.
+/// way, one at a time.
 #[test]
 fn config_check_names_the_key_and_line_of_a_value_that_does_not_parse() {
     let cases = [
         (
             "[dns]\nnameservers = [\"127.0.0.1:53\"]\n\n[spf]\nmode = \"enforced\"\n",
-            "line 5: spf.mode: ",
-            "`enforced`",
+            "line 5: spf.mode: expected one of \"off\", \"tag\", \"enforce\", found \"enforced\"",
         ),
         (
             "[limits]\nmax_mesage_bytes = 1048576\n",
-            "line 2: limits.max_mesage_bytes: ",
-            "`max_message_bytes`",
+            "line 2: limits.max_mesage_bytes: unknown key; did you mean max_message_bytes?",
         ),
-        ("[dns\ntimeout_ms = 300\n", "line 1: ", "]"),
+        (
+            "[dns\ntimeout_ms = 300\n",
+            "line 1, column 5: invalid TOML: unclosed table, expected `]`",
+        ),
     ];
-    for (text, located, names) in cases {
+    for (text, error) in cases {
         let kanmon = Kanmon::with_config(text);
         let run = config_check(&kanmon);
         run.assert_code(2);
         assert_eq!(run.stdout, "");
-        let prefix = format!(
-            "kanmon: {}: 1 configuration error: {located}",
-            kanmon.config.display()
+        assert_eq!(
+            run.stderr,
+            format!(
+                "kanmon: {}: 1 configuration error: {error}\n",
+                kanmon.config.display()
+            ),
+            "{text}"
         );
-        assert!(
-            run.stderr.starts_with(&prefix) && run.stderr.contains(names),
-            "{text}\n{}",
-            run.stderr
-        );
-        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     }
 }
 
@@ -123,7 +122,7 @@ fn a_missing_configuration_file_named_with_config_is_an_error() {
     assert_eq!(
         run.stderr,
         format!(
-            "kanmon: {0}: 1 configuration error: cannot read {0}: No such file or directory (os error 2)\n",
+            "kanmon: cannot read {}: No such file or directory (os error 2)\n",
             missing.display()
         )
     );
