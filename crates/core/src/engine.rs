@@ -119,12 +119,13 @@ impl<R: Resolver + Clone> Engine<R> {
         let mut no_message = "no message (envelope scan before DATA)";
         let (raw, message) = match raw {
             None => (&[][..], None),
+            // The size is not repeated: a front-end reads at most one byte past the limit
+            // (memory stays bounded), so `raw.len()` is not the message's size.
             Some(raw) if raw.len() > limits.max_message_bytes => {
                 skipped.push(Skipped {
                     what: "message".to_owned(),
                     why: format!(
-                        "{} bytes is over limits.max_message_bytes ({}): only the envelope was checked",
-                        raw.len(),
+                        "larger than limits.max_message_bytes ({} bytes): only the envelope was checked",
                         limits.max_message_bytes
                     ),
                 });
