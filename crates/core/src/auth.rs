@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use kanmon_auth::arc::{self, ArcOutput, ArcResult};
 use kanmon_auth::dkim::{DkimOutput, DkimResult, DkimVerifier, VerifyOptions};
 use kanmon_auth::dmarc::{
-    self, Discovery, DkimIdentifier, DmarcOutput, DmarcRequest, SpfIdentifier,
+    self, Discovery, DkimIdentifier, DmarcOutput, DmarcRequest, DmarcResult, Policy, SpfIdentifier,
 };
 use kanmon_auth::dns::Resolver;
 use kanmon_auth::message::Message;
@@ -22,6 +22,9 @@ use crate::check::Mode;
 use crate::config::Config;
 use crate::envelope::Envelope;
 use crate::verdict::Skipped;
+
+/// The problem reported for a part of the stage the scan's deadline cut off.
+const BUDGET_RAN_OUT: &str = "timed out: the scan's time budget ran out";
 
 /// What the authentication stage found; `None` (or empty) where a part did not run, with
 /// the reason in the verdict's `skipped`.
@@ -132,7 +135,7 @@ pub(crate) async fn authenticate<R: Resolver>(
                 context.dkim.verify(message, &options, context.now),
             )
             .await
-            .unwrap_or_else(|_| dkim_timed_out()),
+            .unwrap_or_else(|_| dkim_timed_out(message)),
             _ => Vec::new(),
         }
     };
@@ -143,7 +146,7 @@ pub(crate) async fn authenticate<R: Resolver>(
                     .await
                     .unwrap_or_else(|_| ArcOutput {
                         result: ArcResult::TempError,
-                        problem: Some("timed out".to_owned()),
+                        problem: Some(BUDGET_RAN_OUT.to_owned()),
                         ..ArcOutput::none()
                     }),
             ),
@@ -185,22 +188,11 @@ pub(crate) async fn authenticate<R: Resolver>(
                 });
             }
             let verify = dmarc::verify(resolver, &from_values, &request);
-            Some(match timeout_at(deadline, verify).await {
-                Ok(output) => output,
-                Err(_) => {
-                    skipped.push(Skipped {
-                        what: "dmarc".to_owned(),
-                        why: "timed out".to_owned(),
-                    });
-                    return AuthResults {
-                        spf,
-                        spf_helo,
-                        dkim,
-                        arc,
-                        dmarc: None,
-                    };
-                }
-            })
+            Some(
+                timeout_at(deadline, verify)
+                    .await
+                    .unwrap_or_else(|_| dmarc_timed_out(&from_values, &request)),
+            )
         }
         _ => None,
     };
@@ -300,22 +292,69 @@ fn spf_timed_out(request: &SpfRequest<'_>, identity: Identity) -> SpfOutput {
         domain,
         mechanism: None,
         explanation: None,
-        problem: Some("timed out: the scan's time budget ran out".to_owned()),
+        problem: Some(BUDGET_RAN_OUT.to_owned()),
     }
 }
 
-fn dkim_timed_out() -> Vec<DkimOutput> {
-    vec![DkimOutput {
-        result: DkimResult::TempError,
-        domain: String::new(),
-        selector: String::new(),
-        identity: None,
-        algorithm: None,
-        body_length: None,
-        unsigned_body_bytes: None,
-        header_b: String::new(),
-        testing: false,
-        key_bits: None,
-        problem: Some("timed out: the scan's time budget ran out".to_owned()),
-    }]
+/// What the budget leaves of a DKIM check: each signature as `temperror`, with the `d=`
+/// and `s=` it claims, so the report still says who signed.
+fn dkim_timed_out(message: &Message<'_>) -> Vec<DkimOutput> {
+    message
+        .fields("DKIM-Signature")
+        .map(|field| {
+            let value = String::from_utf8_lossy(field.value());
+            DkimOutput {
+                result: DkimResult::TempError,
+                domain: tag(&value, "d").unwrap_or_default(),
+                selector: tag(&value, "s").unwrap_or_default(),
+                identity: tag(&value, "i"),
+                algorithm: None,
+                body_length: None,
+                unsigned_body_bytes: None,
+                header_b: String::new(),
+                testing: false,
+                key_bits: None,
+                problem: Some(BUDGET_RAN_OUT.to_owned()),
+            }
+        })
+        .collect()
+}
+
+/// A tag's value in a `tag=value; …` list, whitespace removed (RFC 6376 §3.2).
+fn tag(list: &str, name: &str) -> Option<String> {
+    list.split(';').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key.trim() == name).then(|| value.split_whitespace().collect())
+    })
+}
+
+/// What the budget leaves of a DMARC check: `temperror` for the (first) author domain.
+fn dmarc_timed_out(from_values: &[&str], request: &DmarcRequest<'_>) -> DmarcOutput {
+    let from_domain = dmarc::author_domains(from_values)
+        .ok()
+        .and_then(|domains| domains.into_iter().next())
+        .unwrap_or_default();
+    DmarcOutput {
+        result: DmarcResult::TempError,
+        from_domain,
+        other_from_domains: Vec::new(),
+        policy_domain: None,
+        record: None,
+        policy: None,
+        policy_tag: None,
+        disposition: Policy::None,
+        lowered: false,
+        spf_aligned: None,
+        dkim_aligned: None,
+        spf: request
+            .spf
+            .map(|s| (s.domain.to_ascii_lowercase(), s.result)),
+        dkim_passed: request
+            .dkim
+            .iter()
+            .filter(|d| d.passed)
+            .map(|d| d.domain.to_ascii_lowercase())
+            .collect(),
+        problem: Some(BUDGET_RAN_OUT.to_owned()),
+    }
 }

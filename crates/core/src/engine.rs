@@ -288,3 +288,91 @@ fn log_verdict(envelope: &Envelope, verdict: &Verdict, elapsed: Duration) {
         "scanned"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::{Future, pending};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use kanmon_auth::dns::{Answer, Mx, TxtAnswer};
+
+    use super::*;
+
+    /// A resolver whose lookups never end: only the scan's deadline can stop them.
+    #[derive(Clone)]
+    struct Hanging;
+
+    impl Resolver for Hanging {
+        fn txt(&self, _: &str) -> impl Future<Output = TxtAnswer> + Send {
+            pending()
+        }
+        fn a(&self, _: &str) -> impl Future<Output = Answer<Ipv4Addr>> + Send {
+            pending()
+        }
+        fn aaaa(&self, _: &str) -> impl Future<Output = Answer<Ipv6Addr>> + Send {
+            pending()
+        }
+        fn mx(&self, _: &str) -> impl Future<Output = Answer<Mx>> + Send {
+            pending()
+        }
+        fn ptr(&self, _: IpAddr) -> impl Future<Output = Answer<String>> + Send {
+            pending()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_ends_lookups_that_never_end() {
+        let config =
+            Config::parse("[dns]\ntimeout_ms = 100\n[limits]\nscan_timeout_ms = 500\n").unwrap();
+        let engine = Engine::new(config, Hanging);
+        let envelope = Envelope {
+            client_ip: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))),
+            helo: Some("mail.example.org".to_owned()),
+            mail_from: Some("user@example.org".to_owned()),
+            ..Envelope::default()
+        };
+        let message = b"DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=sel;\r\n \
+            h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=dGVzdA==\r\nFrom: user@example.org\r\n\r\nbody\r\n";
+        let started = Instant::now();
+        let verdict = engine.scan_message(&envelope, message).await;
+        assert_eq!(started.elapsed(), Duration::from_millis(500));
+        let budget = "timed out: the scan's time budget ran out";
+        let auth = &verdict.auth;
+        let spf = auth.spf.as_ref().unwrap();
+        assert_eq!(
+            (spf.result.as_str(), spf.problem.as_deref()),
+            ("temperror", Some(budget))
+        );
+        let helo = auth.spf_helo.as_ref().unwrap();
+        assert_eq!(helo.result.as_str(), "temperror");
+        assert_eq!(auth.dkim.len(), 1);
+        assert_eq!(
+            (
+                auth.dkim[0].result.as_str(),
+                auth.dkim[0].domain.as_str(),
+                auth.dkim[0].selector.as_str()
+            ),
+            ("temperror", "example.org", "sel")
+        );
+        let dmarc = auth.dmarc.as_ref().unwrap();
+        assert_eq!(
+            (
+                dmarc.result.as_str(),
+                dmarc.from_domain.as_str(),
+                dmarc.problem.as_deref()
+            ),
+            ("temperror", "example.org", Some(budget))
+        );
+        let symbols: Vec<&str> = verdict.hits.iter().map(|h| h.name).collect();
+        assert_eq!(
+            symbols,
+            [
+                "SPF_TEMPERROR",
+                "SPF_HELO_TEMPERROR",
+                "DKIM_SIGNED",
+                "DKIM_TEMPERROR",
+                "DMARC_TEMPERROR"
+            ]
+        );
+    }
+}

@@ -80,59 +80,60 @@ fn silent_nameservers_give_temperror_within_the_scan_budget() {
         "DKIM_SIGNED",
         "DKIM_TEMPERROR",
     ];
-    if json["dmarc"].is_null() {
-        assert_eq!(skipped(&json), ["dmarc: timed out"]);
-    } else {
-        assert_eq!(json["dmarc"]["result"], "temperror");
-        assert_eq!(
-            json["dmarc"]["reason"],
-            "From news.example.com: _dmarc.news.example.com: dns lookup timed out"
-        );
-        assert_eq!(skipped(&json), Vec::<String>::new());
-        symbols.push("DMARC_TEMPERROR");
-    }
+    assert_eq!(json["dmarc"]["result"], "temperror");
+    assert_eq!(
+        json["dmarc"]["reason"],
+        "From news.example.com: _dmarc.news.example.com: dns lookup timed out"
+    );
+    assert_eq!(skipped(&json), Vec::<String>::new());
+    symbols.push("DMARC_TEMPERROR");
     assert_eq!(symbol_names(&json), symbols);
     assert_eq!(json["action"], "accept", "temperror only tags in tag mode");
 }
 
-/// Lookups whose tries outlast the budget: the scan's deadline, not the resolver, ends them.
-/// `dns.timeout_ms = 1000` with the smallest budget the configuration allows for it (2 ×):
-/// the resolver tries each lookup three times (~3 s), so SPF and DKIM are cut off at 2 s
-/// and DMARC, which waits for them, gets no time at all.
+/// `dns.timeout_ms` bounds each whole lookup, its retry included: with 1 s per lookup and
+/// the smallest budget the configuration allows for it (2 s), SPF, HELO and DKIM time out
+/// after one second each, in parallel, and DMARC, which waits for them, still gets its second
+/// (or is cut off by the budget, on a slow machine). The budget's own cut-off of a lookup that
+/// never ends is tested in kanmon-core (`engine::tests`).
 #[test]
-fn the_scan_budget_ends_lookups_that_would_wait_longer() {
+fn each_lookup_is_bounded_by_the_dns_timeout() {
     let dns = Dns::silent();
     let kanmon = silent_config(&[&dns], 1_000);
     let run = kanmon.check(NEWSLETTER_ENVELOPE, &sample("newsletter-dkim.eml"));
     let json = run.json();
     assert!(
-        run.elapsed >= BUDGET && run.elapsed < BUDGET + SLACK,
+        run.elapsed < BUDGET + SLACK,
         "took {:?} with a budget of {BUDGET:?}",
         run.elapsed
     );
-    let budget = "timed out: the scan's time budget ran out";
+    let timed_out = "dns lookup timed out";
     assert_eq!(json["spf"]["result"], "temperror");
     assert_eq!(
         json["spf"]["reason"],
-        format!("bounces.news.example.com: {budget}")
+        format!(
+            "bounces.news.example.com: dns lookup of bounces.news.example.com failed: {timed_out}"
+        )
     );
     assert_eq!(json["helo"]["result"], "temperror");
-    assert_eq!(
-        json["helo"]["reason"],
-        format!("mta1.news.example.com: {budget}")
-    );
     assert_eq!(json["dkim"].as_array().map(Vec::len), Some(1));
     assert_eq!(json["dkim"][0]["result"], "temperror");
-    assert_eq!(json["dkim"][0]["reason"], budget);
-    assert_eq!(json["dmarc"], Value::Null);
-    assert_eq!(skipped(&json), ["dmarc: timed out"]);
+    assert_eq!(json["dkim"][0]["domain"], "news.example.com");
+    assert_eq!(json["dmarc"]["result"], "temperror");
+    let dmarc = json["dmarc"]["reason"].as_str().expect("reason");
+    assert!(
+        dmarc == "From news.example.com: _dmarc.news.example.com: dns lookup timed out"
+            || dmarc == "From news.example.com: timed out: the scan's time budget ran out",
+        "{dmarc}"
+    );
     assert_eq!(
         symbol_names(&json),
         [
             "SPF_TEMPERROR",
             "SPF_HELO_TEMPERROR",
             "DKIM_SIGNED",
-            "DKIM_TEMPERROR"
+            "DKIM_TEMPERROR",
+            "DMARC_TEMPERROR"
         ]
     );
 }

@@ -195,6 +195,10 @@ fn classify(error: NetError) -> (Result<(), DnsError>, Option<u32>) {
                 code => (Err(DnsError::Failed(code.to_string())), None),
             }
         }
+        // "Server Failure", not hickory's "DNS error: error response: Server Failure".
+        NetError::Dns(HickoryDnsError::ResponseCode(code)) => {
+            (Err(DnsError::Failed(code.to_str().to_owned())), None)
+        }
         NetError::Timeout => (Err(DnsError::Timeout), None),
         other => (Err(DnsError::Failed(other.to_string())), None),
     }
