@@ -2,8 +2,6 @@
 //! budget and reports `temperror`, never an error exit or a hang (RFC 7208 §2.6.6, RFC 6376
 //! §6.1.2, RFC 7489 §6.6.3 call a transient DNS failure a temporary error).
 
-use serde_json::Value;
-
 use super::*;
 
 /// The newsletter from its own server: with working DNS every check passes
