@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use kanmon_auth::arc::{self, ArcOutput, ArcResult};
 use kanmon_auth::dkim::{DkimOutput, DkimResult, DkimVerifier, VerifyOptions};
 use kanmon_auth::dmarc::{
-    self, Discovery, DkimIdentifier, DmarcOutput, DmarcRequest, DmarcResult, Policy, SpfIdentifier,
+    self, Discovery, DkimIdentifier, DmarcOutput, DmarcRequest, DmarcResult, SpfIdentifier,
 };
 use kanmon_auth::dns::Resolver;
 use kanmon_auth::message::Message;
@@ -334,27 +334,10 @@ fn dmarc_timed_out(from_values: &[&str], request: &DmarcRequest<'_>) -> DmarcOut
         .ok()
         .and_then(|domains| domains.into_iter().next())
         .unwrap_or_default();
-    DmarcOutput {
-        result: DmarcResult::TempError,
-        from_domain,
-        other_from_domains: Vec::new(),
-        policy_domain: None,
-        record: None,
-        policy: None,
-        policy_tag: None,
-        disposition: Policy::None,
-        lowered: false,
-        spf_aligned: None,
-        dkim_aligned: None,
-        spf: request
-            .spf
-            .map(|s| (s.domain.to_ascii_lowercase(), s.result)),
-        dkim_passed: request
-            .dkim
-            .iter()
-            .filter(|d| d.passed)
-            .map(|d| d.domain.to_ascii_lowercase())
-            .collect(),
-        problem: Some(BUDGET_RAN_OUT.to_owned()),
-    }
+    DmarcOutput::unfinished(
+        &from_domain,
+        request,
+        DmarcResult::TempError,
+        BUDGET_RAN_OUT,
+    )
 }

@@ -256,6 +256,17 @@ impl DmarcOutput {
         }
     }
 
+    /// An output for `author` that ends with `result` and `problem` before any record was
+    /// read: for a caller that stopped the evaluation (a time budget ran out).
+    pub fn unfinished(
+        author: &str,
+        request: &DmarcRequest<'_>,
+        result: DmarcResult,
+        problem: impl Into<String>,
+    ) -> Self {
+        Self::empty(&eval::normalize(author), request).with(result, problem.into())
+    }
+
     fn with(mut self, result: DmarcResult, problem: String) -> Self {
         self.result = result;
         self.problem = Some(problem);
