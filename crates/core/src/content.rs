@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use mail_parser::{Address, MessageParser};
+use mail_parser::{Address, Header, HeaderValue, MessageParser};
 
 use crate::envelope::Envelope;
 
@@ -18,6 +18,9 @@ pub const MAX_URLS: usize = 1_000;
 /// The decoded facts of one message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Content {
+    /// Every header field, top first, name and value decoded to UTF-8 (RFC 2047
+    /// encoded-words, charsets) and unfolded: what header rules match against.
+    pub headers: Vec<(String, String)>,
     /// The Subject, decoded (RFC 2047 encoded-words).
     pub subject: Option<String>,
     /// The addresses of the From field.
@@ -44,6 +47,11 @@ impl Content {
         let Some(message) = MessageParser::default().parse(raw) else {
             return content;
         };
+        content.headers = message
+            .headers()
+            .iter()
+            .map(|header| (header.name().to_owned(), decoded_value(header, raw)))
+            .collect();
         content.subject = message.subject().map(str::to_owned);
         content.from = addresses(message.from());
         for address in content.from.iter().chain(&addresses(message.reply_to())) {
@@ -73,6 +81,36 @@ impl Content {
             }
         }
         content
+    }
+}
+
+/// A header value as text: decoded for the kinds mail-parser decodes (text, addresses,
+/// dates), the raw text unfolded for structured ones it parses into parts (Content-Type,
+/// Received), whose parameters are not encoded-words.
+fn decoded_value(header: &Header<'_>, raw: &[u8]) -> String {
+    match &header.value {
+        HeaderValue::Text(text) => text.trim().to_owned(),
+        HeaderValue::TextList(list) => list.join(", "),
+        HeaderValue::Address(address) => address
+            .iter()
+            .map(|addr| match (addr.name(), addr.address()) {
+                (Some(name), Some(address)) => format!("{name} <{address}>"),
+                (None, Some(address)) => address.to_owned(),
+                (Some(name), None) => name.to_owned(),
+                (None, None) => String::new(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        HeaderValue::DateTime(date) => date.to_rfc822(),
+        HeaderValue::ContentType(_) | HeaderValue::Received(_) | HeaderValue::Empty => {
+            let start = header.offset_start as usize;
+            let end = header.offset_end as usize;
+            let text = raw.get(start..end).unwrap_or_default();
+            String::from_utf8_lossy(text)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
     }
 }
 
@@ -208,6 +246,21 @@ mod tests {
             ..Envelope::default()
         };
         let content = Content::derive(raw, &envelope, 10);
+        let headers: Vec<(&str, &str)> = content
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            headers[..4],
+            [
+                ("From", "テスト <alice@Example.ORG>"),
+                ("Reply-To", "bob@example.net"),
+                ("Subject", "café"),
+                ("MIME-Version", "1.0"),
+            ]
+        );
+        assert_eq!(headers[4], ("Content-Type", "multipart/mixed; boundary=b"));
         assert_eq!(content.subject.as_deref(), Some("café"));
         assert_eq!(content.from, ["alice@Example.ORG"]);
         assert!(
