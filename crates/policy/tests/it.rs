@@ -311,3 +311,48 @@ async fn reader_limits_are_exact() {
         Err(kanmon_policy::ReadError::Protocol(ProtocolError::Truncated))
     ));
 }
+
+#[tokio::test]
+async fn idle_connection_is_closed_after_the_timeout() {
+    let (server_side, client_side) = tokio::io::duplex(1024);
+    let config = ServerConfig {
+        idle_timeout: Duration::from_millis(50),
+        ..ServerConfig::default()
+    };
+    let server = tokio::spawn(async move {
+        kanmon_policy::serve_connection(server_side, &config, &handler).await
+    });
+    let mut client = Client::new(client_side);
+    assert_eq!(
+        client
+            .send(&rcpt("a@example.org", "b@example.com"))
+            .await
+            .unwrap(),
+        "DUNNO"
+    );
+    let result = server.await.unwrap();
+    assert!(
+        matches!(result, Err(kanmon_policy::ConnectionError::IdleTimeout(_))),
+        "{result:?}"
+    );
+    assert!(matches!(
+        client.read_reply().await,
+        Err(ClientError::Closed)
+    ));
+}
+
+#[tokio::test]
+async fn many_concurrent_connections() {
+    let addr = tcp_server().await;
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut client = tcp_client(addr).await;
+                round_trips(&mut client).await;
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
