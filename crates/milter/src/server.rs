@@ -114,7 +114,7 @@ where
         Command::Connect(c) => (Event::Connect(c), Protocol::NR_CONNECT),
         Command::Helo(h) => (Event::Helo(h), Protocol::NR_HELO),
         Command::Mail(a) => {
-            ctx.reset_message();
+            ctx.begin_message();
             (Event::Mail(a), Protocol::NR_MAIL)
         }
         Command::Rcpt(a) => (Event::Rcpt(a), Protocol::NR_RCPT),

@@ -129,6 +129,14 @@ impl Context {
         self.macros[slot] = pairs;
     }
 
+    /// Starts a message at MAIL: forgets the previous one but keeps the MAIL macros, which the
+    /// MTA sends just before this command.
+    pub(crate) fn begin_message(&mut self) {
+        let mail = std::mem::take(&mut self.macros[Stage::Mail as usize]);
+        self.reset_message();
+        self.macros[Stage::Mail as usize] = mail;
+    }
+
     /// Forgets the message: counters and the macros of MAIL and later stages.
     pub(crate) fn reset_message(&mut self) {
         for s in [
