@@ -30,10 +30,16 @@ pub struct Transaction {
 
 /// What the milter answered: the first reply that was not `Continue` (or the end-of-message
 /// reply) with the modifications and progress packets seen.
+///
+/// A recipient the milter rejects or defers does not end the transaction, as in Postfix
+/// (`smtpd` answers that RCPT and goes on with the next); only when no recipient is left does
+/// the last such reply decide, with step `rcpt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransactionOutcome {
     /// The deciding reply.
     pub reply: Reply,
+    /// The reply to each RCPT sent, in order (empty when RCPT gets no reply).
+    pub rcpts: Vec<Reply>,
     /// Which step it came from (`connect`, `helo`, `mail`, `rcpt`, ..., `eom`).
     pub step: &'static str,
     /// End-of-message modifications.
@@ -203,7 +209,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 Protocol::NR_BODY,
             ));
         }
+        let mut rcpts = Vec::new();
+        let mut rcpt_refused = None;
         for (step, stage, cmd, skip, nr) in steps {
+            if step == "data"
+                && !rcpts.is_empty()
+                && !rcpts.contains(&Reply::Continue)
+                && let Some(reply) = rcpt_refused.take()
+            {
+                return Ok(TransactionOutcome {
+                    reply,
+                    rcpts,
+                    step: "rcpt",
+                    modifications: Vec::new(),
+                    progress: 0,
+                });
+            }
             if p.contains(skip) || (step == "body" && skip_body) {
                 continue;
             }
@@ -211,12 +232,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 self.macros(tx, stage).await?;
             }
             if let Some((r, progress)) = self.command(cmd, Some(nr)).await? {
+                if step == "rcpt" {
+                    rcpts.push(r.reply.clone());
+                }
                 match r.reply {
                     Reply::Continue => {}
+                    reply @ (Reply::Reject | Reply::Tempfail | Reply::Code(_))
+                        if step == "rcpt" =>
+                    {
+                        rcpt_refused = Some(reply);
+                    }
                     Reply::Skip if step == "body" => skip_body = true,
                     reply => {
                         return Ok(TransactionOutcome {
                             reply,
+                            rcpts,
                             step,
                             modifications: r.modifications,
                             progress,
@@ -231,6 +261,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         let (r, progress) = self.read_response().await?.ok_or(MilterError::Truncated)?;
         Ok(TransactionOutcome {
             reply: r.reply,
+            rcpts,
             step: "eom",
             modifications: r.modifications,
             progress,
