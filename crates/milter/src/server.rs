@@ -130,28 +130,17 @@ where
             (Event::Header { name, value }, Protocol::NR_HEADER)
         }
         Command::Eoh => (Event::EndOfHeaders, Protocol::NR_EOH),
-        Command::Body(mut chunk) => {
-            let room = limits.max_body_bytes.saturating_sub(ctx.body_bytes);
-            if ctx.body_truncated || room == 0 {
-                ctx.body_truncated = true;
+        Command::Body(chunk) => {
+            let Some(chunk) = cap_body(ctx, limits, chunk) else {
                 return reply_unless(io, ctx, Protocol::NR_BODY, Reply::Skip).await;
-            }
-            if chunk.len() > room {
-                chunk.truncate(room);
-                ctx.body_truncated = true;
-            }
-            ctx.body_bytes += chunk.len();
+            };
             (Event::Body(chunk), Protocol::NR_BODY)
         }
         Command::Eom(chunk) => {
-            if !chunk.is_empty() {
-                let room = limits.max_body_bytes.saturating_sub(ctx.body_bytes);
-                let mut chunk = chunk;
-                chunk.truncate(room);
-                ctx.body_bytes += chunk.len();
-                if !chunk.is_empty() {
-                    milter.handle(ctx, Event::Body(chunk)).await;
-                }
+            if !chunk.is_empty()
+                && let Some(chunk) = cap_body(ctx, limits, chunk)
+            {
+                milter.handle(ctx, Event::Body(chunk)).await;
             }
             let response = end_of_message(io, milter, config, ctx).await?;
             ctx.reset_message();
@@ -185,6 +174,22 @@ where
         tracing::warn!("modifications are only allowed at end of message; dropped");
     }
     reply_unless(io, ctx, no_reply, response.reply).await
+}
+
+/// The part of a body chunk that fits under [`Limits::max_body_bytes`], counted; `None` once
+/// the cap is reached. Either way the context says when something was cut.
+fn cap_body(ctx: &mut Context, limits: Limits, mut chunk: Vec<u8>) -> Option<Vec<u8>> {
+    let room = limits.max_body_bytes.saturating_sub(ctx.body_bytes);
+    if ctx.body_truncated || room == 0 {
+        ctx.body_truncated = true;
+        return None;
+    }
+    if chunk.len() > room {
+        chunk.truncate(room);
+        ctx.body_truncated = true;
+    }
+    ctx.body_bytes += chunk.len();
+    Some(chunk)
 }
 
 /// Runs the end-of-message handler, sending progress packets while it is pending.

@@ -50,3 +50,38 @@ async fn headers_and_body_past_the_caps_are_not_delivered() {
         ]
     );
 }
+
+/// libmilter allows a last body chunk inside SMFIC_BODYEOB; it counts against the cap too.
+#[tokio::test]
+async fn body_in_end_of_message_is_capped() {
+    let log = Log::default();
+    let mut cfg = config();
+    cfg.limits = Limits {
+        max_header_bytes: 100,
+        max_body_bytes: 10,
+    };
+    let addr = tcp_server(cfg, log.clone(), Duration::ZERO).await;
+    let mut client = tcp_client(addr).await;
+    for (code, data) in [(b'M', &b"<a@example.org>\0"[..]), (b'B', b"123456")] {
+        client.send_raw(code, data).await.expect("send");
+        let (r, _) = client.read_response().await.expect("read").expect("reply");
+        assert_eq!(r.reply, Reply::Continue);
+    }
+    client.send_raw(b'E', b"78901234").await.expect("eom");
+    let (r, _) = client.read_response().await.expect("read").expect("reply");
+    assert_eq!(r.reply, Reply::Accept);
+    let lines: Vec<String> = log
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("body") || l.starts_with("eom"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "body 6",
+            "body 4",
+            "eom i=- j=- client_addr=- auth=- headers=0 body=10 body_bytes=10 \
+             headers_truncated=false body_truncated=true",
+        ]
+    );
+}
