@@ -99,3 +99,71 @@ async fn abort_then_fresh_message() {
     );
     assert_eq!(lines[0], "mail <alice@example.org> auth=alice i=-");
 }
+
+/// QUIT_NC keeps the milter connection for a new SMTP session: CONNECT comes again and the
+/// old session's macros are gone.
+#[tokio::test]
+async fn quit_nc_then_new_session() {
+    let log = Log::default();
+    let addr = tcp_server(config(), log.clone(), Duration::ZERO).await;
+    let mut client = tcp_client(addr).await;
+    let outcome = client.transaction(&first_message("K1")).await.expect("one");
+    assert_eq!(outcome.modifications, expected_modifications("K1"));
+    client.quit(true).await.expect("quit_nc");
+    let mut tx = first_message("K2");
+    tx.macros
+        .retain(|(s, _)| *s != kanmon_milter::Stage::Connect);
+    let outcome = client.transaction(&tx).await.expect("two");
+    assert_eq!(outcome.modifications, expected_modifications("K2"));
+    let lines = log.lines();
+    let second: Vec<&str> = lines
+        .iter()
+        .skip_while(|l| *l != "quit")
+        .map(String::as_str)
+        .filter(|l| l.starts_with("connect") || l.starts_with("eom") || *l == "quit")
+        .collect();
+    assert_eq!(
+        second,
+        [
+            "quit",
+            "connect mail.example.org Inet { ip: 192.0.2.7, port: 40000 } client_addr=- \
+             client_name=-",
+            "eom i=K2 j=- client_addr=192.0.2.7 auth=alice headers=4 body=21 body_bytes=21 \
+             headers_truncated=false body_truncated=false",
+        ]
+    );
+}
+
+/// With no-reply flags and skipped steps negotiated, the server stays silent where asked and
+/// the transaction still ends with the right modifications.
+#[tokio::test]
+async fn no_reply_and_skipped_steps() {
+    use kanmon_milter::Protocol;
+    let log = Log::default();
+    let mut cfg = config();
+    cfg.negotiation.protocol = cfg.negotiation.protocol
+        | Protocol::NO_HELO
+        | Protocol::NR_CONNECT
+        | Protocol::NR_MAIL
+        | Protocol::NR_DATA
+        | Protocol::NR_HEADER
+        | Protocol::NR_EOH
+        | Protocol::NR_BODY;
+    let addr = tcp_server(cfg, log.clone(), Duration::ZERO).await;
+    let mut client = tcp_client(addr).await;
+    let mut tx = first_message("N1");
+    tx.rcpts.insert(0, vec!["<nobody@example.net>".into()]);
+    let outcome = client.transaction(&tx).await.expect("transaction");
+    assert_eq!(outcome.reply, Reply::Accept);
+    assert_eq!(
+        outcome.rcpts,
+        vec![
+            Reply::Code(kanmon_milter::ReplyCode::new(550, "5.7.1 no such user here").expect("ok")),
+            Reply::Continue
+        ]
+    );
+    assert_eq!(outcome.modifications, expected_modifications("N1"));
+    assert!(!log.lines().iter().any(|l| l.starts_with("helo")));
+    let outcome = client.transaction(&message("N2")).await.expect("second");
+    assert_eq!(outcome.modifications, expected_modifications("N2"));
+}
