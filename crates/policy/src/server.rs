@@ -105,12 +105,9 @@ where
 
 /// Accepts TCP connections forever, each served on its own task with TCP_NODELAY set: a reply is
 /// one small write that would otherwise wait on Nagle's algorithm for Postfix's delayed ACK
-/// (about 40 ms per request on loopback). Returns only if accepting fails.
-pub async fn serve_tcp<H, F>(
-    listener: TcpListener,
-    config: ServerConfig,
-    handler: H,
-) -> std::io::Result<()>
+/// (about 40 ms per request on loopback). Accept errors (too many open files) are logged and
+/// retried after a pause; they never end the server.
+pub async fn serve_tcp<H, F>(listener: TcpListener, config: ServerConfig, handler: H)
 where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Action> + Send,
@@ -118,26 +115,23 @@ where
     let config = Arc::new(config);
     let handler = Arc::new(handler);
     loop {
-        let (stream, peer) = listener.accept().await?;
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                accept_failed(e).await;
+                continue;
+            }
+        };
         if let Err(e) = stream.set_nodelay(true) {
             tracing::warn!(%peer, error = %e, "policy: cannot set TCP_NODELAY");
         }
-        let (config, handler) = (Arc::clone(&config), Arc::clone(&handler));
-        tokio::spawn(async move {
-            if let Err(e) = serve_connection(stream, &config, handler.as_ref()).await {
-                tracing::warn!(%peer, error = %ErrorChain(&e), "policy: closing connection");
-            }
-        });
+        spawn_session(stream, &config, &handler);
     }
 }
 
-/// Accepts unix-socket connections forever, each served on its own task. Returns only if
-/// accepting fails.
-pub async fn serve_unix<H, F>(
-    listener: UnixListener,
-    config: ServerConfig,
-    handler: H,
-) -> std::io::Result<()>
+/// Accepts unix-socket connections forever, each served on its own task; accept errors as in
+/// [`serve_tcp`].
+pub async fn serve_unix<H, F>(listener: UnixListener, config: ServerConfig, handler: H)
 where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Action> + Send,
@@ -145,15 +139,37 @@ where
     let config = Arc::new(config);
     let handler = Arc::new(handler);
     loop {
-        let (stream, _) = listener.accept().await?;
-        let (config, handler) = (Arc::clone(&config), Arc::clone(&handler));
-        tokio::spawn(async move {
-            if let Err(e) = serve_connection(stream, &config, handler.as_ref()).await {
-                tracing::warn!(error = %ErrorChain(&e), "policy: closing unix connection");
-            }
-        });
+        match listener.accept().await {
+            Ok((stream, _)) => spawn_session(stream, &config, &handler),
+            Err(e) => accept_failed(e).await,
+        }
     }
 }
+
+/// Serves one accepted connection on its own task, logging how it ended if not cleanly.
+fn spawn_session<S, H, F>(stream: S, config: &Arc<ServerConfig>, handler: &Arc<H>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Action> + Send,
+{
+    let (config, handler) = (Arc::clone(config), Arc::clone(handler));
+    tokio::spawn(async move {
+        if let Err(e) = serve_connection(stream, &config, handler.as_ref()).await {
+            tracing::warn!(error = %ErrorChain(&e), "policy: closing connection");
+        }
+    });
+}
+
+/// Accept errors (file descriptors exhausted, a connection reset while queued) are transient:
+/// log, back off briefly so a full descriptor table is not spun on, go on.
+async fn accept_failed(error: std::io::Error) {
+    tracing::warn!(%error, "policy: accept failed");
+    tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
+}
+
+/// Pause after a failed accept.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 
 /// Displays an error with its sources, `a: b: c`.
 struct ErrorChain<'a>(&'a dyn std::error::Error);
