@@ -13,6 +13,7 @@
 //! client, sender, action, score, symbols and milliseconds; never a body, a header value or
 //! a secret.
 
+use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
@@ -173,13 +174,13 @@ impl<R: Resolver + Clone> Engine<R> {
             scan.auth = auth;
         }
 
-        let scan = &scan;
+        let scanned = &scan;
         let runs = self
             .checks
             .iter()
             .filter(|check| has_message || !check.needs_message())
             .map(|check| async move {
-                let outcome = timeout_at(deadline, check.check(scan)).await;
+                let outcome = timeout_at(deadline, check.check(scanned)).await;
                 (check.name(), outcome)
             });
         let mut hits = engine_hits;
@@ -239,7 +240,7 @@ impl<R: Resolver + Clone> Engine<R> {
             required,
             hits,
             enforcements,
-            auth: scan.auth.clone(),
+            auth: std::mem::take(&mut scan.auth),
             headers: header_fields,
             forged_authentication_results: forged,
             skipped,
@@ -272,21 +273,44 @@ fn unix_now() -> u64 {
 }
 
 fn log_verdict(envelope: &Envelope, verdict: &Verdict, elapsed: Duration) {
-    let symbols: Vec<String> = verdict
-        .hits
-        .iter()
-        .map(|h| format!("{}({})", h.name, h.score))
-        .collect();
     tracing::info!(
         queue_id = envelope.queue_id.as_deref().unwrap_or("-"),
-        client = %envelope.client_ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
+        client = %OrDash(envelope.client_ip.as_ref()),
         from = envelope.mail_from.as_deref().unwrap_or("-"),
         action = %verdict.action,
         score = verdict.score,
-        symbols = %symbols.join(","),
+        symbols = %SymbolList(&verdict.hits),
         ms = elapsed.as_millis() as u64,
         "scanned"
     );
+}
+
+/// A value, or `-` when absent; formatted only if the log line is written.
+struct OrDash<'a, T>(Option<&'a T>);
+
+impl<T: fmt::Display> fmt::Display for OrDash<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(value) => value.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+/// `NAME(score),NAME(score)`; formatted only if the log line is written, so a scan with
+/// logging off allocates nothing for it.
+struct SymbolList<'a>(&'a [ScoredHit]);
+
+impl fmt::Display for SymbolList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, hit) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{}({})", hit.name, hit.score)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
