@@ -157,10 +157,7 @@ pub(crate) async fn authenticate<R: Resolver>(
 
     let dmarc = match message {
         Some(message) if need_dmarc => {
-            let from_values: Vec<String> = message
-                .fields("From")
-                .map(|field| String::from_utf8_lossy(field.value()).into_owned())
-                .collect();
+            let from_values = from_values(message);
             let from_values: Vec<&str> = from_values.iter().map(String::as_str).collect();
             let identifiers: Vec<DkimIdentifier<'_>> = dkim
                 .iter()
@@ -203,6 +200,15 @@ pub(crate) async fn authenticate<R: Resolver>(
         arc,
         dmarc,
     }
+}
+
+/// The bodies of a message's From fields, as text (8-bit bytes replaced), for DMARC's
+/// author-domain reading.
+pub(crate) fn from_values(message: &Message<'_>) -> Vec<String> {
+    message
+        .fields("From")
+        .map(|field| String::from_utf8_lossy(field.value()).into_owned())
+        .collect()
 }
 
 /// The SPF request, and which identities can be checked with what the envelope holds.

@@ -166,10 +166,7 @@ fn author_domain(scan: &Scan<'_>) -> Option<String> {
         return Some(dmarc.from_domain.clone());
     }
     let message = scan.message.as_ref()?;
-    let values: Vec<String> = message
-        .fields("From")
-        .map(|f| String::from_utf8_lossy(f.value()).into_owned())
-        .collect();
+    let values = crate::auth::from_values(message);
     let values: Vec<&str> = values.iter().map(String::as_str).collect();
     kanmon_auth::dmarc::author_domains(&values)
         .ok()?
