@@ -95,7 +95,10 @@ mod tests {
             ("inet:localhost:25", inet("127.0.0.1:25")),
             ("inet:[::1]:8897", inet("[::1]:8897")),
             ("inet:::1:8897", inet("[::1]:8897")),
-            ("unix:/run/kanmon/m.sock", Listen::Unix("/run/kanmon/m.sock".into())),
+            (
+                "unix:/run/kanmon/m.sock",
+                Listen::Unix("/run/kanmon/m.sock".into()),
+            ),
         ] {
             assert_eq!(parse_listen(text), Ok(want.clone()), "{text}");
             if !text.contains("localhost") && !text.contains(":::") {

@@ -33,16 +33,16 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use listen::Listen;
 pub use raw::{
     DEFAULT_MILTER_LISTEN, DEFAULT_POLICY_LISTEN, OnError, RawActions, RawArc, RawConfig, RawDkim,
-    RawDkimActions, RawDmarc, RawDmarcActions, RawDns, RawHeaders, RawLimits, RawMilter,
-    RawPolicy, RawServer, RawSpf, RawSpfActions,
+    RawDkimActions, RawDmarc, RawDmarcActions, RawDns, RawHeaders, RawLimits, RawMilter, RawPolicy,
+    RawServer, RawSpf, RawSpfActions,
 };
-pub use listen::Listen;
 pub use scores::DEFAULT_SCORES;
 pub use validate::{
-    DNS_TIMEOUT_MS, MAX_SCAN_TIMEOUT_MS, MIN_HEADER_BYTES, MIN_HEADER_FIELDS, MIN_MESSAGE_BYTES,
-    MAX_CONNECTIONS, MAX_DRAIN_TIMEOUT_MS, RSA_BITS, SCAN_TIMEOUT_DNS_ROUNDS,
+    DNS_TIMEOUT_MS, MAX_CONNECTIONS, MAX_DRAIN_TIMEOUT_MS, MAX_SCAN_TIMEOUT_MS, MIN_HEADER_BYTES,
+    MIN_HEADER_FIELDS, MIN_MESSAGE_BYTES, RSA_BITS, SCAN_TIMEOUT_DNS_ROUNDS,
 };
 
 use crate::check::Mode;

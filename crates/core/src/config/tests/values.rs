@@ -253,7 +253,8 @@ fn listeners_and_server() {
     assert_eq!(config.milter.socket_group.as_deref(), Some("postfix"));
     assert_eq!(config.policy.listen, Listen::Off);
     assert_eq!(config.server.user, None);
-    let config = parse("[milter]\nlisten = \"unix:/run/kanmon/milter.sock\"\nsocket_mode = \"0600\"\n");
+    let config =
+        parse("[milter]\nlisten = \"unix:/run/kanmon/milter.sock\"\nsocket_mode = \"0600\"\n");
     assert_eq!(
         config.milter.listen,
         Listen::Unix("/run/kanmon/milter.sock".into())
