@@ -485,9 +485,11 @@ fn queue_id(ctx: &Context) -> Option<String> {
 /// end), as ours do.
 fn claims_receiver(value: &[u8], authserv_id: &str) -> bool {
     let value = String::from_utf8_lossy(value);
-    value.split(';').any(|part| {
-        part.trim()
-            .strip_prefix("receiver=")
-            .is_some_and(|r| r.eq_ignore_ascii_case(authserv_id))
-    })
+    value
+        .split(|c: char| c == ';' || c.is_whitespace())
+        .any(|token| {
+            token
+                .strip_prefix("receiver=")
+                .is_some_and(|r| r.eq_ignore_ascii_case(authserv_id))
+        })
 }
