@@ -86,11 +86,17 @@ struct Transaction {
     raw: Vec<u8>,
     /// Whether the message passed `limits.max_message_bytes` (the rest was not kept).
     over_limit: bool,
+    seen: Seen,
+}
+
+/// What the header fields told the front-end, for the changes it makes at the end.
+#[derive(Default)]
+struct Seen {
     /// The first Subject field's value, for `rewrite_subject`.
     subject: Option<Vec<u8>>,
     /// Whether a Received field has arrived yet: fields above the first one were written
     /// by Postfix for this delivery (its smtpd's PREPEND results), not by the sender.
-    seen_received: bool,
+    received: bool,
     /// Whether our policy server already PREPENDed Received-SPF for this message.
     policy_received_spf: bool,
 }
@@ -146,9 +152,7 @@ impl MilterSession {
             early,
             raw: Vec::with_capacity(size.max(4096)),
             over_limit: false,
-            subject: None,
-            seen_received: false,
-            policy_received_spf: false,
+            seen: Seen::default(),
         });
     }
 
@@ -252,15 +256,16 @@ impl Transaction {
     }
 
     fn header(&mut self, ctx: &Context, name: &str, value: &[u8]) {
+        let seen = &mut self.seen;
         if name.eq_ignore_ascii_case("Received") {
-            self.seen_received = true;
-        } else if name.eq_ignore_ascii_case("Subject") && self.subject.is_none() {
-            self.subject = Some(value.to_vec());
+            seen.received = true;
+        } else if name.eq_ignore_ascii_case("Subject") && seen.subject.is_none() {
+            seen.subject = Some(value.to_vec());
         } else if name.eq_ignore_ascii_case("Received-SPF")
-            && !self.seen_received
+            && !seen.received
             && claims_receiver(value, &self.engine.config().authserv_id)
         {
-            self.policy_received_spf = true;
+            seen.policy_received_spf = true;
         }
         let mut field = Vec::with_capacity(name.len() + value.len() + 4);
         field.extend_from_slice(name.as_bytes());
@@ -325,10 +330,15 @@ impl Transaction {
             }
         };
         match guarded(&engine, scan).await {
-            Ok(verdict) => response_for(&verdict, &self, ctx),
+            Ok(verdict) => response_for(
+                &verdict,
+                &self.seen,
+                &engine.config().headers.subject_prefix,
+                leading_space(ctx),
+            ),
             Err(e) => {
                 failed(&self.envelope, "scan", &e);
-                on_error(engine.config().on_error, &e, ctx)
+                on_error(engine.config().on_error, &e, leading_space(ctx))
             }
         }
     }
@@ -342,16 +352,11 @@ impl Transaction {
 /// | tempfail, greylist             | `451 4.7.1 <reason>`       | —                        |
 /// | accept, add_header             | continue                   | ours on top; forged A-R deleted |
 /// | rewrite_subject                | continue                   | as above; Subject prefixed |
-fn response_for(verdict: &Verdict, message: &Transaction, ctx: &Context) -> Response {
+fn response_for(verdict: &Verdict, seen: &Seen, subject_prefix: &str, lead: &str) -> Response {
     let reason = verdict.reason.as_deref().unwrap_or("");
     if let Some(reply) = refusal(verdict.action, reason) {
         return reply.into();
     }
-    let lead = if ctx.protocol().contains(Protocol::HEADER_LEADING_SPACE) {
-        " "
-    } else {
-        ""
-    };
     let mut modifications = Vec::new();
     // Highest index first, so deleting one does not renumber the next.
     for &index in verdict.forged_authentication_results.iter().rev() {
@@ -363,7 +368,7 @@ fn response_for(verdict: &Verdict, message: &Transaction, ctx: &Context) -> Resp
     }
     // Inserted at index 0 in reverse, so the first field of the verdict ends up on top.
     for header in verdict.headers.iter().rev() {
-        if message.policy_received_spf && header.name.eq_ignore_ascii_case("Received-SPF") {
+        if seen.policy_received_spf && header.name.eq_ignore_ascii_case("Received-SPF") {
             continue;
         }
         modifications.push(Modification::InsertHeader {
@@ -375,9 +380,10 @@ fn response_for(verdict: &Verdict, message: &Transaction, ctx: &Context) -> Resp
             ),
         });
     }
-    if verdict.action == Action::RewriteSubject {
-        let prefix = &message.engine.config().headers.subject_prefix;
-        modifications.push(subject_change(prefix, message.subject.as_deref(), lead));
+    if verdict.action == Action::RewriteSubject
+        && let Some(change) = subject_change(subject_prefix, seen.subject.as_deref(), lead)
+    {
+        modifications.push(change);
     }
     Response {
         reply: Reply::Continue,
@@ -399,43 +405,37 @@ fn refusal(action: Action, reason: &str) -> Option<Reply> {
 }
 
 /// `on_error` for a message whose scan failed: accept with a field saying so, or 451.
-fn on_error(on_error: OnError, failure: &ScanFailed, ctx: &Context) -> Response {
+fn on_error(on_error: OnError, failure: &ScanFailed, lead: &str) -> Response {
     match on_error {
         OnError::Tempfail => Reply::Code(
             ReplyCode::new(451, "4.3.0 message could not be checked, try again later")
                 .expect("invariant: a fixed valid reply"),
         )
         .into(),
-        OnError::Accept => {
-            let lead = if ctx.protocol().contains(Protocol::HEADER_LEADING_SPACE) {
-                " "
-            } else {
-                ""
-            };
-            Response {
-                reply: Reply::Continue,
-                modifications: vec![Modification::InsertHeader {
-                    index: 0,
-                    name: ERROR_FIELD.to_owned(),
-                    value: format!("{lead}not checked: {failure}"),
-                }],
-            }
-        }
+        OnError::Accept => Response {
+            reply: Reply::Continue,
+            modifications: vec![Modification::InsertHeader {
+                index: 0,
+                name: ERROR_FIELD.to_owned(),
+                value: format!("{lead}not checked: {failure}"),
+            }],
+        },
     }
 }
 
 /// The new Subject under `rewrite_subject`: the prefix (RFC 2047-encoded if not ASCII) and
-/// the original value, or the prefix alone when the message had no Subject.
-fn subject_change(prefix: &str, original: Option<&[u8]>, lead: &str) -> Modification {
+/// the original value, or the prefix alone when the message had no Subject. A raw 8-bit
+/// Subject that is not UTF-8 (Shift_JIS, say) is left alone rather than garbled; the spam
+/// headers still mark the message.
+fn subject_change(prefix: &str, original: Option<&[u8]>, lead: &str) -> Option<Modification> {
     let prefix = if prefix.is_ascii() {
         prefix.to_owned()
     } else {
         format!("=?UTF-8?B?{}?=", BASE64.encode(prefix))
     };
-    match original {
+    Some(match original {
         Some(original) => {
-            let text = String::from_utf8_lossy(original);
-            let text = text.trim_start();
+            let text = std::str::from_utf8(original).ok()?.trim_start();
             Modification::ChangeHeader {
                 index: 1,
                 name: "Subject".to_owned(),
@@ -446,6 +446,16 @@ fn subject_change(prefix: &str, original: Option<&[u8]>, lead: &str) -> Modifica
             name: "Subject".to_owned(),
             value: format!("{lead}{prefix}"),
         },
+    })
+}
+
+/// What goes before a header value we send: a space when Postfix keeps leading spaces
+/// (`HEADER_LEADING_SPACE` negotiated), else nothing (Postfix adds it).
+fn leading_space(ctx: &Context) -> &'static str {
+    if ctx.protocol().contains(Protocol::HEADER_LEADING_SPACE) {
+        " "
+    } else {
+        ""
     }
 }
 
@@ -492,4 +502,185 @@ fn claims_receiver(value: &[u8], authserv_id: &str) -> bool {
                 .strip_prefix("receiver=")
                 .is_some_and(|r| r.eq_ignore_ascii_case(authserv_id))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use kanmon_core::Header;
+    use kanmon_core::auth::AuthResults;
+
+    use super::*;
+
+    fn verdict(action: Action, reason: Option<&str>) -> Verdict {
+        Verdict {
+            action,
+            reason: reason.map(str::to_owned),
+            score: 0.0,
+            required: 6.0,
+            hits: Vec::new(),
+            enforcements: Vec::new(),
+            auth: AuthResults::default(),
+            headers: vec![
+                Header {
+                    name: "Authentication-Results".to_owned(),
+                    value: "mx.example; spf=pass smtp.mailfrom=a@example.org".to_owned(),
+                },
+                Header {
+                    name: "Received-SPF".to_owned(),
+                    value: "pass (mx.example: ...) receiver=mx.example; identity=mailfrom"
+                        .to_owned(),
+                },
+            ],
+            forged_authentication_results: vec![0, 2],
+            skipped: Vec::new(),
+            internal: false,
+        }
+    }
+
+    fn names(response: &Response) -> Vec<String> {
+        response
+            .modifications
+            .iter()
+            .map(|m| match m {
+                Modification::InsertHeader { index, name, .. } => format!("insert {index} {name}"),
+                Modification::ChangeHeader {
+                    index, name, value, ..
+                } => format!("change {index} {name} {value:?}"),
+                Modification::AddHeader { name, value } => format!("add {name} {value:?}"),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn refusals_are_replies_with_the_reason() {
+        for (action, code, text) in [
+            (Action::Reject, 550, "5.7.1 SPF fail: no"),
+            (Action::Tempfail, 451, "4.7.1 SPF fail: no"),
+            (Action::Greylist, 451, "4.7.1 SPF fail: no"),
+        ] {
+            let response = response_for(
+                &verdict(action, Some("SPF fail: no")),
+                &Seen::default(),
+                "",
+                " ",
+            );
+            assert_eq!(
+                response.reply,
+                Reply::Code(ReplyCode::new(code, text).unwrap()),
+                "{action}"
+            );
+            assert!(response.modifications.is_empty());
+        }
+        // A reason with a line break cannot end the reply early.
+        let Reply::Code(code) = refusal(Action::Reject, "a\r\n250 ok").unwrap() else {
+            panic!("a code");
+        };
+        assert_eq!(code.text(), "5.7.1 a  250 ok");
+    }
+
+    #[test]
+    fn accepted_mail_gets_forged_fields_deleted_and_ours_on_top_in_order() {
+        let response = response_for(
+            &verdict(Action::AddHeader, Some("score")),
+            &Seen::default(),
+            "***SPAM***",
+            " ",
+        );
+        assert_eq!(response.reply, Reply::Continue);
+        assert_eq!(
+            names(&response),
+            [
+                "change 3 Authentication-Results \"\"",
+                "change 1 Authentication-Results \"\"",
+                "insert 0 Received-SPF",
+                "insert 0 Authentication-Results",
+            ]
+        );
+        let Modification::InsertHeader { value, .. } = &response.modifications[3] else {
+            panic!("insert");
+        };
+        assert_eq!(value, " mx.example; spf=pass smtp.mailfrom=a@example.org");
+    }
+
+    #[test]
+    fn received_spf_from_our_policy_server_is_not_repeated() {
+        let mut seen = Seen::default();
+        assert!(claims_receiver(
+            b" pass (mx.example: domain of a@example.org designates 192.0.2.1 as permitted sender) receiver=mx.example; client-ip=192.0.2.1",
+            "mx.example"
+        ));
+        assert!(!claims_receiver(
+            b" pass receiver=other.example;",
+            "mx.example"
+        ));
+        seen.policy_received_spf = true;
+        let response = response_for(&verdict(Action::Accept, None), &seen, "", " ");
+        assert!(!names(&response).iter().any(|n| n.contains("Received-SPF")));
+    }
+
+    #[test]
+    fn rewritten_subjects() {
+        let seen = Seen {
+            subject: Some(b" cheap pills".to_vec()),
+            ..Seen::default()
+        };
+        let response = response_for(
+            &verdict(Action::RewriteSubject, Some("score")),
+            &seen,
+            "***SPAM***",
+            " ",
+        );
+        assert!(
+            names(&response).contains(&"change 1 Subject \" ***SPAM*** cheap pills\"".to_owned()),
+            "{:?}",
+            names(&response)
+        );
+        assert_eq!(
+            subject_change("【迷惑】", None, ""),
+            Some(Modification::AddHeader {
+                name: "Subject".to_owned(),
+                value: "=?UTF-8?B?44CQ6L+35oOR44CR?=".to_owned()
+            })
+        );
+        // Raw Shift_JIS is not UTF-8: left alone rather than garbled.
+        assert_eq!(subject_change("[SPAM]", Some(b"\x83e\x83X\x83g"), ""), None);
+    }
+
+    #[test]
+    fn on_error_accepts_with_a_field_or_defers() {
+        let accepted = on_error(OnError::Accept, &ScanFailed::Panicked, " ");
+        assert_eq!(accepted.reply, Reply::Continue);
+        assert_eq!(
+            accepted.modifications,
+            [Modification::InsertHeader {
+                index: 0,
+                name: "X-Kanmon-Error".to_owned(),
+                value: " not checked: internal error".to_owned()
+            }]
+        );
+        let deferred = on_error(
+            OnError::Tempfail,
+            &ScanFailed::TimedOut(std::time::Duration::from_secs(12)),
+            " ",
+        );
+        let Reply::Code(code) = deferred.reply else {
+            panic!("a code");
+        };
+        assert_eq!(code.code(), 451);
+        assert!(code.text().starts_with("4.3.0 "));
+    }
+
+    #[test]
+    fn envelope_details() {
+        assert_eq!(strip_brackets("<a@example.org>"), "a@example.org");
+        assert_eq!(strip_brackets("<>"), "");
+        let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            size_claim(&args(&["<a@b>", "BODY=8BITMIME", "size=20480"])),
+            Some(20480)
+        );
+        assert_eq!(size_claim(&args(&["<a@b>", "SIZE=lots"])), None);
+        assert_eq!(size_claim(&args(&["<a@b>"])), None);
+    }
 }

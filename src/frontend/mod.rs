@@ -106,3 +106,44 @@ pub(crate) fn reply_text(reason: &str) -> String {
 /// The header field a message accepted unscanned carries (`on_error = "accept"`), so the
 /// admin and the user can see it was not checked.
 pub(crate) const ERROR_FIELD: &str = "X-Kanmon-Error";
+
+#[cfg(test)]
+mod tests {
+    use kanmon_core::Config;
+
+    use super::*;
+
+    fn engine(scan_timeout_ms: u64) -> ScanEngine {
+        let config = Config::parse(&format!(
+            "[dns]\nnameservers = [\"127.0.0.1:9\"]\ntimeout_ms = 100\n[limits]\nscan_timeout_ms = {scan_timeout_ms}\n"
+        ))
+        .unwrap();
+        ScanEngine::from_config(config).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panicking_scan_is_a_failure_not_a_crash() {
+        let engine = engine(1000);
+        let result: Result<(), _> = guarded(&engine, async { panic!("a bug in a check") }).await;
+        assert_eq!(result, Err(ScanFailed::Panicked));
+        assert_eq!(guarded(&engine, async { 7 }).await, Ok(7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_scan_past_its_budget_and_grace_is_cut_off() {
+        let engine = engine(1000);
+        let result: Result<(), _> = guarded(&engine, std::future::pending()).await;
+        assert_eq!(
+            result,
+            Err(ScanFailed::TimedOut(Duration::from_millis(3000)))
+        );
+    }
+
+    #[test]
+    fn reply_text_is_one_bounded_line() {
+        assert_eq!(reply_text("SPF fail:\r\nsecond"), "SPF fail:  second");
+        let long = "é".repeat(400);
+        let text = reply_text(&long);
+        assert!(text.len() <= 303 && text.ends_with("..."), "{}", text.len());
+    }
+}

@@ -206,3 +206,81 @@ fn policy_text(reason: &str) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use kanmon_core::auth::AuthResults;
+    use kanmon_core::{CheckName, Enforcement, Header, Mode};
+
+    use super::*;
+
+    fn verdict(enforced: Option<(VerdictAction, Mode)>, received_spf: bool) -> Verdict {
+        Verdict {
+            action: VerdictAction::Accept,
+            reason: None,
+            score: 0.0,
+            required: 6.0,
+            hits: Vec::new(),
+            enforcements: enforced
+                .map(|(action, mode)| Enforcement {
+                    check: CheckName::Spf,
+                    action,
+                    reason: "SPF fail: example.org does not permit 192.0.2.1".to_owned(),
+                    mode,
+                })
+                .into_iter()
+                .collect(),
+            auth: AuthResults::default(),
+            headers: received_spf
+                .then(|| Header {
+                    name: "Received-SPF".to_owned(),
+                    value: "fail (mx.example: ...) receiver=mx.example; identity=mailfrom"
+                        .to_owned(),
+                })
+                .into_iter()
+                .collect(),
+            forged_authentication_results: Vec::new(),
+            skipped: Vec::new(),
+            internal: false,
+        }
+    }
+
+    fn words(decision: &Decision) -> (String, String) {
+        (decision.first.to_string(), decision.later.to_string())
+    }
+
+    #[test]
+    fn the_table() {
+        let reason = "SPF fail: example.org does not permit 192.0.2.1";
+        let rows = [
+            (
+                Some((VerdictAction::Reject, Mode::Enforce)),
+                format!("550 5.7.1 {reason}"),
+                format!("550 5.7.1 {reason}"),
+            ),
+            (
+                Some((VerdictAction::Tempfail, Mode::Enforce)),
+                format!("DEFER_IF_PERMIT 4.7.1 {reason}"),
+                format!("DEFER_IF_PERMIT 4.7.1 {reason}"),
+            ),
+            (
+                Some((VerdictAction::Reject, Mode::Tag)),
+                "PREPEND Received-SPF: fail (mx.example: ...) receiver=mx.example; identity=mailfrom".to_owned(),
+                "DUNNO".to_owned(),
+            ),
+        ];
+        for (enforced, first, later) in rows {
+            let decision = Decision::for_verdict(&verdict(enforced, true));
+            assert_eq!(words(&decision), (first, later), "{enforced:?}");
+        }
+        let plain = Decision::for_verdict(&verdict(None, false));
+        assert_eq!(words(&plain), ("DUNNO".to_owned(), "DUNNO".to_owned()));
+    }
+
+    #[test]
+    fn reply_text_is_printable_ascii_within_the_limit() {
+        let text = policy_text(&format!("SPF fail: münchen.example {}", "x".repeat(400)));
+        assert!(text.is_ascii() && text.len() <= kanmon_policy::MAX_REPLY_TEXT_LEN);
+        assert!(Action::reply(550, Some("5.7.1"), &text).is_ok());
+    }
+}
