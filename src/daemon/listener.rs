@@ -297,11 +297,15 @@ pub(crate) async fn accept_loop<F, Fut>(
     }
 }
 
-/// Waits until every session holding one of `permits` (of `total`) has ended, or `timeout`.
+/// Waits until every session holding one of `permits` (of `total`) has ended, or `deadline`.
 /// Returns how many were still running at the end.
-pub(crate) async fn drain(permits: &Semaphore, total: usize, timeout: Duration) -> usize {
+pub(crate) async fn drain(
+    permits: &Semaphore,
+    total: usize,
+    deadline: tokio::time::Instant,
+) -> usize {
     let all = u32::try_from(total).unwrap_or(u32::MAX);
-    match tokio::time::timeout(timeout, permits.acquire_many(all)).await {
+    match tokio::time::timeout_at(deadline, permits.acquire_many(all)).await {
         Ok(_) => 0,
         Err(_) => total - permits.available_permits(),
     }

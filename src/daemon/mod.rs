@@ -154,8 +154,9 @@ async fn serve(
     for accept in loops {
         let _ = accept.await;
     }
+    let deadline = tokio::time::Instant::now() + drain_timeout;
     for permits in pools {
-        let left = drain(&permits, max, drain_timeout).await;
+        let left = drain(&permits, max, deadline).await;
         if left > 0 {
             tracing::warn!(
                 sessions = left,
