@@ -6,8 +6,10 @@
 //! until both ports accept. Its log (standard error) is kept in a file for assertions and
 //! for the failure message.
 
+mod load;
 mod milter;
 mod policy;
+mod robustness;
 mod signals;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -252,4 +254,22 @@ pub(crate) fn next_message(queue_id: &str, from: &str, message: &str) -> Transac
     tx.helo = None;
     tx.macros.retain(|(stage, _)| *stage != Stage::Connect);
     tx
+}
+
+impl Daemon {
+    /// The daemon's process id (the binary itself, not a shell).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The daemon's peak resident set size so far (`VmHWM` of `/proc/<pid>/status`), in KiB.
+    pub(crate) fn peak_rss_kib(&self) -> u64 {
+        let path = format!("/proc/{}/status", self.pid());
+        let status = std::fs::read_to_string(&path).expect("read /proc/<pid>/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmHWM in {path}:\n{status}"))
+    }
 }
