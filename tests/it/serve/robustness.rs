@@ -35,6 +35,25 @@ fn good_request(instance: &str) -> String {
     )
 }
 
+/// [`good_request`] padded with `x_padN=vvv` lines to exactly `len` bytes, the empty line
+/// included, each line well under the line limit.
+fn padded_request(instance: &str, len: usize) -> String {
+    let mut request = good_request(instance).trim_end().to_owned() + "\n";
+    let room = len - request.len() - 1;
+    let lines = room.div_ceil(4000);
+    for i in 0..lines {
+        // Line lengths, newline included, that add up to `room`.
+        let size = room / lines + usize::from(i < room % lines);
+        let name = format!("x_pad{i}=");
+        request.push_str(&name);
+        request.push_str(&"v".repeat(size - name.len() - 1));
+        request.push('\n');
+    }
+    request.push('\n');
+    assert_eq!(request.len(), len);
+    request
+}
+
 /// How the daemon ended a connection we abused.
 #[derive(Debug)]
 struct Ending {
@@ -239,6 +258,22 @@ async fn broken_milter_input_is_closed_and_the_daemon_keeps_serving() {
         assert!(rest.is_empty(), "{what}: {:?}", ending.received);
         still_serves(&daemon, what).await;
     }
+    // The largest packet is still read: a header field that fills it exactly.
+    let value = format!(" {}", "s".repeat(MAX_PACKET_LEN - 3 - "Subject".len() - 1));
+    let message = format!("From: alice@pass.test\nSubject:{value}\n\nHi Bob.\n");
+    let mut client = daemon.milter_client().await;
+    let outcome = tokio::time::timeout(
+        WAIT,
+        client.transaction(&transaction("BIG1", "alice@pass.test", &message)),
+    )
+    .await
+    .expect("a packet of MAX_PACKET_LEN: answered in time")
+    .expect("a packet of MAX_PACKET_LEN is read");
+    assert_eq!((outcome.step, &outcome.reply), ("eom", &Reply::Continue));
+    assert!(
+        format!("{:?}", outcome.modifications).contains("spf=pass"),
+        "{outcome:?}"
+    );
     // None of it cost memory: the 2 GiB length was refused before any allocation.
     let peak = daemon.peak_rss_kib();
     assert!(peak < 100 * 1024, "peak RSS {peak} KiB");
@@ -250,34 +285,67 @@ async fn broken_policy_input_is_closed_and_the_daemon_keeps_serving() {
     let daemon = Daemon::start(dns.addr, "").await;
     still_serves(&daemon, "start").await;
 
-    let with_line = |line: String| format!("request=smtpd_access_policy\n{line}\n\n");
-    let long_line = with_line(format!("helo_name={}", "h".repeat(MAX_LINE_LEN)));
-    assert_eq!(
-        long_line.lines().nth(1).map(str::len),
-        Some(MAX_LINE_LEN + 10)
-    );
-    let huge_line = with_line(format!("helo_name={}", "h".repeat(70 * 1024)));
+    // At each limit a request is answered; one past it, the connection is closed.
+    let line = |len: usize| format!("x_line={}\n", "v".repeat(len - "x_line=".len()));
+    let with_line = |instance: &str, len: usize| {
+        good_request(instance).trim_end().to_owned() + "\n" + &line(len) + "\n"
+    };
+    let with_attributes = |instance: &str, count: usize| {
+        let good = good_request(instance);
+        let fillers = count - good.lines().filter(|l| !l.is_empty()).count();
+        good.trim_end().to_owned()
+            + "\n"
+            + &(0..fillers)
+                .map(|i| format!("x{i}=v\n"))
+                .collect::<String>()
+            + "\n"
+    };
+    let at_limits = [
+        (
+            "a line of the longest length",
+            with_line("lim.1", MAX_LINE_LEN),
+        ),
+        (
+            "the most attributes",
+            with_attributes("lim.2", MAX_ATTRIBUTES),
+        ),
+        (
+            "a request of the longest length",
+            padded_request("lim.3", MAX_REQUEST_LEN),
+        ),
+    ];
+    for (what, request) in at_limits {
+        let mut client = daemon.policy_client().await;
+        let reply = tokio::time::timeout(WAIT, client.send_raw(request.as_bytes()))
+            .await
+            .unwrap_or_else(|_| panic!("{what}: answered in time"))
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            reply.starts_with("PREPEND Received-SPF: pass"),
+            "{what}: {reply}"
+        );
+    }
+    let huge_line = with_line("big.1", 70 * 1024);
     let many = (0..10_000)
         .map(|i| format!("x_attribute_{i}=value\n"))
         .collect::<String>()
         + "\n";
-    let just_too_many = (0..=MAX_ATTRIBUTES)
-        .map(|i| format!("x{i}=v\n"))
-        .collect::<String>()
-        + "\n";
-    // Under the line and attribute limits, over the request limit.
-    let long_request = (0..200)
-        .map(|i| format!("x{i}={}\n", "v".repeat(400)))
-        .collect::<String>()
-        + "\n";
-    assert!(long_request.len() > MAX_REQUEST_LEN);
     let no_blank_line = good_request("nb.1").trim_end().to_owned() + "\n";
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("line one byte over the limit", long_line.into_bytes()),
-        ("line over 64 KiB", huge_line.into_bytes()),
+        (
+            "a line one byte over the limit",
+            with_line("over.1", MAX_LINE_LEN + 1).into_bytes(),
+        ),
+        ("a line over 64 KiB", huge_line.into_bytes()),
         ("10,000 attributes", many.into_bytes()),
-        ("257 attributes", just_too_many.into_bytes()),
-        ("request over 64 KiB", long_request.into_bytes()),
+        (
+            "one attribute over the limit",
+            with_attributes("over.2", MAX_ATTRIBUTES + 1).into_bytes(),
+        ),
+        (
+            "a request one byte over the limit",
+            padded_request("over.3", MAX_REQUEST_LEN + 1).into_bytes(),
+        ),
         (
             "request without its empty line, then EOF",
             no_blank_line.into_bytes(),
