@@ -178,6 +178,7 @@ async fn serve_milter(stream: Stream, engines: EngineSlot, stop: watch::Receiver
             max_body_bytes: limits.max_message_bytes.saturating_add(1),
         },
         progress_interval: Some(MILTER_PROGRESS_INTERVAL),
+        read_timeout: Some(kanmon_milter::DEFAULT_READ_TIMEOUT),
     };
     let mut session = MilterSession::new(engines);
     if let Err(e) =

@@ -167,6 +167,13 @@ impl MilterSession {
     }
 }
 
+impl Drop for MilterSession {
+    /// A connection that ends mid-message (the MTA gave up) stops its early scan too.
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
 /// The largest buffer reserved up front from a client's SIZE= claim; past it, it grows as
 /// bytes arrive.
 const INITIAL_BUFFER_CAP: usize = 1024 * 1024;

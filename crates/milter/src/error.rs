@@ -51,4 +51,7 @@ pub enum MilterError {
     /// A header modification that may not be sent.
     #[error("invalid header modification: {0}")]
     InvalidHeader(&'static str),
+    /// The MTA sent nothing within the read timeout.
+    #[error("no packet from the MTA for {0:?}")]
+    IdleTimeout(std::time::Duration),
 }

@@ -53,7 +53,16 @@ pub struct Config {
     /// While the end-of-message handler runs, send `SMFIR_PROGRESS` this often so the MTA's
     /// timeout (Postfix `milter_content_timeout`, 300 s) restarts. `None` disables it.
     pub progress_interval: Option<Duration>,
+    /// How long the server waits for the MTA's next packet before it closes the connection;
+    /// `None` waits forever. Postfix waits at most `milter_command_timeout` (30 s) for a reply
+    /// and keeps a connection only for one SMTP session, whose client must speak within
+    /// `smtpd_timeout` (300 s); a peer silent for longer is gone or is not Postfix, and
+    /// would otherwise hold a connection slot for good.
+    pub read_timeout: Option<Duration>,
 }
+
+/// A [`Config::read_timeout`] with a minute to spare over Postfix's `smtpd_timeout`.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(360);
 
 /// Serves one MTA connection until QUIT or end of stream. Protocol errors end the connection
 /// with an error (the MTA then applies its `milter_default_action`).
@@ -94,6 +103,7 @@ where
         if between_messages && stopping {
             return Ok(());
         }
+        let read = read_with_timeout(&mut io, config.read_timeout);
         let packet = if between_messages {
             tokio::select! {
                 biased;
@@ -101,10 +111,10 @@ where
                     stopping = true;
                     continue;
                 }
-                packet = read_packet(&mut io, MAX_PACKET_LEN) => packet?,
+                packet = read => packet?,
             }
         } else {
-            read_packet(&mut io, MAX_PACKET_LEN).await?
+            read.await?
         };
         let Some(packet) = packet else { break };
         let code = packet.code;
@@ -123,6 +133,18 @@ where
         }
     }
     Ok(())
+}
+
+async fn read_with_timeout<S: AsyncRead + Unpin>(
+    io: &mut S,
+    timeout: Option<Duration>,
+) -> Result<Option<Packet>, MilterError> {
+    match timeout {
+        None => read_packet(io, MAX_PACKET_LEN).await,
+        Some(limit) => tokio::time::timeout(limit, read_packet(io, MAX_PACKET_LEN))
+            .await
+            .map_err(|_| MilterError::IdleTimeout(limit))?,
+    }
 }
 
 async fn step<S, M>(

@@ -179,6 +179,7 @@ pub(crate) fn config() -> Config {
         },
         limits: Limits::default(),
         progress_interval: None,
+        read_timeout: None,
     }
 }
 

@@ -133,3 +133,33 @@ async fn out_of_order_command_closes() {
         Err(MilterError::UnexpectedCommand { command: 'M', .. })
     ));
 }
+
+/// A peer that stops in the middle of a packet is dropped after the read timeout instead of
+/// holding its connection for good.
+#[tokio::test(start_paused = true)]
+async fn a_silent_peer_is_dropped_after_the_read_timeout() {
+    let (client, server) = tokio::io::duplex(1024);
+    let mut config = config();
+    config.read_timeout = Some(Duration::from_secs(360));
+    let served = tokio::spawn(async move {
+        let mut milter = Recorder::new(Log::default());
+        serve_connection(server, &mut milter, &config).await
+    });
+    let mut client = client;
+    // Length 100, then only 10 bytes of it.
+    client
+        .write_all(&100u32.to_be_bytes())
+        .await
+        .expect("write");
+    client.write_all(b"Mxxxxxxxxx").await.expect("write");
+    tokio::time::sleep(Duration::from_secs(359)).await;
+    assert!(!served.is_finished(), "still waiting before the timeout");
+    let ended = tokio::time::timeout(Duration::from_secs(2), served)
+        .await
+        .expect("ended at the timeout")
+        .expect("task");
+    assert!(
+        matches!(ended, Err(MilterError::IdleTimeout(d)) if d == Duration::from_secs(360)),
+        "{ended:?}"
+    );
+}
