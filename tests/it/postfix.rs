@@ -18,8 +18,8 @@
 
 mod daemon;
 mod instance;
+mod lifecycle;
 mod milter;
-mod outage;
 mod policy;
 mod smoke;
 mod smtp;
@@ -33,7 +33,6 @@ use kanmon_testdns::{DnsServer, parse_zone};
 
 pub(crate) use daemon::{Kanmon, Settings};
 pub(crate) use instance::{Filters, Postfix};
-pub(crate) use smtp::{Mail, header_fields};
 
 /// Where the templates, the zone and the signer live.
 fn testdata(name: &str) -> PathBuf {

@@ -3,6 +3,8 @@
 //! restarted daemon comes back where Postfix expects it.
 
 use std::fs::OpenOptions;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -62,6 +64,7 @@ pub(crate) struct Kanmon {
     child: Option<Child>,
     milter_port: Option<u16>,
     policy_port: Option<u16>,
+    dns: SocketAddr,
 }
 
 impl Kanmon {
@@ -71,8 +74,25 @@ impl Kanmon {
             .prefix("kanmon-serve-")
             .tempdir()
             .expect("temp dir");
+        // Readable by `nobody`, whom the daemon becomes, for a reload after the drop.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
         let milter_port = settings.milter.then(free_port);
         let policy_port = settings.policy.then(free_port);
+        let mut kanmon = Kanmon {
+            dir,
+            child: None,
+            milter_port,
+            policy_port,
+            dns: dns.addr,
+        };
+        kanmon.write_config(&settings);
+        kanmon.spawn();
+        kanmon
+    }
+
+    /// Writes `kanmon.toml` for `settings` (read at the next start or SIGHUP).
+    pub(crate) fn write_config(&self, settings: &Settings) {
         let listen = |port: Option<u16>| match port {
             Some(port) => format!("inet:127.0.0.1:{port}"),
             None => String::new(),
@@ -105,22 +125,14 @@ impl Kanmon {
              [dmarc]\n\
              mode = \"{dmarc}\"\n",
             on_error = settings.on_error,
-            dns = dns.addr,
-            milter = listen(milter_port),
-            policy = listen(policy_port),
+            dns = self.dns,
+            milter = listen(self.milter_port),
+            policy = listen(self.policy_port),
             spf = settings.spf,
             dkim = settings.dkim,
             dmarc = settings.dmarc,
         );
-        std::fs::write(dir.path().join("kanmon.toml"), config).expect("write config");
-        let mut kanmon = Kanmon {
-            dir,
-            child: None,
-            milter_port,
-            policy_port,
-        };
-        kanmon.spawn();
-        kanmon
+        std::fs::write(self.dir.path().join("kanmon.toml"), config).expect("write config");
     }
 
     pub(crate) fn milter_port(&self) -> Option<u16> {
@@ -164,7 +176,7 @@ impl Kanmon {
         }
     }
 
-    fn assert_running(&mut self) {
+    pub(crate) fn assert_running(&mut self) {
         let child = self.child.as_mut().expect("kanmon was started");
         if let Some(status) = child.try_wait().expect("try_wait") {
             panic!("kanmon serve exited ({status}):\n{}", self.stderr());
@@ -197,6 +209,11 @@ impl Kanmon {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// SIGHUP: reload the configuration.
+    pub(crate) fn reload(&mut self) {
+        signal(self.child.as_ref().expect("kanmon is running"), "HUP");
     }
 
     /// Everything the daemon wrote to stderr so far (over all its runs).
