@@ -30,7 +30,10 @@ fn killed_daemon_with_default_accept_loses_nothing_and_scans_again_after_restart
         String::from_utf8_lossy(&unscanned[0])
     );
     assert!(
-        stack.postfix.log().contains("milter inet:127.0.0.1:"),
+        stack
+            .postfix
+            .log()
+            .contains("connect to Milter service inet:127.0.0.1:"),
         "Postfix did not notice the milter was gone:\n{}",
         stack.postfix.log_tail()
     );

@@ -31,9 +31,13 @@ pub(super) fn results_on_top(message: &[u8]) -> String {
     value
 }
 
-/// The one `Received-SPF` field of a message.
+/// The one `Received-SPF` field for the MAIL FROM identity (kanmon writes another for the
+/// HELO identity).
 pub(super) fn received_spf(message: &[u8]) -> String {
-    let all = values(message, "Received-SPF");
+    let all: Vec<String> = values(message, "Received-SPF")
+        .into_iter()
+        .filter(|v| v.contains("identity=mailfrom"))
+        .collect();
     assert_eq!(all.len(), 1, "{}", String::from_utf8_lossy(message));
     all.into_iter().next().expect("one field")
 }
