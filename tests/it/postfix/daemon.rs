@@ -46,6 +46,15 @@ impl Settings {
         }
     }
 
+    /// Milter and policy server together, as a production set-up runs them.
+    pub(crate) fn both() -> Settings {
+        Settings {
+            milter: true,
+            policy: true,
+            ..Settings::milter()
+        }
+    }
+
     pub(crate) fn spf(self, mode: &'static str) -> Settings {
         Settings { spf: mode, ..self }
     }
