@@ -5,6 +5,8 @@
 //! 2 usage or configuration error, 3 unreadable input.
 
 mod cli;
+mod daemon;
+mod frontend;
 
 use std::process::ExitCode;
 

@@ -43,7 +43,7 @@ pub(crate) struct CheckArgs {
 }
 
 pub(crate) fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
-    init_logging();
+    super::init_logging("warn");
     let config = load_config(args.config.as_ref())?;
     let (name, raw) = read_message(args.file.as_ref(), config.limits.max_message_bytes)?;
     let envelope = Envelope {
@@ -117,15 +117,4 @@ fn strip_brackets(address: &str) -> &str {
         .strip_prefix('<')
         .and_then(|a| a.strip_suffix('>'))
         .unwrap_or(address)
-}
-
-/// Log lines go to standard error; `KANMON_LOG` (e.g. `info`, `kanmon_core=debug`) sets
-/// what is shown, warnings and errors by default.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KANMON_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }

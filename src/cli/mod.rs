@@ -3,7 +3,9 @@
 
 mod check;
 mod config;
+mod postfix;
 mod report;
+mod serve;
 
 use std::error::Error;
 use std::fmt;
@@ -29,12 +31,18 @@ enum Command {
     /// Validate or print the configuration.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Run the milter and policy server for Postfix (in the foreground).
+    Serve(serve::ServeArgs),
+    /// Print the Postfix main.cf lines that connect Postfix to `kanmon serve`.
+    Postfix(postfix::PostfixArgs),
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     match args.command {
         Command::Check(args) => check::run(args),
         Command::Config(command) => config::run(command),
+        Command::Serve(args) => serve::run(args),
+        Command::Postfix(args) => postfix::run(args),
     }
 }
 
@@ -136,4 +144,16 @@ pub(crate) fn load_config(path: Option<&PathBuf>) -> Result<Config, CliError> {
         path: path.display().to_string(),
         errors,
     })
+}
+
+/// Log lines go to standard error; `KANMON_LOG` (e.g. `info`, `kanmon_core=debug`) sets
+/// what is shown, `default` when it is not set.
+pub(crate) fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KANMON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }

@@ -61,6 +61,8 @@ pub(crate) struct AuthContext<'a, R> {
     pub(crate) now: u64,
     pub(crate) dmarc_sample: u8,
     pub(crate) deadline: Instant,
+    /// Results of an earlier scan of the same envelope: its SPF outputs are taken as they are.
+    pub(crate) early: Option<&'a AuthResults>,
 }
 
 /// Runs SPF, DKIM, ARC and DMARC as the configuration asks, recording what it skipped.
@@ -102,7 +104,11 @@ pub(crate) async fn authenticate<R: Resolver>(
         }
     }
     let deadline = context.deadline;
+    let early = context.early;
     let mail_from = async {
+        if let Some(early) = early {
+            return early.spf.clone();
+        }
         match (&spf_request.request, need_spf, spf_request.mail_from) {
             (Some(request), true, true) => Some(
                 timeout_at(deadline, context.spf.verify_mail_from(request))
@@ -113,6 +119,9 @@ pub(crate) async fn authenticate<R: Resolver>(
         }
     };
     let helo = async {
+        if let Some(early) = early {
+            return early.spf_helo.clone();
+        }
         match (&spf_request.request, spf_request.helo) {
             (Some(request), true) => Some(
                 timeout_at(deadline, context.spf.verify_helo(request))

@@ -22,19 +22,24 @@ pub fn decide(
     enforcements: &[Enforcement],
     thresholds: &Thresholds,
 ) -> (Action, Option<String>) {
-    let enforced = enforcements
-        .iter()
-        .filter(|e| e.mode == Mode::Enforce && e.action != Action::Accept)
-        .fold(None::<&Enforcement>, |best, e| match best {
-            Some(best) if best.action >= e.action => Some(best),
-            _ => Some(e),
-        });
+    let enforced = most_severe_enforced(enforcements);
     let by_score = score_action(score, thresholds);
     match enforced {
         Some(e) if e.action >= by_score.0 => (e.action, Some(e.reason.clone())),
         _ if by_score.0 != Action::Accept => (by_score.0, Some(by_score.1)),
         _ => (Action::Accept, None),
     }
+}
+
+/// The most severe action a check in `enforce` mode asks for (the first of equals), if any.
+pub fn most_severe_enforced(enforcements: &[Enforcement]) -> Option<&Enforcement> {
+    enforcements
+        .iter()
+        .filter(|e| e.mode == Mode::Enforce && e.action != Action::Accept)
+        .fold(None::<&Enforcement>, |best, e| match best {
+            Some(best) if best.action >= e.action => Some(best),
+            _ => Some(e),
+        })
 }
 
 fn score_action(score: f64, thresholds: &Thresholds) -> (Action, String) {

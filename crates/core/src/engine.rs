@@ -23,7 +23,7 @@ use kanmon_auth::message::{Message, MessageLimits};
 use kanmon_auth::spf::SpfVerifier;
 use tokio::time::{Instant, timeout_at};
 
-use crate::auth::{AuthContext, authenticate};
+use crate::auth::{AuthContext, AuthResults, authenticate};
 use crate::check::{Check, CheckName, Mode};
 use crate::checks;
 use crate::config::Config;
@@ -96,16 +96,39 @@ impl<R: Resolver + Clone> Engine<R> {
 
     /// Scans a whole message (milter at end of message, CLI).
     pub async fn scan_message(&self, envelope: &Envelope, raw: &[u8]) -> Verdict {
-        self.scan(envelope, Some(raw)).await
+        self.scan(envelope, Some(raw), None, Log::Yes).await
     }
 
-    /// Scans what is known before DATA (policy delegation, milter at RCPT): the checks that
-    /// need the message are skipped.
+    /// Scans what is known before DATA (policy delegation): the checks that need the message
+    /// are skipped.
     pub async fn scan_envelope(&self, envelope: &Envelope) -> Verdict {
-        self.scan(envelope, None).await
+        self.scan(envelope, None, None, Log::Yes).await
     }
 
-    async fn scan(&self, envelope: &Envelope, raw: Option<&[u8]>) -> Verdict {
+    /// The milter's early look at MAIL FROM: as [`Engine::scan_envelope`], without the log
+    /// line, since the message's line is written when [`Engine::scan_message_after`] ends.
+    pub async fn scan_early(&self, envelope: &Envelope) -> Verdict {
+        self.scan(envelope, None, None, Log::No).await
+    }
+
+    /// Scans a whole message whose envelope [`Engine::scan_early`] already saw: its SPF
+    /// results are reused (same client, HELO and MAIL FROM), so SPF runs once per message.
+    pub async fn scan_message_after(
+        &self,
+        envelope: &Envelope,
+        raw: &[u8],
+        early: &AuthResults,
+    ) -> Verdict {
+        self.scan(envelope, Some(raw), Some(early), Log::Yes).await
+    }
+
+    async fn scan(
+        &self,
+        envelope: &Envelope,
+        raw: Option<&[u8]>,
+        early: Option<&AuthResults>,
+        log: Log,
+    ) -> Verdict {
         let started = Instant::now();
         let deadline = started + self.config.limits.scan_timeout;
         let now = (self.clock)();
@@ -167,6 +190,7 @@ impl<R: Resolver + Clone> Engine<R> {
                 now,
                 dmarc_sample: (self.dmarc_sampler)(),
                 deadline,
+                early,
             };
             let mut auth_skipped = Vec::new();
             let auth = authenticate(&context, &mut auth_skipped).await;
@@ -246,7 +270,9 @@ impl<R: Resolver + Clone> Engine<R> {
             skipped,
             internal,
         };
-        log_verdict(envelope, &verdict, started.elapsed());
+        if log == Log::Yes {
+            log_verdict(envelope, &verdict, started.elapsed());
+        }
         verdict
     }
 
@@ -258,6 +284,13 @@ impl<R: Resolver + Clone> Engine<R> {
             CheckName::Arc => self.config.arc.mode,
         }
     }
+}
+
+/// Whether a scan writes the message's log line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Log {
+    Yes,
+    No,
 }
 
 /// Scores are sums of decimals; two places keep 0.1 + 0.2 from printing as 0.30000000000000004.
@@ -398,5 +431,46 @@ mod tests {
                 "DMARC_TEMPERROR"
             ]
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_message_after_an_early_scan_reuses_its_spf_results() {
+        let config = "[dns]\ntimeout_ms = 100\n[limits]\nscan_timeout_ms = 500\n";
+        let envelope = Envelope {
+            client_ip: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))),
+            helo: Some("mail.example.org".to_owned()),
+            mail_from: Some("user@example.org".to_owned()),
+            ..Envelope::default()
+        };
+        let zone = kanmon_auth::dns::StaticResolver::new()
+            .with_txt("example.org", "v=spf1 ip4:192.0.2.1 -all")
+            .with_txt("mail.example.org", "v=spf1 -all");
+        let early = Engine::new(Config::parse(config).unwrap(), zone)
+            .scan_early(&envelope)
+            .await;
+        assert_eq!(early.auth.spf.as_ref().unwrap().result.as_str(), "pass");
+        assert_eq!(
+            early.auth.spf_helo.as_ref().unwrap().result.as_str(),
+            "fail"
+        );
+        assert_eq!(early.enforced(), None, "tag mode enforces nothing");
+        // A resolver that never answers: only reuse can give SPF a result now.
+        let engine = Engine::new(Config::parse(config).unwrap(), Hanging);
+        let verdict = engine
+            .scan_message_after(
+                &envelope,
+                b"From: user@example.org\r\n\r\nbody\r\n",
+                &early.auth,
+            )
+            .await;
+        assert_eq!(verdict.auth.spf, early.auth.spf);
+        assert_eq!(verdict.auth.spf_helo, early.auth.spf_helo);
+        assert_eq!(
+            verdict.auth.dmarc.as_ref().unwrap().result.as_str(),
+            "temperror"
+        );
+        let symbols: Vec<&str> = verdict.hits.iter().map(|h| h.name).collect();
+        assert!(symbols.contains(&"SPF_PASS"), "{symbols:?}");
+        assert!(symbols.contains(&"SPF_HELO_FAIL"), "{symbols:?}");
     }
 }

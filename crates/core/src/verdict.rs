@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthResults;
 use crate::check::{CheckName, Mode};
+use crate::decide::most_severe_enforced;
 use crate::symbol::ScoredHit;
 
 /// What should happen to the message. The words are those of rspamd's actions, which
@@ -116,4 +117,12 @@ pub struct Verdict {
     pub skipped: Vec<Skipped>,
     /// Whether the message came from our own networks (scanned as outbound).
     pub internal: bool,
+}
+
+impl Verdict {
+    /// The most severe action a check in `enforce` mode asks for, apart from the score: what
+    /// a front-end may act on before it has the message (the score is not final until then).
+    pub fn enforced(&self) -> Option<&Enforcement> {
+        most_severe_enforced(&self.enforcements)
+    }
 }

@@ -26,6 +26,8 @@ pub use error::MilterError;
 pub use event::{Address, Connect, Event};
 pub use negotiate::{Actions, Negotiation, Protocol, Stage};
 pub use reply::{Modification, Reply, ReplyCode, Response};
-pub use server::{Config, Limits, Milter, serve_connection, serve_tcp, serve_unix};
+pub use server::{
+    Config, Limits, Milter, serve_connection, serve_connection_until, serve_tcp, serve_unix,
+};
 pub use session::Context;
 pub use wire::{MAX_PACKET_LEN, PROTOCOL_VERSION};

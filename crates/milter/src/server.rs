@@ -66,10 +66,47 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     M: Milter,
 {
+    serve_connection_until(stream, milter, config, std::future::pending()).await
+}
+
+/// As [`serve_connection`], and also ends cleanly once `stop` has completed and the session is
+/// between messages (before MAIL or after end of message): a daemon that drains never cuts a
+/// message in half, and an idle connection does not hold it up. The MTA sees the connection
+/// close and uses a new one (or its `milter_default_action`) for its next message.
+pub async fn serve_connection_until<S, M, F>(
+    stream: S,
+    milter: &mut M,
+    config: &Config,
+    stop: F,
+) -> Result<(), MilterError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    M: Milter,
+    F: Future<Output = ()>,
+{
     let mut io = BufReader::new(stream);
     let mut state = State::Negotiate;
     let mut ctx = Context::default();
-    while let Some(packet) = read_packet(&mut io, MAX_PACKET_LEN).await? {
+    tokio::pin!(stop);
+    let mut stopping = false;
+    loop {
+        let between_messages = state <= State::Helo;
+        if between_messages && stopping {
+            return Ok(());
+        }
+        let packet = if between_messages {
+            tokio::select! {
+                biased;
+                () = &mut stop => {
+                    stopping = true;
+                    continue;
+                }
+                packet = read_packet(&mut io, MAX_PACKET_LEN) => packet?,
+            }
+        } else {
+            read_packet(&mut io, MAX_PACKET_LEN).await?
+        };
+        let Some(packet) = packet else { break };
         let code = packet.code;
         let cmd = Command::parse(packet)?;
         let next = state

@@ -36,6 +36,6 @@ pub use request::{
 };
 pub use server::{
     ConnectionError, DEFAULT_IDLE_TIMEOUT, READ_BUFFER_LEN, ServerConfig, serve_connection,
-    serve_tcp, serve_unix,
+    serve_connection_until, serve_tcp, serve_unix,
 };
 pub use wire::{ReadError, read_request, write_action};

@@ -79,14 +79,38 @@ where
     H: Fn(Request) -> F,
     F: Future<Output = Action>,
 {
+    serve_connection_until(stream, config, handler, std::future::pending()).await
+}
+
+/// As [`serve_connection`], and also ends cleanly once `stop` has completed while the
+/// connection waits for its next request: a draining daemon finishes the request in hand and
+/// does not wait for Postfix's idle connections (kept up to 300 s) to close.
+pub async fn serve_connection_until<S, H, F, Stop>(
+    stream: S,
+    config: &ServerConfig,
+    handler: &H,
+    stop: Stop,
+) -> Result<u64, ConnectionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: Fn(Request) -> F,
+    F: Future<Output = Action>,
+    Stop: Future<Output = ()>,
+{
     let mut stream = BufReader::with_capacity(READ_BUFFER_LEN, stream);
     let mut answered = 0u64;
+    tokio::pin!(stop);
     let result = loop {
         let read = tokio::time::timeout(
             config.idle_timeout,
             read_request(&mut stream, &config.limits),
         );
-        let request = match read.await {
+        let read = tokio::select! {
+            biased;
+            () = &mut stop => break Ok(answered),
+            read = read => read,
+        };
+        let request = match read {
             Err(_) => break Err(ConnectionError::IdleTimeout(config.idle_timeout)),
             Ok(Err(e)) => break Err(e.into()),
             Ok(Ok(None)) => break Ok(answered),

@@ -14,6 +14,7 @@
 
 mod de;
 mod error;
+mod listen;
 mod network;
 mod raw;
 mod scores;
@@ -32,14 +33,16 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use listen::Listen;
 pub use raw::{
-    OnError, RawActions, RawArc, RawConfig, RawDkim, RawDkimActions, RawDmarc, RawDmarcActions,
-    RawDns, RawHeaders, RawLimits, RawSpf, RawSpfActions,
+    DEFAULT_MILTER_LISTEN, DEFAULT_POLICY_LISTEN, OnError, RawActions, RawArc, RawConfig, RawDkim,
+    RawDkimActions, RawDmarc, RawDmarcActions, RawDns, RawHeaders, RawLimits, RawMilter, RawPolicy,
+    RawServer, RawSpf, RawSpfActions,
 };
 pub use scores::DEFAULT_SCORES;
 pub use validate::{
-    DNS_TIMEOUT_MS, MAX_SCAN_TIMEOUT_MS, MIN_HEADER_BYTES, MIN_HEADER_FIELDS, MIN_MESSAGE_BYTES,
-    RSA_BITS, SCAN_TIMEOUT_DNS_ROUNDS,
+    DNS_TIMEOUT_MS, MAX_CONNECTIONS, MAX_DRAIN_TIMEOUT_MS, MAX_SCAN_TIMEOUT_MS, MIN_HEADER_BYTES,
+    MIN_HEADER_FIELDS, MIN_MESSAGE_BYTES, RSA_BITS, SCAN_TIMEOUT_DNS_ROUNDS,
 };
 
 use crate::check::Mode;
@@ -69,6 +72,30 @@ pub struct Config {
     pub headers: RawHeaders,
     /// Every declared symbol's score: the defaults with `[scores]` applied.
     pub scores: HashMap<&'static str, f64>,
+    pub milter: Frontend,
+    pub policy: Frontend,
+    pub server: Server,
+}
+
+/// A front-end's listener (`[milter]`, `[policy]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frontend {
+    pub listen: Listen,
+    /// Permission bits of a unix socket.
+    pub socket_mode: u32,
+    /// Group of a unix socket; `None`: the daemon user's group.
+    pub socket_group: Option<String>,
+}
+
+/// How `kanmon serve` runs (`[server]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// Who the daemon runs as when started as root; `None` when not set (refused as root).
+    pub user: Option<String>,
+    /// Connections served at once per front-end.
+    pub max_connections: usize,
+    /// How long a draining daemon waits for messages in progress.
+    pub drain_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -36,6 +36,9 @@ pub struct RawConfig {
     pub headers: RawHeaders,
     /// Symbol name → score, overriding the defaults.
     pub scores: BTreeMap<String, f64>,
+    pub milter: RawMilter,
+    pub policy: RawPolicy,
+    pub server: RawServer,
 }
 
 impl RawConfig {
@@ -67,6 +70,9 @@ impl Default for RawConfig {
             actions: RawActions::default(),
             headers: RawHeaders::default(),
             scores: BTreeMap::new(),
+            milter: RawMilter::default(),
+            policy: RawPolicy::default(),
+            server: RawServer::default(),
         }
     }
 }
@@ -330,6 +336,81 @@ impl Default for RawHeaders {
             spam_status: true,
             symbols_header: "X-Kanmon-Symbols".to_owned(),
             subject_prefix: "***SPAM***".to_owned(),
+        }
+    }
+}
+
+/// The milter's default socket. The neighbours' defaults are taken: OpenDKIM 8891, OpenDMARC
+/// 8893, rspamd 11332–11334, postgrey 10023, amavis 10024–10025; 8897 and 8898 are not the
+/// default of any mail filter in Debian.
+pub const DEFAULT_MILTER_LISTEN: &str = "inet:127.0.0.1:8897";
+
+/// The policy server's default socket (see [`DEFAULT_MILTER_LISTEN`]).
+pub const DEFAULT_POLICY_LISTEN: &str = "inet:127.0.0.1:8898";
+
+/// `[milter]`: where the milter listens.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawMilter {
+    /// `inet:HOST:PORT` or `unix:PATH`; an empty string turns the milter off.
+    pub listen: String,
+    /// Permissions of a unix socket, octal.
+    pub socket_mode: String,
+    /// Group of a unix socket (e.g. "postfix"); empty: the group of `server.user`.
+    pub socket_group: String,
+}
+
+impl Default for RawMilter {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_MILTER_LISTEN.to_owned(),
+            socket_mode: DEFAULT_SOCKET_MODE.to_owned(),
+            socket_group: String::new(),
+        }
+    }
+}
+
+/// `[policy]`: where the policy server listens; the keys mean what they mean in `[milter]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawPolicy {
+    pub listen: String,
+    pub socket_mode: String,
+    pub socket_group: String,
+}
+
+impl Default for RawPolicy {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_POLICY_LISTEN.to_owned(),
+            socket_mode: DEFAULT_SOCKET_MODE.to_owned(),
+            socket_group: String::new(),
+        }
+    }
+}
+
+/// Owner and group may connect: Postfix's processes run as `postfix`, which is put in the
+/// socket's group.
+const DEFAULT_SOCKET_MODE: &str = "0660";
+
+/// How `kanmon serve` runs.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawServer {
+    /// The user the daemon switches to when started as root; empty is refused then.
+    pub user: String,
+    /// Connections served at once per front-end; more wait in the listen queue.
+    pub max_connections: usize,
+    /// How long SIGTERM waits for messages in progress, in milliseconds.
+    pub drain_timeout_ms: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            user: "kanmon".to_owned(),
+            max_connections: 1_000,
+            drain_timeout_ms: 30_000,
         }
     }
 }

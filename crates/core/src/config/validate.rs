@@ -13,9 +13,12 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use super::error::ConfigErrors;
+use super::listen::{parse_listen, parse_mode};
 use super::network::{parse_nameserver, parse_network};
-use super::raw::{RawActions, RawConfig, RawHeaders};
-use super::{Arc, Config, Dkim, Dmarc, Dns, Limits, Spf, Thresholds, scores};
+use super::raw::{RawActions, RawConfig, RawHeaders, RawServer};
+use super::{
+    Arc, Config, Dkim, Dmarc, Dns, Frontend, Limits, Listen, Server, Spf, Thresholds, scores,
+};
 use crate::check::Mode;
 use crate::verdict::Action;
 
@@ -91,6 +94,27 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let thresholds = thresholds(&mut errors, &raw.actions);
     headers(&mut errors, &raw.headers, &thresholds);
     let scores = scores::resolve(&mut errors, &raw.scores);
+    let milter = frontend(
+        &mut errors,
+        "milter",
+        &raw.milter.listen,
+        &raw.milter.socket_mode,
+        &raw.milter.socket_group,
+    );
+    let policy = frontend(
+        &mut errors,
+        "policy",
+        &raw.policy.listen,
+        &raw.policy.socket_mode,
+        &raw.policy.socket_group,
+    );
+    if milter.listen != Listen::Off && milter.listen == policy.listen {
+        errors.push(
+            "policy.listen",
+            format!("{} is already milter.listen", policy.listen),
+        );
+    }
+    let server = server(&mut errors, &raw.server);
     errors.into_result()?;
     Ok(Config {
         authserv_id,
@@ -118,7 +142,94 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         thresholds,
         headers: raw.headers,
         scores,
+        milter,
+        policy,
+        server,
     })
+}
+
+/// `server.max_connections` from 1 to 100 000: above that the file descriptors alone
+/// (one per connection plus one per DNS socket) pass any usual `ulimit -n`.
+pub const MAX_CONNECTIONS: RangeInclusive<usize> = 1..=100_000;
+
+/// `server.drain_timeout_ms` at most 90 s: systemd's default `TimeoutStopSec`, after which
+/// it kills the daemon anyway.
+pub const MAX_DRAIN_TIMEOUT_MS: u64 = 90_000;
+
+fn frontend(
+    errors: &mut ConfigErrors,
+    section: &str,
+    listen: &str,
+    mode: &str,
+    group: &str,
+) -> Frontend {
+    let listen = parse_listen(listen).unwrap_or_else(|e| {
+        errors.push(format!("{section}.listen"), e);
+        Listen::Off
+    });
+    let socket_mode = parse_mode(mode).unwrap_or_else(|e| {
+        errors.push(format!("{section}.socket_mode"), e);
+        0o660
+    });
+    if !is_user_name(group) && !group.is_empty() {
+        errors.push(
+            format!("{section}.socket_group"),
+            format!("{group:?} is not a group name"),
+        );
+    }
+    Frontend {
+        listen,
+        socket_mode,
+        socket_group: (!group.is_empty()).then(|| group.to_owned()),
+    }
+}
+
+fn server(errors: &mut ConfigErrors, raw: &RawServer) -> Server {
+    if !raw.user.is_empty() && !is_user_name(&raw.user) {
+        errors.push("server.user", format!("{:?} is not a user name", raw.user));
+    }
+    if raw.user == "root" {
+        errors.push(
+            "server.user",
+            "kanmon does not run as root; name an unprivileged user such as \"kanmon\"",
+        );
+    }
+    if !MAX_CONNECTIONS.contains(&raw.max_connections) {
+        errors.push(
+            "server.max_connections",
+            format!(
+                "must be from {} to {}, not {}",
+                MAX_CONNECTIONS.start(),
+                MAX_CONNECTIONS.end(),
+                raw.max_connections
+            ),
+        );
+    }
+    if raw.drain_timeout_ms > MAX_DRAIN_TIMEOUT_MS {
+        errors.push(
+            "server.drain_timeout_ms",
+            format!(
+                "must be at most {MAX_DRAIN_TIMEOUT_MS} (systemd's stop timeout), not {}",
+                raw.drain_timeout_ms
+            ),
+        );
+    }
+    Server {
+        user: (!raw.user.is_empty()).then(|| raw.user.clone()),
+        max_connections: raw.max_connections,
+        drain_timeout: Duration::from_millis(raw.drain_timeout_ms),
+    }
+}
+
+/// A POSIX portable user or group name (letters, digits, `.`, `_`, `-`, not starting with `-`),
+/// as useradd(8) accepts by default.
+fn is_user_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// The configured authserv-id, or this host's name when it is empty.

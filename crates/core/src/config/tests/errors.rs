@@ -22,7 +22,7 @@ fn unknown_top_level_key() {
     assert_eq!(
         error("authserv_id = \"mx.example\"\nbogus = 1\n"),
         "line 2: bogus: unknown key; the top level has actions, arc, authserv_id, dkim, dmarc, \
-         dns, headers, internal_hosts, limits, on_error, scores, spf"
+         dns, headers, internal_hosts, limits, milter, on_error, policy, scores, server, spf"
     );
 }
 
@@ -314,5 +314,34 @@ fn unreadable_file_is_one_error_naming_it() {
             .to_string()
             .starts_with("cannot read /nonexistent/kanmon.toml: "),
         "{errors}"
+    );
+}
+
+#[test]
+fn listener_and_server_mistakes_name_their_keys() {
+    let all = errors(
+        "[milter]\nlisten = \"127.0.0.1:8897\"\nsocket_mode = \"rw\"\n\
+         [policy]\nlisten = \"unix:policy.sock\"\n\
+         [server]\nuser = \"root\"\nmax_connections = 0\ndrain_timeout_ms = 600000\n",
+    );
+    let keys: Vec<&str> = all
+        .iter()
+        .map(|e| e.split(": ").nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "milter.listen",
+            "milter.socket_mode",
+            "policy.listen",
+            "server.user",
+            "server.max_connections",
+            "server.drain_timeout_ms"
+        ],
+        "{all:#?}"
+    );
+    assert_eq!(
+        error("[policy]\nlisten = \"inet:127.0.0.1:8897\"\n"),
+        "line 2: policy.listen: inet:127.0.0.1:8897 is already milter.listen"
     );
 }

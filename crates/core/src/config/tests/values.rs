@@ -228,3 +228,36 @@ fn on_error_words() {
     );
     assert_eq!(Config::default().on_error, OnError::Accept);
 }
+
+#[test]
+fn listeners_and_server() {
+    let config = Config::default();
+    assert_eq!(
+        config.milter.listen,
+        Listen::Inet("127.0.0.1:8897".parse().unwrap())
+    );
+    assert_eq!(
+        config.policy.listen,
+        Listen::Inet("127.0.0.1:8898".parse().unwrap())
+    );
+    assert_eq!(config.server.user.as_deref(), Some("kanmon"));
+    // A section given without `listen` keeps the default socket.
+    let config = parse(
+        "[milter]\nsocket_group = \"postfix\"\n[policy]\nlisten = \"\"\n\
+         [server]\nuser = \"\"\n",
+    );
+    assert_eq!(
+        config.milter.listen,
+        Listen::Inet("127.0.0.1:8897".parse().unwrap())
+    );
+    assert_eq!(config.milter.socket_group.as_deref(), Some("postfix"));
+    assert_eq!(config.policy.listen, Listen::Off);
+    assert_eq!(config.server.user, None);
+    let config =
+        parse("[milter]\nlisten = \"unix:/run/kanmon/milter.sock\"\nsocket_mode = \"0600\"\n");
+    assert_eq!(
+        config.milter.listen,
+        Listen::Unix("/run/kanmon/milter.sock".into())
+    );
+    assert_eq!(config.milter.socket_mode, 0o600);
+}

@@ -1,0 +1,266 @@
+//! `kanmon serve`: the long-running daemon with the milter and policy front-ends.
+//!
+//! Start-up order, each step failing with an error that names its key:
+//! 1. open the listeners (`[milter] listen`, `[policy] listen`) as the starting user;
+//! 2. started as root: give the unix sockets to `server.user`, then become that user for
+//!    good — before any thread exists, so every thread has the new identity;
+//! 3. start the runtime, build the engine (its resolver), serve.
+//!
+//! Signals: SIGHUP reloads the configuration all-or-nothing (a file with any error is refused
+//! with its error chain logged, and the old configuration keeps serving; new transactions
+//! take the new engine, transactions in progress finish on the one they began with).
+//! Listener and user changes need a restart, and the log says so. SIGTERM or SIGINT stops
+//! accepting, lets each connection finish the message in progress (connections between
+//! messages close at once), waits up to `server.drain_timeout_ms`, and exits.
+
+mod listener;
+pub(crate) mod privileges;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kanmon_core::Config;
+use kanmon_core::config::Listen;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{Semaphore, watch};
+
+use crate::frontend::milter::{MilterSession, negotiation};
+use crate::frontend::policy::PolicyService;
+use crate::frontend::{EngineSlot, ScanEngine};
+use listener::{Bound, Listener, Stream, accept_loop, bind, drain, stopped};
+use privileges::{become_user, is_root, lookup_user};
+
+/// How often the milter tells Postfix a slow end-of-message scan is still alive, so its
+/// `milter_content_timeout` (300 s) restarts; the scan budget is normally far shorter.
+const MILTER_PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Why the daemon could not start or run.
+#[derive(Debug)]
+pub(crate) enum DaemonError {
+    /// Both front-ends are off: nothing to serve.
+    NothingToServe,
+    Bind(listener::BindError),
+    Privileges(privileges::PrivilegeError),
+    /// The runtime, the resolver or signal handling could not be set up.
+    Setup(&'static str, Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DaemonError::NothingToServe => f.write_str(
+                "milter.listen and policy.listen are both empty: there is nothing to serve",
+            ),
+            DaemonError::Bind(e) => e.fmt(f),
+            DaemonError::Privileges(e) => e.fmt(f),
+            DaemonError::Setup(what, _) => write!(f, "cannot set up {what}"),
+        }
+    }
+}
+
+impl std::error::Error for DaemonError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DaemonError::Bind(e) => std::error::Error::source(e),
+            DaemonError::Setup(_, e) => Some(e.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+/// Re-reads the configuration for SIGHUP: the same file (or defaults) the daemon started with.
+pub(crate) type Reload = Box<dyn Fn() -> Result<Config, Box<dyn std::error::Error>> + Send>;
+
+/// Runs the daemon until SIGTERM/SIGINT.
+pub(crate) fn run(config: Config, reload: Reload) -> Result<(), DaemonError> {
+    if config.milter.listen == Listen::Off && config.policy.listen == Listen::Off {
+        return Err(DaemonError::NothingToServe);
+    }
+    let run_as = if is_root() {
+        Some(lookup_user(config.server.user.as_deref()).map_err(DaemonError::Privileges)?)
+    } else {
+        None
+    };
+    let milter =
+        bind("milter.listen", &config.milter, run_as.as_ref()).map_err(DaemonError::Bind)?;
+    let policy =
+        bind("policy.listen", &config.policy, run_as.as_ref()).map_err(DaemonError::Bind)?;
+    if let Some(user) = &run_as {
+        become_user(user).map_err(DaemonError::Privileges)?;
+        tracing::info!(user = %user.name, "running as {}", user.name);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DaemonError::Setup("the async runtime", Box::new(e)))?;
+    runtime.block_on(serve(config, milter, policy, reload))
+}
+
+async fn serve(
+    config: Config,
+    milter: Option<Bound>,
+    policy: Option<Bound>,
+    reload: Reload,
+) -> Result<(), DaemonError> {
+    let max = config.server.max_connections;
+    let drain_timeout = config.server.drain_timeout;
+    let started = config.clone();
+    let engine = ScanEngine::from_config(config)
+        .map_err(|e| DaemonError::Setup("the DNS resolver", Box::new(e)))?;
+    let engines = EngineSlot::new(engine);
+    let (stop_tx, stop) = watch::channel(false);
+    let mut signals = Signals::new()?;
+
+    let mut loops = Vec::new();
+    let mut pools = Vec::new();
+    if let Some(bound) = milter {
+        let listener = Listener::from_bound(bound)
+            .map_err(|e| DaemonError::Setup("the milter listener", Box::new(e)))?;
+        tracing::info!(listen = %listener.describe(), "milter listening");
+        let permits = Arc::new(Semaphore::new(max));
+        pools.push(Arc::clone(&permits));
+        let engines = engines.clone();
+        loops.push(tokio::spawn(accept_loop(
+            "milter",
+            listener,
+            permits,
+            stop.clone(),
+            move |stream, stop| serve_milter(stream, engines.clone(), stop),
+        )));
+    }
+    if let Some(bound) = policy {
+        let listener = Listener::from_bound(bound)
+            .map_err(|e| DaemonError::Setup("the policy listener", Box::new(e)))?;
+        tracing::info!(listen = %listener.describe(), "policy server listening");
+        let permits = Arc::new(Semaphore::new(max));
+        pools.push(Arc::clone(&permits));
+        let service = PolicyService::new(engines.clone());
+        loops.push(tokio::spawn(accept_loop(
+            "policy",
+            listener,
+            permits,
+            stop.clone(),
+            move |stream, stop| serve_policy(stream, service.clone(), stop),
+        )));
+    }
+
+    let mut running = started;
+    while let Signal::Reload = signals.next().await {
+        reload_engine(&reload, &engines, &mut running);
+    }
+    tracing::info!("stopping: finishing messages in progress");
+    let _ = stop_tx.send(true);
+    for accept in loops {
+        let _ = accept.await;
+    }
+    let deadline = tokio::time::Instant::now() + drain_timeout;
+    for permits in pools {
+        let left = drain(&permits, max, deadline).await;
+        if left > 0 {
+            tracing::warn!(
+                sessions = left,
+                "drain_timeout_ms passed with sessions still running; closing them"
+            );
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn serve_milter(stream: Stream, engines: EngineSlot, stop: watch::Receiver<bool>) {
+    let limits = engines.current().config().limits.clone();
+    let config = kanmon_milter::Config {
+        negotiation: negotiation(),
+        limits: kanmon_milter::Limits {
+            max_header_bytes: limits.max_header_bytes,
+            // One byte past the scan limit, so the engine can tell the message was larger.
+            max_body_bytes: limits.max_message_bytes.saturating_add(1),
+        },
+        progress_interval: Some(MILTER_PROGRESS_INTERVAL),
+    };
+    let mut session = MilterSession::new(engines);
+    if let Err(e) =
+        kanmon_milter::serve_connection_until(stream, &mut session, &config, stopped(stop)).await
+    {
+        tracing::warn!(error = %e, "milter: connection closed");
+    }
+}
+
+async fn serve_policy(stream: Stream, service: PolicyService, stop: watch::Receiver<bool>) {
+    let config = kanmon_policy::ServerConfig::default();
+    let handler = |request| {
+        let service = service.clone();
+        async move { service.answer(request).await }
+    };
+    if let Err(e) =
+        kanmon_policy::serve_connection_until(stream, &config, &handler, stopped(stop)).await
+    {
+        tracing::warn!(error = %crate::cli::error_chain(&e), "policy: connection closed");
+    }
+}
+
+/// SIGHUP: the new configuration whole, or the old one kept.
+fn reload_engine(reload: &Reload, engines: &EngineSlot, running: &mut Config) {
+    let config = match reload() {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(
+                error = %crate::cli::error_chain(e.as_ref()),
+                "reload refused; the running configuration stays"
+            );
+            return;
+        }
+    };
+    for (key, changed) in [
+        ("milter", config.milter != running.milter),
+        ("policy", config.policy != running.policy),
+        ("server", config.server != running.server),
+    ] {
+        if changed {
+            tracing::warn!("[{key}] changed: restart kanmon to apply it (the rest is reloaded)");
+        }
+    }
+    match ScanEngine::from_config(config.clone()) {
+        Ok(engine) => {
+            engines.replace(engine);
+            *running = config;
+            tracing::info!("configuration reloaded");
+        }
+        Err(e) => tracing::error!(
+            error = %crate::cli::error_chain(&e),
+            "reload refused: the DNS resolver could not be set up; the running configuration stays"
+        ),
+    }
+}
+
+enum Signal {
+    Reload,
+    Stop,
+}
+
+struct Signals {
+    hangup: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals, DaemonError> {
+        let setup =
+            |kind| signal(kind).map_err(|e| DaemonError::Setup("signal handling", Box::new(e)));
+        Ok(Signals {
+            hangup: setup(SignalKind::hangup())?,
+            terminate: setup(SignalKind::terminate())?,
+            interrupt: setup(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.hangup.recv() => Signal::Reload,
+            _ = self.terminate.recv() => Signal::Stop,
+            _ = self.interrupt.recv() => Signal::Stop,
+        }
+    }
+}

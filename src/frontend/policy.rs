@@ -1,0 +1,286 @@
+//! The policy front-end: a Postfix policy request → [`Envelope`] → [`Engine::scan_envelope`]
+//! → one `action=`.
+//!
+//! Postfix asks once per recipient (`check_policy_service` in `smtpd_recipient_restrictions`),
+//! and again at `END-OF-MESSAGE` when listed in `smtpd_end_of_data_restrictions`. The verdict
+//! is about the sender, not the recipient, so it is computed at the first request of a
+//! transaction and kept under Postfix's `instance` attribute: SPF runs once per message, and
+//! `Received-SPF` is prepended once, however many recipients there are.
+//!
+//! The table ([`Decision::for_verdict`]), never `OK` (it would end the restriction list and skip
+//! `reject_unauth_destination` after it):
+//!
+//! | verdict                                   | first request             | later requests |
+//! |-------------------------------------------|---------------------------|----------------|
+//! | a check in `enforce` mode asks reject     | `550 5.7.1 <reason>`      | the same       |
+//! | … asks tempfail or greylist               | `DEFER_IF_PERMIT 4.7.1 <reason>` | the same |
+//! | otherwise, with a Received-SPF field      | `PREPEND Received-SPF: …` | `DUNNO`        |
+//! | otherwise                                 | `DUNNO`                   | `DUNNO`        |
+//!
+//! The score is not acted on here: before DATA it lacks the message's evidence.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kanmon_core::config::OnError;
+use kanmon_core::{Action as VerdictAction, Envelope, Verdict};
+use kanmon_policy::{Action, ProtocolState, ReplyText, Request};
+
+use super::{ERROR_FIELD, EngineSlot, guarded, reply_text};
+
+/// Transactions remembered at once. Each smtpd process has at most one transaction open, and
+/// `default_process_limit` is 100; ten thousand leaves room for many Postfix instances.
+const MAX_INSTANCES: usize = 10_000;
+
+/// How long a transaction's decision is kept: longer than Postfix's `smtpd_timeout` (300 s)
+/// between two commands of one transaction, with room for a slow DATA phase.
+const INSTANCE_TTL: Duration = Duration::from_secs(3600);
+
+/// The policy service shared by every policy connection.
+#[derive(Clone)]
+pub(crate) struct PolicyService {
+    engines: EngineSlot,
+    decisions: Arc<Mutex<HashMap<String, Decision>>>,
+}
+
+/// What was decided for one transaction.
+#[derive(Clone)]
+struct Decision {
+    /// The answer to the request that computed it.
+    first: Action,
+    /// The answer to every later request of the same transaction.
+    later: Action,
+    at: Instant,
+}
+
+impl Decision {
+    fn for_verdict(verdict: &Verdict) -> Decision {
+        let refusal = verdict.enforced().and_then(|e| match e.action {
+            VerdictAction::Reject => {
+                Action::reply(550, Some("5.7.1"), &policy_text(&e.reason)).ok()
+            }
+            VerdictAction::Tempfail | VerdictAction::Greylist => {
+                Action::defer_if_permit(Some("4.7.1"), &policy_text(&e.reason)).ok()
+            }
+            _ => None,
+        });
+        if let Some(refusal) = refusal {
+            return Decision::same(refusal);
+        }
+        let prepend = verdict
+            .headers
+            .iter()
+            .find(|h| h.name == "Received-SPF")
+            .and_then(|h| match Action::prepend(&h.name, &h.value) {
+                Ok(action) => Some(action),
+                Err(e) => {
+                    tracing::warn!(error = %e, "policy: Received-SPF not prepended");
+                    None
+                }
+            });
+        Decision {
+            first: prepend.unwrap_or(Action::Dunno),
+            later: Action::Dunno,
+            at: Instant::now(),
+        }
+    }
+
+    fn same(action: Action) -> Decision {
+        Decision {
+            first: action.clone(),
+            later: action,
+            at: Instant::now(),
+        }
+    }
+}
+
+impl PolicyService {
+    pub(crate) fn new(engines: EngineSlot) -> Self {
+        PolicyService {
+            engines,
+            decisions: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// The answer to one request.
+    pub(crate) async fn answer(&self, request: Request) -> Action {
+        let state = request.protocol_state();
+        let instance = request.instance().filter(|i| !i.is_empty());
+        if let Some(instance) = instance
+            && let Some(decision) = self.remembered(instance)
+        {
+            return decision.later;
+        }
+        match state {
+            Some(ProtocolState::Rcpt) => {}
+            // After RCPT, only a refusal decided at RCPT matters, and that was remembered.
+            // Other stages (CONNECT, HELO, MAIL, ETRN, VRFY) come before the sender is known.
+            _ => return Action::Dunno,
+        }
+        let decision = self.decide(&request).await;
+        if let Some(instance) = instance {
+            self.remember(instance, &decision);
+        }
+        decision.first
+    }
+
+    async fn decide(&self, request: &Request) -> Decision {
+        let engine = self.engines.current();
+        let envelope = envelope(request);
+        let scan = {
+            let engine = Arc::clone(&engine);
+            let envelope = envelope.clone();
+            async move { engine.scan_envelope(&envelope).await }
+        };
+        match guarded(&engine, scan).await {
+            Ok(verdict) => Decision::for_verdict(&verdict),
+            Err(failure) => {
+                tracing::error!(
+                    queue_id = envelope.queue_id.as_deref().unwrap_or("-"),
+                    error = %failure,
+                    "policy: scan failed; applying on_error"
+                );
+                match engine.config().on_error {
+                    OnError::Tempfail => Decision::same(
+                        Action::defer_if_permit(
+                            Some("4.3.0"),
+                            "sender could not be checked, try again later",
+                        )
+                        .expect("invariant: fixed valid text"),
+                    ),
+                    OnError::Accept => Decision {
+                        first: Action::prepend(ERROR_FIELD, &format!("not checked: {failure}"))
+                            .expect("invariant: fixed valid header"),
+                        later: Action::Dunno,
+                        at: Instant::now(),
+                    },
+                }
+            }
+        }
+    }
+
+    fn remembered(&self, instance: &str) -> Option<Decision> {
+        let decisions = self.decisions.lock().unwrap_or_else(|e| e.into_inner());
+        decisions
+            .get(instance)
+            .filter(|d| d.at.elapsed() < INSTANCE_TTL)
+            .cloned()
+    }
+
+    fn remember(&self, instance: &str, decision: &Decision) {
+        let mut decisions = self.decisions.lock().unwrap_or_else(|e| e.into_inner());
+        if decisions.len() >= MAX_INSTANCES {
+            decisions.retain(|_, d| d.at.elapsed() < INSTANCE_TTL);
+            if decisions.len() >= MAX_INSTANCES {
+                // Only reached with more open transactions than any Postfix holds: forget
+                // them all rather than grow; a forgotten one is merely checked again.
+                decisions.clear();
+            }
+        }
+        decisions.insert(instance.to_owned(), decision.clone());
+    }
+}
+
+/// The envelope a request describes. Postfix sends `unknown` for a client without a
+/// verified name, and empty values for what it does not know.
+fn envelope(request: &Request) -> Envelope {
+    let present = |v: Option<&str>| v.filter(|v| !v.is_empty()).map(str::to_owned);
+    Envelope {
+        client_ip: request.client_address().and_then(|a| a.parse().ok()),
+        client_name: present(request.client_name()).filter(|n| n != "unknown"),
+        helo: present(request.helo_name()),
+        mail_from: request.sender().map(str::to_owned),
+        rcpt_to: present(request.recipient()).into_iter().collect(),
+        sasl_user: present(request.sasl_username()),
+        queue_id: present(request.queue_id()),
+    }
+}
+
+/// Reply text for the policy protocol: printable ASCII within its length limit.
+fn policy_text(reason: &str) -> String {
+    let mut text = ReplyText::sanitize(&reply_text(reason));
+    if text.len() > kanmon_policy::MAX_REPLY_TEXT_LEN {
+        text.truncate(kanmon_policy::MAX_REPLY_TEXT_LEN - 3);
+        text.push_str("...");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use kanmon_core::auth::AuthResults;
+    use kanmon_core::{CheckName, Enforcement, Header, Mode};
+
+    use super::*;
+
+    fn verdict(enforced: Option<(VerdictAction, Mode)>, received_spf: bool) -> Verdict {
+        Verdict {
+            action: VerdictAction::Accept,
+            reason: None,
+            score: 0.0,
+            required: 6.0,
+            hits: Vec::new(),
+            enforcements: enforced
+                .map(|(action, mode)| Enforcement {
+                    check: CheckName::Spf,
+                    action,
+                    reason: "SPF fail: example.org does not permit 192.0.2.1".to_owned(),
+                    mode,
+                })
+                .into_iter()
+                .collect(),
+            auth: AuthResults::default(),
+            headers: received_spf
+                .then(|| Header {
+                    name: "Received-SPF".to_owned(),
+                    value: "fail (mx.example: ...) receiver=mx.example; identity=mailfrom"
+                        .to_owned(),
+                })
+                .into_iter()
+                .collect(),
+            forged_authentication_results: Vec::new(),
+            skipped: Vec::new(),
+            internal: false,
+        }
+    }
+
+    fn words(decision: &Decision) -> (String, String) {
+        (decision.first.to_string(), decision.later.to_string())
+    }
+
+    #[test]
+    fn the_table() {
+        let reason = "SPF fail: example.org does not permit 192.0.2.1";
+        let rows = [
+            (
+                Some((VerdictAction::Reject, Mode::Enforce)),
+                format!("550 5.7.1 {reason}"),
+                format!("550 5.7.1 {reason}"),
+            ),
+            (
+                Some((VerdictAction::Tempfail, Mode::Enforce)),
+                format!("DEFER_IF_PERMIT 4.7.1 {reason}"),
+                format!("DEFER_IF_PERMIT 4.7.1 {reason}"),
+            ),
+            (
+                Some((VerdictAction::Reject, Mode::Tag)),
+                "PREPEND Received-SPF: fail (mx.example: ...) receiver=mx.example; identity=mailfrom".to_owned(),
+                "DUNNO".to_owned(),
+            ),
+        ];
+        for (enforced, first, later) in rows {
+            let decision = Decision::for_verdict(&verdict(enforced, true));
+            assert_eq!(words(&decision), (first, later), "{enforced:?}");
+        }
+        let plain = Decision::for_verdict(&verdict(None, false));
+        assert_eq!(words(&plain), ("DUNNO".to_owned(), "DUNNO".to_owned()));
+    }
+
+    #[test]
+    fn reply_text_is_printable_ascii_within_the_limit() {
+        let text = policy_text(&format!("SPF fail: münchen.example {}", "x".repeat(400)));
+        assert!(text.is_ascii() && text.len() <= kanmon_policy::MAX_REPLY_TEXT_LEN);
+        assert!(Action::reply(550, Some("5.7.1"), &text).is_ok());
+    }
+}

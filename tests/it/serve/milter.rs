@@ -1,0 +1,185 @@
+//! The milter front-end over TCP: early refusal at RCPT, the end-of-message verdict as
+//! header changes or a reply, forged fields removed, several messages on one connection.
+
+use kanmon_milter::{Modification, Reply};
+
+use super::{Daemon, dns, next_message, transaction};
+
+const PASS: &str =
+    "From: Alice <alice@pass.test>\nTo: bob@kanmon.test\nSubject: hello\n\nHi Bob.\n";
+
+/// The inserted fields, top first, as `name: value`.
+fn inserted(modifications: &[Modification]) -> Vec<String> {
+    let mut fields: Vec<String> = modifications
+        .iter()
+        .filter_map(|m| match m {
+            Modification::InsertHeader { index, name, value } => {
+                assert_eq!(*index, 0, "{name} is inserted on top");
+                Some(format!("{name}:{value}"))
+            }
+            _ => None,
+        })
+        .collect();
+    // Each insert at index 0 lands above the previous one.
+    fields.reverse();
+    fields
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spf_pass_is_accepted_with_authentication_results_on_top() {
+    let dns = dns().await;
+    let daemon = Daemon::start(dns.addr, "").await;
+    let mut client = daemon.milter_client().await;
+    let outcome = client
+        .transaction(&transaction("4AB1C2", "alice@pass.test", PASS))
+        .await
+        .expect("transaction");
+    assert_eq!((outcome.step, &outcome.reply), ("eom", &Reply::Continue));
+    let fields = inserted(&outcome.modifications);
+    assert!(
+        fields[0].starts_with("Authentication-Results: mx.kanmon.test;"),
+        "{fields:#?}"
+    );
+    assert!(fields[0].contains("spf=pass ("), "{fields:#?}");
+    assert!(
+        fields[0].contains("smtp.mailfrom=alice@pass.test;"),
+        "{fields:#?}"
+    );
+    assert!(fields[0].contains("dmarc=pass"), "{fields:#?}");
+    assert!(
+        fields.iter().any(|f| f.starts_with("Received-SPF: pass")),
+        "{fields:#?}"
+    );
+    assert!(
+        fields.iter().any(|f| f.starts_with("X-Spam-Status: No")),
+        "{fields:#?}"
+    );
+    // Folded values use LF + TAB, which Postfix turns into CRLF.
+    assert!(!fields.iter().any(|f| f.contains('\r')), "{fields:#?}");
+    daemon.wait_log("queue_id=\"4AB1C2\"").await;
+    let log = daemon.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("4AB1C2"))
+        .expect("a log line for the message");
+    for part in [
+        "scanned",
+        "client=192.0.2.25",
+        "from=\"alice@pass.test\"",
+        "action=accept",
+        "SPF_PASS",
+    ] {
+        assert!(line.contains(part), "{part} missing in {line}");
+    }
+    assert_eq!(
+        log.matches("4AB1C2").count(),
+        1,
+        "one line per message:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enforced_spf_fail_is_refused_at_rcpt_and_tagged_otherwise() {
+    let dns = dns().await;
+    let message = "From: x@fail.test\nSubject: hi\n\nbody\n";
+
+    let enforcing = Daemon::start(dns.addr, "[spf]\nmode = \"enforce\"\n").await;
+    let mut client = enforcing.milter_client().await;
+    let outcome = client
+        .transaction(&transaction("F1", "x@fail.test", message))
+        .await
+        .expect("transaction");
+    assert_eq!(outcome.step, "rcpt");
+    let Reply::Code(code) = &outcome.reply else {
+        panic!("expected a reply code, got {outcome:?}");
+    };
+    assert_eq!(code.code(), 550);
+    assert!(code.text().starts_with("5.7.1 SPF fail"), "{}", code.text());
+
+    let tagging = Daemon::start(dns.addr, "[spf]\nmode = \"tag\"\n").await;
+    let mut client = tagging.milter_client().await;
+    let outcome = client
+        .transaction(&transaction("F2", "x@fail.test", message))
+        .await
+        .expect("transaction");
+    assert_eq!((outcome.step, &outcome.reply), ("eom", &Reply::Continue));
+    let fields = inserted(&outcome.modifications);
+    assert!(fields[0].contains("spf=fail"), "{fields:#?}");
+    assert!(fields.iter().any(|f| f.starts_with("Received-SPF: fail")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dmarc_reject_is_refused_at_end_of_message_when_enforced() {
+    let dns = dns().await;
+    let daemon = Daemon::start(dns.addr, "[dmarc]\nmode = \"enforce\"\n").await;
+    let mut client = daemon.milter_client().await;
+    let spoof = "From: ceo@reject.test\nSubject: wire transfer\n\nPay now.\n";
+    let outcome = client
+        .transaction(&transaction("D1", "bounce@pass.test", spoof))
+        .await
+        .expect("transaction");
+    assert_eq!(outcome.step, "eom");
+    let Reply::Code(code) = &outcome.reply else {
+        panic!("expected a reply code, got {outcome:?}");
+    };
+    assert_eq!(code.code(), 550);
+    assert!(code.text().starts_with("5.7.1 DMARC"), "{}", code.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_authentication_results_are_deleted() {
+    let dns = dns().await;
+    let daemon = Daemon::start(dns.addr, "").await;
+    let mut client = daemon.milter_client().await;
+    let forged = "Authentication-Results: other.example; spf=pass\n\
+                  Authentication-Results: mx.kanmon.test; dkim=pass header.d=pass.test\n\
+                  From: alice@pass.test\nSubject: x\n\nbody\n";
+    let outcome = client
+        .transaction(&transaction("G1", "alice@pass.test", forged))
+        .await
+        .expect("transaction");
+    let deletions: Vec<&Modification> = outcome
+        .modifications
+        .iter()
+        .filter(|m| matches!(m, Modification::ChangeHeader { .. }))
+        .collect();
+    assert_eq!(
+        deletions,
+        [&Modification::ChangeHeader {
+            index: 2,
+            name: "Authentication-Results".to_owned(),
+            value: String::new()
+        }]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_messages_and_an_abort_on_one_connection() {
+    let dns = dns().await;
+    let daemon = Daemon::start(dns.addr, "[spf]\nmode = \"enforce\"\n").await;
+    let mut client = daemon.milter_client().await;
+    let first = client
+        .transaction(&transaction("M1", "alice@pass.test", PASS))
+        .await
+        .expect("first");
+    assert_eq!(first.reply, Reply::Continue);
+    let refused = client
+        .transaction(&next_message("M2", "x@fail.test", PASS))
+        .await
+        .expect("second");
+    assert_eq!(refused.step, "rcpt");
+    // Postfix aborts the refused transaction, then the next message follows.
+    client.abort().await.expect("abort");
+    let third = client
+        .transaction(&next_message("M3", "alice@pass.test", PASS))
+        .await
+        .expect("third");
+    assert_eq!((third.step, &third.reply), ("eom", &Reply::Continue));
+    assert!(inserted(&third.modifications)[0].contains("spf=pass"));
+    client.quit(false).await.expect("quit");
+    daemon.wait_log("queue_id=\"M3\"").await;
+    assert!(
+        !daemon.log().contains("queue_id=\"M2\""),
+        "M2 never reached end of message"
+    );
+}

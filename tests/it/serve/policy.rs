@@ -1,0 +1,101 @@
+//! The policy front-end over TCP: one verdict per transaction (`instance`), PREPEND or a
+//! refusal, never OK.
+
+use super::{Daemon, dns};
+
+fn rcpt<'a>(instance: &'a str, sender: &'a str, recipient: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("request", "smtpd_access_policy"),
+        ("protocol_state", "RCPT"),
+        ("protocol_name", "ESMTP"),
+        ("client_address", "192.0.2.25"),
+        ("client_name", "mx.client.test"),
+        ("helo_name", "mx.client.test"),
+        ("sender", sender),
+        ("recipient", recipient),
+        ("instance", instance),
+        ("queue_id", ""),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pass_prepends_received_spf_once_per_transaction() {
+    let dns = dns().await;
+    let daemon = Daemon::start(dns.addr, "").await;
+    let mut client = daemon.policy_client().await;
+    let first = client
+        .send(&rcpt("a1.b2", "alice@pass.test", "bob@kanmon.test"))
+        .await
+        .expect("reply");
+    assert!(
+        first.starts_with("PREPEND Received-SPF: pass (mx.kanmon.test: domain of alice@pass.test designates 192.0.2.25 as permitted sender)"),
+        "{first}"
+    );
+    let second = client
+        .send(&rcpt("a1.b2", "alice@pass.test", "carol@kanmon.test"))
+        .await
+        .expect("reply");
+    assert_eq!(second, "DUNNO");
+    // A new transaction gets its own verdict.
+    let next = client
+        .send(&rcpt("a1.b3", "alice@pass.test", "bob@kanmon.test"))
+        .await
+        .expect("reply");
+    assert!(next.starts_with("PREPEND Received-SPF: pass"), "{next}");
+    daemon.wait_log("scanned").await;
+    assert_eq!(
+        daemon.log().matches("scanned").count(),
+        2,
+        "{}",
+        daemon.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enforced_fail_refuses_every_recipient_and_the_end_of_message() {
+    let dns = dns().await;
+    let daemon = Daemon::start(dns.addr, "[spf]\nmode = \"enforce\"\n").await;
+    let mut client = daemon.policy_client().await;
+    for recipient in ["bob@kanmon.test", "carol@kanmon.test"] {
+        let reply = client
+            .send(&rcpt("f1.x", "x@fail.test", recipient))
+            .await
+            .expect("reply");
+        assert!(reply.starts_with("550 5.7.1 SPF fail"), "{reply}");
+    }
+    let mut end = rcpt("f1.x", "x@fail.test", "");
+    end[1] = ("protocol_state", "END-OF-MESSAGE");
+    let reply = client.send(&end).await.expect("reply");
+    assert!(reply.starts_with("550 5.7.1 SPF fail"), "{reply}");
+    // SPF ran once for the transaction.
+    daemon.wait_log("scanned").await;
+    assert_eq!(
+        daemon.log().matches("scanned").count(),
+        1,
+        "{}",
+        daemon.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_stages_and_unknown_senders_get_dunno_never_ok() {
+    let dns = dns().await;
+    let daemon = Daemon::start(dns.addr, "[spf]\nmode = \"enforce\"\n").await;
+    let mut client = daemon.policy_client().await;
+    for state in ["CONNECT", "HELO", "MAIL", "DATA", "END-OF-MESSAGE", "VRFY"] {
+        let mut request = rcpt("s1.x", "x@fail.test", "bob@kanmon.test");
+        request[1] = ("protocol_state", state);
+        let reply = client.send(&request).await.expect("reply");
+        assert_eq!(reply, "DUNNO", "{state}");
+    }
+    // No SPF record: nothing to prepend that says more than none, and nothing to refuse.
+    let reply = client
+        .send(&rcpt("s2.x", "someone@nowhere.test", "bob@kanmon.test"))
+        .await
+        .expect("reply");
+    assert!(!reply.starts_with("OK"), "{reply}");
+    assert!(
+        reply.starts_with("PREPEND Received-SPF: none") || reply == "DUNNO",
+        "{reply}"
+    );
+}
