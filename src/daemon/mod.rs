@@ -104,6 +104,7 @@ async fn serve(
     reload: Reload,
 ) -> Result<(), DaemonError> {
     let max = config.server.max_connections;
+    let milter_too = milter.is_some();
     let drain_timeout = config.server.drain_timeout;
     let started = config.clone();
     let engine = ScanEngine::from_config(config)
@@ -135,7 +136,7 @@ async fn serve(
         tracing::info!(listen = %listener.describe(), "policy server listening");
         let permits = Arc::new(Semaphore::new(max));
         pools.push(Arc::clone(&permits));
-        let service = PolicyService::new(engines.clone());
+        let service = PolicyService::new(engines.clone(), milter_too);
         loops.push(tokio::spawn(accept_loop(
             "policy",
             listener,

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use kanmon_core::config::OnError;
+use kanmon_core::engine::log_verdict;
 use kanmon_core::headers::fold_value;
 use kanmon_core::kanmon_auth::message::LineEnding;
 use kanmon_core::{Action, Envelope, Verdict};
@@ -28,6 +29,7 @@ use kanmon_milter::{
     ReplyCode, Response, Stage,
 };
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::{ERROR_FIELD, EngineSlot, ScanEngine, ScanFailed, guarded, reply_text};
 
@@ -87,6 +89,10 @@ struct Transaction {
     /// Whether the message passed `limits.max_message_bytes` (the rest was not kept).
     over_limit: bool,
     seen: Seen,
+    /// When MAIL FROM arrived, for the log line of a message refused at RCPT TO.
+    started: Instant,
+    /// Whether the message's log line was written (a refusal at RCPT TO writes it once).
+    logged: bool,
 }
 
 /// What the header fields told the front-end, for the changes it makes at the end.
@@ -153,6 +159,8 @@ impl MilterSession {
             raw: Vec::with_capacity(size.max(4096)),
             over_limit: false,
             seen: Seen::default(),
+            started: Instant::now(),
+            logged: false,
         });
     }
 
@@ -313,6 +321,11 @@ impl Transaction {
             return None;
         };
         let enforced = verdict.enforced()?;
+        if !self.logged {
+            // The message ends here: its one log line is this verdict's.
+            self.logged = true;
+            log_verdict(&self.envelope, verdict, self.started.elapsed());
+        }
         refusal(enforced.action, &enforced.reason)
     }
 

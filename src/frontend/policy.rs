@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kanmon_core::config::OnError;
+use kanmon_core::engine::log_verdict;
 use kanmon_core::{Action as VerdictAction, Envelope, Verdict};
 use kanmon_policy::{Action, ProtocolState, ReplyText, Request};
 
@@ -42,6 +43,10 @@ const INSTANCE_TTL: Duration = Duration::from_secs(3600);
 pub(crate) struct PolicyService {
     engines: EngineSlot,
     decisions: Arc<Mutex<HashMap<String, Decision>>>,
+    /// Whether every decision writes the message's log line. When the milter serves the
+    /// same mail it writes that line at end of message, so the policy server logs only the
+    /// messages it refuses (they never reach the milter): one line per message either way.
+    log_every: bool,
 }
 
 /// What was decided for one transaction.
@@ -86,6 +91,14 @@ impl Decision {
         }
     }
 
+    /// Whether the transaction is refused here (and so never reaches a milter).
+    fn refuses(&self) -> bool {
+        matches!(
+            self.first,
+            Action::Reply { .. } | Action::DeferIfPermit(_) | Action::Reject(_) | Action::Defer(_)
+        )
+    }
+
     fn same(action: Action) -> Decision {
         Decision {
             first: action.clone(),
@@ -96,10 +109,11 @@ impl Decision {
 }
 
 impl PolicyService {
-    pub(crate) fn new(engines: EngineSlot) -> Self {
+    pub(crate) fn new(engines: EngineSlot, milter_too: bool) -> Self {
         PolicyService {
             engines,
             decisions: Arc::new(Mutex::new(HashMap::new())),
+            log_every: !milter_too,
         }
     }
 
@@ -128,13 +142,20 @@ impl PolicyService {
     async fn decide(&self, request: &Request) -> Decision {
         let engine = self.engines.current();
         let envelope = envelope(request);
+        let started = Instant::now();
         let scan = {
             let engine = Arc::clone(&engine);
             let envelope = envelope.clone();
-            async move { engine.scan_envelope(&envelope).await }
+            async move { engine.scan_early(&envelope).await }
         };
         match guarded(&engine, scan).await {
-            Ok(verdict) => Decision::for_verdict(&verdict),
+            Ok(verdict) => {
+                let decision = Decision::for_verdict(&verdict);
+                if self.log_every || decision.refuses() {
+                    log_verdict(&envelope, &verdict, started.elapsed());
+                }
+                decision
+            }
             Err(failure) => {
                 tracing::error!(
                     queue_id = envelope.queue_id.as_deref().unwrap_or("-"),

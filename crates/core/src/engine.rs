@@ -305,7 +305,9 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn log_verdict(envelope: &Envelope, verdict: &Verdict, elapsed: Duration) {
+/// Writes the message's log line: what a scan without one ([`Engine::scan_early`]) leaves to
+/// the front-end when that scan is the last the message gets (refused at RCPT TO).
+pub fn log_verdict(envelope: &Envelope, verdict: &Verdict, elapsed: Duration) {
     tracing::info!(
         queue_id = envelope.queue_id.as_deref().unwrap_or("-"),
         client = %OrDash(envelope.client_ip.as_ref()),

@@ -42,10 +42,12 @@ async fn pass_prepends_received_spf_once_per_transaction() {
         .await
         .expect("reply");
     assert!(next.starts_with("PREPEND Received-SPF: pass"), "{next}");
-    daemon.wait_log("scanned").await;
+    // The milter serves the same mail and writes each message's line at its end, so the
+    // policy server does not write a second one for mail it lets through.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(
         daemon.log().matches("scanned").count(),
-        2,
+        0,
         "{}",
         daemon.log()
     );
@@ -67,14 +69,11 @@ async fn enforced_fail_refuses_every_recipient_and_the_end_of_message() {
     end[1] = ("protocol_state", "END-OF-MESSAGE");
     let reply = client.send(&end).await.expect("reply");
     assert!(reply.starts_with("550 5.7.1 SPF fail"), "{reply}");
-    // SPF ran once for the transaction.
+    // SPF ran once for the transaction, and the refused message has its one log line.
     daemon.wait_log("scanned").await;
-    assert_eq!(
-        daemon.log().matches("scanned").count(),
-        1,
-        "{}",
-        daemon.log()
-    );
+    let log = daemon.log();
+    assert_eq!(log.matches("scanned").count(), 1, "{log}");
+    assert!(log.contains("action=reject"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
