@@ -28,10 +28,9 @@ use kanmon_milter::{
     Actions, Address, Context, Event, Milter, Modification, Negotiation, Protocol, Reply,
     ReplyCode, Response, Stage,
 };
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{ERROR_FIELD, EngineSlot, ScanEngine, ScanFailed, guarded, reply_text};
+use super::{ERROR_FIELD, EngineSlot, GuardedScan, ScanEngine, ScanFailed, guarded, reply_text};
 
 /// What kanmon asks Postfix for in option negotiation: add and change headers; no reply to
 /// the steps it never refuses at (connect, HELO, MAIL, headers, body), so Postfix streams
@@ -109,7 +108,7 @@ struct Seen {
 
 /// The early scan: running, done, or failed (the end-of-message scan then does it all).
 enum Early {
-    Running(JoinHandle<Verdict>),
+    Running(GuardedScan<Verdict>),
     Done(Box<Verdict>),
     Failed,
 }
@@ -145,13 +144,12 @@ impl MilterSession {
             .unwrap_or(0)
             .min(max.saturating_add(1))
             .min(INITIAL_BUFFER_CAP);
-        let early = {
+        let scan = {
             let engine = Arc::clone(&engine);
             let envelope = envelope.clone();
-            Early::Running(tokio::spawn(
-                async move { engine.scan_early(&envelope).await },
-            ))
+            async move { engine.scan_early(&envelope).await }
         };
+        let early = Early::Running(GuardedScan::spawn(&engine, scan));
         self.message = Some(Transaction {
             engine,
             envelope,
@@ -166,11 +164,11 @@ impl MilterSession {
 
     fn abort(&mut self) {
         if let Some(Transaction {
-            early: Early::Running(task),
+            early: Early::Running(scan),
             ..
         }) = self.message.take()
         {
-            task.abort();
+            scan.abort();
         }
     }
 }
@@ -282,37 +280,34 @@ impl Transaction {
         {
             seen.policy_received_spf = true;
         }
-        let mut field = Vec::with_capacity(name.len() + value.len() + 4);
-        field.extend_from_slice(name.as_bytes());
-        field.push(b':');
-        if !ctx.protocol().contains(Protocol::HEADER_LEADING_SPACE) {
-            field.push(b' ');
-        }
+        self.push(name.as_bytes());
+        self.push(if ctx.protocol().contains(Protocol::HEADER_LEADING_SPACE) {
+            b":"
+        } else {
+            b": "
+        });
         // Postfix folds with bare LF inside a value; the message on the wire had CRLF.
-        let mut previous = 0u8;
-        for &b in value {
-            if b == b'\n' && previous != b'\r' {
-                field.push(b'\r');
+        let mut lines = value.split(|&b| b == b'\n').peekable();
+        while let Some(line) = lines.next() {
+            self.push(line);
+            if lines.peek().is_some() {
+                self.push(if line.ends_with(b"\r") {
+                    b"\n"
+                } else {
+                    b"\r\n"
+                });
             }
-            field.push(b);
-            previous = b;
         }
-        field.extend_from_slice(b"\r\n");
-        self.push(&field);
+        self.push(b"\r\n");
     }
 
     /// The early verdict (waiting for it if needed), and the refusal it enforces, if any.
     async fn early_refusal(&mut self) -> Option<Reply> {
-        if let Early::Running(task) = &mut self.early {
-            let limit = self.engine.config().limits.scan_timeout + super::GUARD_GRACE;
-            self.early = match tokio::time::timeout(limit, task).await {
-                Ok(Ok(verdict)) => Early::Done(Box::new(verdict)),
-                Ok(Err(_)) => {
-                    failed(&self.envelope, "early scan", &ScanFailed::Panicked);
-                    Early::Failed
-                }
-                Err(_) => {
-                    failed(&self.envelope, "early scan", &ScanFailed::TimedOut(limit));
+        if let Early::Running(scan) = &mut self.early {
+            self.early = match scan.finish().await {
+                Ok(verdict) => Early::Done(Box::new(verdict)),
+                Err(e) => {
+                    failed(&self.envelope, "early scan", &e);
                     Early::Failed
                 }
             };
@@ -689,6 +684,28 @@ mod tests {
         };
         assert_eq!(code.code(), 451);
         assert!(code.text().starts_with("4.3.0 "));
+    }
+
+    #[tokio::test]
+    async fn header_fields_are_kept_with_crlf_line_ends() {
+        let config =
+            kanmon_core::Config::parse("[dns]\nnameservers = [\"127.0.0.1:9\"]\n").expect("config");
+        let engine = ScanEngine::from_config(config).expect("engine");
+        let mut session = MilterSession::new(EngineSlot::new(engine));
+        let ctx = Context::default();
+        session.begin(&ctx, &["<a@example.org>".to_owned()]);
+        let message = session.message.as_mut().expect("a transaction");
+        message.header(&ctx, "Subject", b"folded\n\tonce\r\n\ttwice");
+        message.header(&ctx, "X-Empty", b"");
+        assert_eq!(
+            message.raw,
+            b"Subject: folded\r\n\tonce\r\n\ttwice\r\nX-Empty: \r\n".to_vec()
+        );
+        assert_eq!(
+            message.seen.subject.as_deref(),
+            Some(&b"folded\n\tonce\r\n\ttwice"[..])
+        );
+        session.abort();
     }
 
     #[test]

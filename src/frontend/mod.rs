@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use kanmon_core::Engine;
 use kanmon_core::kanmon_auth::dns::HickoryResolver;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 /// The engine the daemon runs: hickory with kanmon's answer cache.
 pub(crate) type ScanEngine = Engine<HickoryResolver>;
@@ -64,24 +66,53 @@ impl fmt::Display for ScanFailed {
     }
 }
 
-/// Runs `scan` on its own task, so a panic ends the task and not the connection, bounded by
-/// the engine's budget plus [`GUARD_GRACE`].
+/// A scan running on its own task, so a panic ends the task and not the connection, with a
+/// deadline of the engine's budget plus [`GUARD_GRACE`] from its start.
+pub(crate) struct GuardedScan<T> {
+    task: JoinHandle<T>,
+    deadline: Instant,
+    limit: Duration,
+}
+
+impl<T: Send + 'static> GuardedScan<T> {
+    /// Starts `scan` now; [`GuardedScan::finish`] collects it.
+    pub(crate) fn spawn<F>(engine: &ScanEngine, scan: F) -> Self
+    where
+        F: Future<Output = T> + Send + 'static,
+    {
+        let limit = engine.config().limits.scan_timeout + GUARD_GRACE;
+        GuardedScan {
+            task: tokio::spawn(scan),
+            deadline: Instant::now() + limit,
+            limit,
+        }
+    }
+
+    /// The scan's result, or why there is none (the task is stopped past the deadline).
+    pub(crate) async fn finish(&mut self) -> Result<T, ScanFailed> {
+        match tokio::time::timeout_at(self.deadline, &mut self.task).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) => Err(ScanFailed::Panicked),
+            Err(_) => {
+                self.task.abort();
+                Err(ScanFailed::TimedOut(self.limit))
+            }
+        }
+    }
+
+    /// Stops the scan (its message was aborted).
+    pub(crate) fn abort(&self) {
+        self.task.abort();
+    }
+}
+
+/// Runs `scan` guarded ([`GuardedScan`]) and waits for it.
 pub(crate) async fn guarded<T, F>(engine: &ScanEngine, scan: F) -> Result<T, ScanFailed>
 where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,
 {
-    let limit = engine.config().limits.scan_timeout + GUARD_GRACE;
-    let task = tokio::spawn(scan);
-    let abort = task.abort_handle();
-    match tokio::time::timeout(limit, task).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(_)) => Err(ScanFailed::Panicked),
-        Err(_) => {
-            abort.abort();
-            Err(ScanFailed::TimedOut(limit))
-        }
-    }
+    GuardedScan::spawn(engine, scan).finish().await
 }
 
 /// Reply text built from a reason: printable, one line, bounded, so every protocol accepts it

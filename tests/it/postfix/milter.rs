@@ -42,6 +42,29 @@ pub(super) fn received_spf(message: &[u8]) -> String {
     all.into_iter().next().expect("one field")
 }
 
+/// Sends mail from `fail.test` (SPF `-all`) and asserts it was refused at RCPT TO with 550
+/// and SPF's reason, and nothing was queued or delivered; returns the transcript.
+pub(super) fn spf_fail_refused_at_rcpt(stack: &Stack) -> Transcript {
+    let mail = Mail::new(
+        "mallory@fail.test",
+        "carol@kanmon.test",
+        "mallory@fail.test",
+        "",
+    );
+    let transcript = mail.send(&stack.postfix);
+    let reply = transcript.reply_to("RCPT").join("\n");
+    assert!(reply.starts_with("550"), "{}", transcript.text);
+    assert!(reply.contains("SPF") && reply.contains("fail"), "{reply}");
+    assert_ne!(transcript.code, Some(0));
+    assert!(
+        !transcript.text.contains("queued as"),
+        "{}",
+        transcript.text
+    );
+    assert!(stack.postfix.delivered("carol").is_empty());
+    transcript
+}
+
 /// The queue id Postfix gave an accepted message (`250 2.0.0 Ok: queued as ID`).
 pub(super) fn queue_id(transcript: &Transcript) -> String {
     transcript.assert_queued();
@@ -96,24 +119,7 @@ fn spf_pass_is_delivered_with_results_on_top() {
 #[test]
 fn spf_fail_enforced_is_refused_at_rcpt() {
     let stack = Stack::start(Settings::milter().spf("enforce"), "accept");
-    let mail = Mail::new(
-        "mallory@fail.test",
-        "carol@kanmon.test",
-        "mallory@fail.test",
-        "",
-    );
-    let transcript = mail.send(&stack.postfix);
-
-    let reply = transcript.reply_to("RCPT").join("\n");
-    assert!(reply.starts_with("550"), "{}", transcript.text);
-    assert!(reply.contains("SPF") && reply.contains("fail"), "{reply}");
-    assert_ne!(transcript.code, Some(0));
-    assert!(
-        !transcript.text.contains("queued as"),
-        "{}",
-        transcript.text
-    );
-    assert!(stack.postfix.delivered("carol").is_empty());
+    spf_fail_refused_at_rcpt(&stack);
 }
 
 #[test]

@@ -1,30 +1,14 @@
 //! kanmon as Postfix's policy server only (`check_policy_service`, the milter listener off):
 //! SPF decided at RCPT TO, and its result PREPENDed by Postfix on the policy answer.
 
-use super::milter::{received_spf, results_on_top};
+use super::milter::{received_spf, results_on_top, spf_fail_refused_at_rcpt};
 use super::smtp::{Mail, header_fields, values};
 use super::{Settings, Stack};
 
 #[test]
 fn spf_fail_enforced_is_refused_at_rcpt_by_the_policy_answer() {
     let stack = Stack::start(Settings::policy().spf("enforce"), "accept");
-    let mail = Mail::new(
-        "mallory@fail.test",
-        "carol@kanmon.test",
-        "mallory@fail.test",
-        "",
-    );
-    let transcript = mail.send(&stack.postfix);
-
-    let reply = transcript.reply_to("RCPT").join("\n");
-    assert!(reply.starts_with("550"), "{}", transcript.text);
-    assert!(reply.contains("SPF") && reply.contains("fail"), "{reply}");
-    assert!(
-        !transcript.text.contains("queued as"),
-        "{}",
-        transcript.text
-    );
-    assert!(stack.postfix.delivered("carol").is_empty());
+    spf_fail_refused_at_rcpt(&stack);
     // Postfix logged the refusal as a restriction's, not a milter's.
     let log = stack.postfix.log();
     assert!(
@@ -96,17 +80,7 @@ fn with_milter_and_policy_server_spf_is_written_once() {
 #[test]
 fn with_milter_and_policy_server_spf_fail_is_refused_by_the_policy_answer() {
     let stack = Stack::start(Settings::both().spf("enforce"), "accept");
-    let mail = Mail::new(
-        "mallory@fail.test",
-        "carol@kanmon.test",
-        "mallory@fail.test",
-        "",
-    );
-    let transcript = mail.send(&stack.postfix);
-
-    let reply = transcript.reply_to("RCPT").join("\n");
-    assert!(reply.starts_with("550"), "{}", transcript.text);
-    assert!(stack.postfix.delivered("carol").is_empty());
+    spf_fail_refused_at_rcpt(&stack);
     // check_policy_service runs before the milter's RCPT callback.
     assert!(
         stack.postfix.log().contains("NOQUEUE: reject: RCPT from"),
