@@ -7,11 +7,11 @@
 //!   `max_connections` permits, and stops accepting on the stop signal; [`drain`] then waits
 //!   for the permits to come back.
 //! * [`Stream`] is one type for both socket kinds. On TCP it sets `TCP_NODELAY` and re-arms
-//!   `TCP_QUICKACK` before each read: Postfix writes a macro packet and a command back to
-//!   back, and with Nagle and delayed ACK each exchange stalls ~40 ms on loopback (measured
-//!   here: OpenDKIM 105 msgs/s over `inet:` against 290 with these two options,
-//!   `research/anchor-pipeline.md`). Replies are written in one flush per batch by the
-//!   protocol libraries.
+//!   `TCP_QUICKACK` before the first read after each write: Postfix writes a macro packet and
+//!   a command back to back, and with Nagle and delayed ACK each exchange stalls ~40 ms on
+//!   loopback (measured here: OpenDKIM 105 msgs/s over `inet:` against 290 with these two
+//!   options, `research/anchor-pipeline.md`). Replies are written in one write per batch by
+//!   the protocol libraries.
 
 use std::fmt;
 use std::io;
@@ -152,7 +152,11 @@ fn remove_stale_socket(path: &Path) -> Result<(), (String, Option<io::Error>)> {
 
 /// An accepted connection of either kind.
 pub(crate) enum Stream {
-    Tcp(TcpStream),
+    Tcp {
+        stream: TcpStream,
+        /// Whether quick-ACK mode must be re-armed before the next read.
+        rearm_quickack: bool,
+    },
     Unix(UnixStream),
 }
 
@@ -161,7 +165,10 @@ impl Stream {
         if let Err(e) = stream.set_nodelay(true) {
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
-        Stream::Tcp(stream)
+        Stream::Tcp {
+            stream,
+            rearm_quickack: true,
+        }
     }
 }
 
@@ -172,12 +179,18 @@ impl AsyncRead for Stream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Tcp(s) => {
-                // Linux clears quick-ACK mode on its own; re-arm it before each read so the
-                // ACK for what we read next goes out at once. Best effort: an error only
-                // costs latency.
-                let _ = SockRef::from(&*s).set_tcp_quickack(true);
-                Pin::new(s).poll_read(cx, buf)
+            Stream::Tcp {
+                stream,
+                rearm_quickack,
+            } => {
+                // Linux leaves quick-ACK mode when we send data soon after receiving (it
+                // then takes the exchange for interactive and delays ACKs), so re-arm it
+                // once after each write, before the next read: the ACK for what we read
+                // next goes out at once. Best effort: an error only costs latency.
+                if std::mem::take(rearm_quickack) {
+                    let _ = SockRef::from(&*stream).set_tcp_quickack(true);
+                }
+                Pin::new(stream).poll_read(cx, buf)
             }
             Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
         }
@@ -191,21 +204,30 @@ impl AsyncWrite for Stream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tcp {
+                stream,
+                rearm_quickack,
+            } => {
+                let written = Pin::new(stream).poll_write(cx, buf);
+                if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+                    *rearm_quickack = true;
+                }
+                written
+            }
             Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tcp { stream, .. } => Pin::new(stream).poll_flush(cx),
             Stream::Unix(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tcp { stream, .. } => Pin::new(stream).poll_shutdown(cx),
             Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
         }
     }

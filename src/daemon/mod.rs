@@ -170,9 +170,14 @@ async fn serve(
 }
 
 async fn serve_milter(stream: Stream, engines: EngineSlot, stop: watch::Receiver<bool>) {
-    let limits = engines.current().config().limits.clone();
+    // Read from the engine of the moment, not kept: a reload must not wait for this
+    // connection to let the old engine go.
+    let (limits, refuse_at_rcpt) = {
+        let engine = engines.current();
+        (engine.config().limits.clone(), engine.refuses_before_data())
+    };
     let config = kanmon_milter::Config {
-        negotiation: negotiation(),
+        negotiation: negotiation(refuse_at_rcpt),
         limits: kanmon_milter::Limits {
             max_header_bytes: limits.max_header_bytes,
             // One byte past the scan limit, so the engine can tell the message was larger.

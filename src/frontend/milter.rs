@@ -33,15 +33,22 @@ use tokio::time::Instant;
 use super::{ERROR_FIELD, EngineSlot, GuardedScan, ScanEngine, ScanFailed, guarded, reply_text};
 
 /// What kanmon asks Postfix for in option negotiation: add and change headers; no reply to
-/// the steps it never refuses at (connect, HELO, MAIL, headers, body), so Postfix streams
-/// them without waiting; no DATA or unknown commands; header values with their leading space,
-/// so the exact header bytes can be rebuilt for DKIM; and only the macros it reads.
-pub(crate) fn negotiation() -> Negotiation {
+/// the steps it never refuses at (connect, HELO, MAIL, headers, body, and RCPT TO unless
+/// `refuse_at_rcpt`), so Postfix streams them without waiting; no DATA or unknown commands;
+/// header values with their leading space, so the exact header bytes can be rebuilt for DKIM;
+/// and only the macros it reads.
+pub(crate) fn negotiation(refuse_at_rcpt: bool) -> Negotiation {
     let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect();
+    let rcpt = if refuse_at_rcpt {
+        Protocol::default()
+    } else {
+        Protocol::NR_RCPT
+    };
     Negotiation {
         version: kanmon_milter::PROTOCOL_VERSION,
         actions: Actions::ADD_HEADERS | Actions::CHANGE_HEADERS,
-        protocol: Protocol::NO_DATA
+        protocol: rcpt
+            | Protocol::NO_DATA
             | Protocol::NO_UNKNOWN
             | Protocol::NR_CONNECT
             | Protocol::NR_HELO
@@ -211,7 +218,11 @@ impl Milter for MilterSession {
                             .rcpt_to
                             .push(strip_brackets(rcpt).to_owned());
                     }
-                    if let Some(reply) = message.early_refusal().await {
+                    // Negotiated without a reply at RCPT TO: nothing before DATA is enforced,
+                    // and the early scan goes on while the message arrives.
+                    if !ctx.protocol().contains(Protocol::NR_RCPT)
+                        && let Some(reply) = message.early_refusal().await
+                    {
                         return reply.into();
                     }
                 }

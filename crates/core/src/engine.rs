@@ -276,6 +276,15 @@ impl<R: Resolver + Clone> Engine<R> {
         verdict
     }
 
+    /// Whether a scan of the envelope alone (before DATA) can refuse a message: some check
+    /// that does not read the message is in `enforce` mode. When none is, a front-end has no
+    /// reason to hold RCPT TO until the early scan is done.
+    pub fn refuses_before_data(&self) -> bool {
+        self.checks
+            .iter()
+            .any(|check| !check.needs_message() && self.mode(check.name()) == Mode::Enforce)
+    }
+
     fn mode(&self, check: CheckName) -> Mode {
         match check {
             CheckName::Spf => self.config.spf.mode,

@@ -13,7 +13,7 @@ use crate::event::Event;
 use crate::negotiate::{Negotiation, Protocol};
 use crate::reply::{Reply, Response};
 use crate::session::{Context, State};
-use crate::wire::{MAX_PACKET_LEN, Packet, R_PROGRESS, read_packet, write_packet};
+use crate::wire::{MAX_PACKET_LEN, Packet, R_PROGRESS, read_packet};
 
 /// The user's side of the protocol.
 pub trait Milter: Send {
@@ -296,10 +296,15 @@ async fn reply_unless<S: AsyncWrite + Unpin>(
     send(io, &[final_reply(ctx, reply).encode()]).await
 }
 
+/// Sends a batch of packets in one write: the MTA reads an end-of-message batch (header
+/// changes, then the reply) as it arrives, and one packet per write made it wake and read
+/// once per packet (measured in the Postfix pipeline: eight writes per message before).
 async fn send<S: AsyncWrite + Unpin>(io: &mut S, packets: &[Packet]) -> Result<(), MilterError> {
+    let mut buf = Vec::with_capacity(packets.iter().map(|p| p.data.len() + 5).sum());
     for p in packets {
-        write_packet(io, p).await?;
+        p.encode_into(&mut buf)?;
     }
+    io.write_all(&buf).await?;
     io.flush().await?;
     Ok(())
 }

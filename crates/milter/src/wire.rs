@@ -63,6 +63,19 @@ impl Packet {
     pub(crate) fn new(code: u8, data: Vec<u8>) -> Self {
         Packet { code, data }
     }
+
+    /// Appends the packet in wire form (length, code, data), so a batch of replies can go
+    /// out in one write.
+    pub(crate) fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), MilterError> {
+        let len = u32::try_from(self.data.len() + 1).map_err(|_| MilterError::PacketTooLong {
+            len: self.data.len() + 1,
+            max: MAX_PACKET_LEN,
+        })?;
+        buf.extend_from_slice(&len.to_be_bytes());
+        buf.push(self.code);
+        buf.extend_from_slice(&self.data);
+        Ok(())
+    }
 }
 
 /// Reads one packet. `Ok(None)` is a clean end of stream before the first length byte.
@@ -90,28 +103,23 @@ pub(crate) async fn read_packet<R: AsyncRead + Unpin>(
     if len > max {
         return Err(MilterError::PacketTooLong { len, max });
     }
-    let mut buf = vec![0u8; len];
-    r.read_exact(&mut buf).await.map_err(|e| match e.kind() {
+    let truncated = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::UnexpectedEof => MilterError::Truncated,
         _ => MilterError::Io(e),
-    })?;
-    let data = buf.split_off(1);
-    Ok(Some(Packet::new(buf[0], data)))
+    };
+    let code = r.read_u8().await.map_err(truncated)?;
+    let mut data = vec![0u8; len - 1];
+    r.read_exact(&mut data).await.map_err(truncated)?;
+    Ok(Some(Packet::new(code, data)))
 }
 
-/// Writes one packet (not flushed; callers flush once per reply batch).
+/// Writes one packet (not flushed).
 pub(crate) async fn write_packet<W: AsyncWrite + Unpin>(
     w: &mut W,
     p: &Packet,
 ) -> Result<(), MilterError> {
-    let len = u32::try_from(p.data.len() + 1).map_err(|_| MilterError::PacketTooLong {
-        len: p.data.len() + 1,
-        max: MAX_PACKET_LEN,
-    })?;
     let mut buf = Vec::with_capacity(p.data.len() + 5);
-    buf.extend_from_slice(&len.to_be_bytes());
-    buf.push(p.code);
-    buf.extend_from_slice(&p.data);
+    p.encode_into(&mut buf)?;
     w.write_all(&buf).await?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The milter front-end over TCP: early refusal at RCPT, the end-of-message verdict as
 //! header changes or a reply, forged fields removed, several messages on one connection.
 
-use kanmon_milter::{Modification, Reply};
+use kanmon_milter::{Modification, Protocol, Reply};
 
 use super::{Daemon, dns, next_message, transaction};
 
@@ -96,8 +96,17 @@ async fn enforced_spf_fail_is_refused_at_rcpt_and_tagged_otherwise() {
     assert_eq!(code.code(), 550);
     assert!(code.text().starts_with("5.7.1 SPF fail"), "{}", code.text());
 
+    assert!(
+        !client.negotiated().protocol.contains(Protocol::NR_RCPT),
+        "an enforced check before DATA needs the reply at RCPT TO"
+    );
+
     let tagging = Daemon::start(dns.addr, "[spf]\nmode = \"tag\"\n").await;
     let mut client = tagging.milter_client().await;
+    assert!(
+        client.negotiated().protocol.contains(Protocol::NR_RCPT),
+        "nothing before DATA is enforced: Postfix need not wait at RCPT TO"
+    );
     let outcome = client
         .transaction(&transaction("F2", "x@fail.test", message))
         .await

@@ -23,9 +23,21 @@ async fn reload_takes_a_valid_file_whole_and_refuses_a_broken_one() {
     daemon.write_config(dns.addr, "[spf]\nmode = \"enforce\"\n");
     daemon.signal("HUP");
     daemon.wait_log("configuration reloaded").await;
-    // The connection opened before the reload gets the new engine for its next message.
+    // The connection opened before the reload gets the new engine for its next message. It
+    // negotiated no reply at RCPT TO (nothing was enforced before DATA then), so the refusal
+    // comes at end of message; a new connection is refused at RCPT TO.
     let refused = client
         .transaction(&next_message("R2", "x@fail.test", MESSAGE))
+        .await
+        .expect("transaction");
+    assert_eq!(refused.step, "eom", "{refused:?}");
+    assert!(
+        matches!(&refused.reply, Reply::Code(code) if code.code() == 550),
+        "{refused:?}"
+    );
+    let mut client = daemon.milter_client().await;
+    let refused = client
+        .transaction(&transaction("R2b", "x@fail.test", MESSAGE))
         .await
         .expect("transaction");
     assert_eq!(refused.step, "rcpt", "{refused:?}");

@@ -1,6 +1,7 @@
 //! Integration tests: the crate's own [`Client`] plays the MTA against a real server on
 //! loopback TCP or a unix socket, with a small recording [`Milter`].
 
+mod batching;
 mod caps;
 mod load;
 mod messages;

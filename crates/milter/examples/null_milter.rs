@@ -1,0 +1,136 @@
+//! A milter that looks at nothing and changes only what kanmon changes: it negotiates the same
+//! steps as `kanmon serve`, answers every event at once and inserts two header fields at end
+//! of message. `scripts/bench-pipeline` runs it to measure what a milter costs Postfix itself
+//! (the floor under any milter's throughput ratio).
+//!
+//! ```text
+//! cargo run --release -p kanmon-milter --example null_milter -- inet:127.0.0.1:PORT | unix:PATH
+//! ```
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use socket2::SockRef;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+use kanmon_milter::{
+    Actions, Config, Context, Event, Milter, Modification, Negotiation, Protocol, Reply, Response,
+    Stage,
+};
+
+struct Null;
+
+impl Milter for Null {
+    async fn handle(&mut self, _ctx: &Context, event: Event) -> Response {
+        match event {
+            Event::EndOfMessage => Response {
+                reply: Reply::Continue,
+                modifications: ["Authentication-Results", "Received-SPF"]
+                    .into_iter()
+                    .map(|name| Modification::InsertHeader {
+                        index: 0,
+                        name: name.to_owned(),
+                        value: " null".to_owned(),
+                    })
+                    .collect(),
+            },
+            _ => Reply::Continue.into(),
+        }
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let listen = std::env::args().nth(1).unwrap_or_default();
+    let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect();
+    let config = Arc::new(Config {
+        negotiation: Negotiation {
+            version: kanmon_milter::PROTOCOL_VERSION,
+            actions: Actions::ADD_HEADERS | Actions::CHANGE_HEADERS,
+            protocol: Protocol::NO_DATA
+                | Protocol::NO_UNKNOWN
+                | Protocol::NR_CONNECT
+                | Protocol::NR_HELO
+                | Protocol::NR_MAIL
+                | Protocol::NR_HEADER
+                | Protocol::NR_EOH
+                | Protocol::NR_BODY
+                | Protocol::SKIP
+                | Protocol::HEADER_LEADING_SPACE,
+            macros: vec![
+                (
+                    Stage::Connect,
+                    names(&["j", "{daemon_name}", "{client_name}"]),
+                ),
+                (Stage::Mail, names(&["i", "{auth_authen}"])),
+                (Stage::EndOfMessage, names(&["i"])),
+            ],
+        },
+        limits: Default::default(),
+        progress_interval: None,
+        read_timeout: None,
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        if let Some(addr) = listen.strip_prefix("inet:") {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            loop {
+                let (stream, _) = listener.accept().await?;
+                stream.set_nodelay(true)?;
+                let config = config.clone();
+                tokio::spawn(async move {
+                    let _ =
+                        kanmon_milter::serve_connection(QuickAck(stream), &mut Null, &config).await;
+                });
+            }
+        } else if let Some(path) = listen.strip_prefix("unix:") {
+            let listener = tokio::net::UnixListener::bind(path)?;
+            // Postfix's smtpd and cleanup run as another user.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+            kanmon_milter::serve_unix(listener, config, || Null).await
+        } else {
+            eprintln!("usage: null_milter inet:HOST:PORT | unix:PATH");
+            std::process::exit(2)
+        }
+    })
+}
+
+/// As kanmon's listener does (`src/daemon/listener.rs`): `TCP_QUICKACK` re-armed before each
+/// read, or every exchange with Postfix stalls on delayed ACKs and the floor measures latency.
+struct QuickAck(TcpStream);
+
+impl AsyncRead for QuickAck {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let _ = SockRef::from(&self.0).set_tcp_quickack(true);
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for QuickAck {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
