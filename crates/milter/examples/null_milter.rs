@@ -4,8 +4,11 @@
 //! (the floor under any milter's throughput ratio).
 //!
 //! ```text
-//! cargo run --release -p kanmon-milter --example null_milter -- inet:127.0.0.1:PORT | unix:PATH
+//! cargo run --release -p kanmon-milter --example null_milter -- LISTEN [INSERTED [APPENDED]]
 //! ```
+//! LISTEN is `inet:HOST:PORT` or `unix:PATH`; INSERTED fields go on top (default 2) and
+//! APPENDED ones at the end of the header (default 0), to measure what header edits cost the
+//! MTA.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,29 +23,47 @@ use kanmon_milter::{
     Stage,
 };
 
-struct Null;
+#[derive(Clone, Copy)]
+struct Null {
+    inserted: usize,
+    appended: usize,
+}
 
 impl Milter for Null {
     async fn handle(&mut self, _ctx: &Context, event: Event) -> Response {
         match event {
-            Event::EndOfMessage => Response {
-                reply: Reply::Continue,
-                modifications: ["Authentication-Results", "Received-SPF"]
-                    .into_iter()
-                    .map(|name| Modification::InsertHeader {
-                        index: 0,
-                        name: name.to_owned(),
-                        value: " null".to_owned(),
-                    })
-                    .collect(),
-            },
+            Event::EndOfMessage => {
+                let field = |i: usize| (format!("X-Null-{i}"), " null".to_owned());
+                let inserted =
+                    (0..self.inserted)
+                        .map(field)
+                        .map(|(name, value)| Modification::InsertHeader {
+                            index: 0,
+                            name,
+                            value,
+                        });
+                let appended = (self.inserted..self.inserted + self.appended)
+                    .map(field)
+                    .map(|(name, value)| Modification::AddHeader { name, value });
+                Response {
+                    reply: Reply::Continue,
+                    modifications: inserted.chain(appended).collect(),
+                }
+            }
             _ => Reply::Continue.into(),
         }
     }
 }
 
 fn main() -> std::io::Result<()> {
-    let listen = std::env::args().nth(1).unwrap_or_default();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let listen = args.first().cloned().unwrap_or_default();
+    let count =
+        |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let null = Null {
+        inserted: count(1, 2),
+        appended: count(2, 0),
+    };
     let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect();
     let config = Arc::new(Config {
         negotiation: Negotiation {
@@ -81,9 +102,10 @@ fn main() -> std::io::Result<()> {
                 let (stream, _) = listener.accept().await?;
                 stream.set_nodelay(true)?;
                 let config = config.clone();
+                let mut milter = null;
                 tokio::spawn(async move {
-                    let _ =
-                        kanmon_milter::serve_connection(QuickAck(stream), &mut Null, &config).await;
+                    let _ = kanmon_milter::serve_connection(QuickAck(stream), &mut milter, &config)
+                        .await;
                 });
             }
         } else if let Some(path) = listen.strip_prefix("unix:") {
@@ -91,9 +113,9 @@ fn main() -> std::io::Result<()> {
             // Postfix's smtpd and cleanup run as another user.
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
-            kanmon_milter::serve_unix(listener, config, || Null).await
+            kanmon_milter::serve_unix(listener, config, move || null).await
         } else {
-            eprintln!("usage: null_milter inet:HOST:PORT | unix:PATH");
+            eprintln!("usage: null_milter inet:HOST:PORT|unix:PATH [INSERTED [APPENDED]]");
             std::process::exit(2)
         }
     })
