@@ -104,8 +104,15 @@ fn main() -> std::io::Result<()> {
                 let config = config.clone();
                 let mut milter = null;
                 tokio::spawn(async move {
-                    let _ = kanmon_milter::serve_connection(QuickAck(stream), &mut milter, &config)
-                        .await;
+                    let _ = kanmon_milter::serve_connection(
+                        QuickAck {
+                            stream,
+                            rearm: true,
+                        },
+                        &mut milter,
+                        &config,
+                    )
+                    .await;
                 });
             }
         } else if let Some(path) = listen.strip_prefix("unix:") {
@@ -121,9 +128,13 @@ fn main() -> std::io::Result<()> {
     })
 }
 
-/// As kanmon's listener does (`src/daemon/listener.rs`): `TCP_QUICKACK` re-armed before each
-/// read, or every exchange with Postfix stalls on delayed ACKs and the floor measures latency.
-struct QuickAck(TcpStream);
+/// As kanmon's listener does (`src/daemon/listener.rs`): `TCP_QUICKACK` re-armed before the
+/// first read after each write, or every exchange with Postfix stalls on delayed ACKs and the
+/// floor measures latency.
+struct QuickAck {
+    stream: TcpStream,
+    rearm: bool,
+}
 
 impl AsyncRead for QuickAck {
     fn poll_read(
@@ -131,8 +142,10 @@ impl AsyncRead for QuickAck {
         cx: &mut TaskContext<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        let _ = SockRef::from(&self.0).set_tcp_quickack(true);
-        Pin::new(&mut self.0).poll_read(cx, buf)
+        if std::mem::take(&mut self.rearm) {
+            let _ = SockRef::from(&self.stream).set_tcp_quickack(true);
+        }
+        Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
 
@@ -142,17 +155,21 @@ impl AsyncWrite for QuickAck {
         cx: &mut TaskContext<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
+        let written = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            self.rearm = true;
+        }
+        written
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
+        Pin::new(&mut self.stream).poll_flush(cx)
     }
 
     fn poll_shutdown(
         mut self: Pin<&mut Self>,
         cx: &mut TaskContext<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
