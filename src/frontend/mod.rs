@@ -82,7 +82,9 @@ impl<T: Send + 'static> GuardedScan<T> {
     {
         let limit = engine.config().limits.scan_timeout + GUARD_GRACE;
         GuardedScan {
-            task: tokio::spawn(scan),
+            // Boxed first: a scan's future is several KiB, which tokio would otherwise copy
+            // from frame to frame on its way to the task.
+            task: tokio::spawn(Box::pin(scan)),
             deadline: Instant::now() + limit,
             limit,
         }

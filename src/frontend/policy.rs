@@ -1,4 +1,4 @@
-//! The policy front-end: a Postfix policy request → [`Envelope`] → [`Engine::scan_envelope`]
+//! The policy front-end: a Postfix policy request → [`Envelope`] → [`Engine::scan_early`]
 //! → one `action=`.
 //!
 //! Postfix asks once per recipient (`check_policy_service` in `smtpd_recipient_restrictions`),
@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use kanmon_core::config::OnError;
 use kanmon_core::engine::log_verdict;
-use kanmon_core::{Action as VerdictAction, Envelope, Verdict};
+use kanmon_core::{Action as VerdictAction, Envelope, Header, Verdict, headers};
 use kanmon_policy::{Action, ProtocolState, ReplyText, Request};
 
 use super::{ERROR_FIELD, EngineSlot, guarded, reply_text};
@@ -60,7 +60,8 @@ struct Decision {
 }
 
 impl Decision {
-    fn for_verdict(verdict: &Verdict) -> Decision {
+    /// The decision for `verdict`, prepending `received_spf` unless it refuses.
+    fn for_verdict(verdict: &Verdict, received_spf: Option<&Header>) -> Decision {
         let refusal = verdict.enforced().and_then(|e| match e.action {
             VerdictAction::Reject => {
                 Action::reply(550, Some("5.7.1"), &policy_text(&e.reason)).ok()
@@ -73,17 +74,13 @@ impl Decision {
         if let Some(refusal) = refusal {
             return Decision::same(refusal);
         }
-        let prepend = verdict
-            .headers
-            .iter()
-            .find(|h| h.name == "Received-SPF")
-            .and_then(|h| match Action::prepend(&h.name, &h.value) {
-                Ok(action) => Some(action),
-                Err(e) => {
-                    tracing::warn!(error = %e, "policy: Received-SPF not prepended");
-                    None
-                }
-            });
+        let prepend = received_spf.and_then(|h| match Action::prepend(&h.name, &h.value) {
+            Ok(action) => Some(action),
+            Err(e) => {
+                tracing::warn!(error = %e, "policy: Received-SPF not prepended");
+                None
+            }
+        });
         Decision {
             first: prepend.unwrap_or(Action::Dunno),
             later: Action::Dunno,
@@ -146,11 +143,15 @@ impl PolicyService {
         let scan = {
             let engine = Arc::clone(&engine);
             let envelope = envelope.clone();
-            async move { engine.scan_early(&envelope).await }
+            async move {
+                let verdict = engine.scan_early(&envelope).await;
+                let received_spf = headers::received_spf(engine.config(), &envelope, &verdict.auth);
+                (verdict, received_spf)
+            }
         };
         match guarded(&engine, scan).await {
-            Ok(verdict) => {
-                let decision = Decision::for_verdict(&verdict);
+            Ok((verdict, received_spf)) => {
+                let decision = Decision::for_verdict(&verdict, received_spf.first());
                 if self.log_every || decision.refuses() {
                     log_verdict(&envelope, &verdict, started.elapsed());
                 }
@@ -231,11 +232,11 @@ fn policy_text(reason: &str) -> String {
 #[cfg(test)]
 mod tests {
     use kanmon_core::auth::AuthResults;
-    use kanmon_core::{CheckName, Enforcement, Header, Mode};
+    use kanmon_core::{CheckName, Enforcement, Mode};
 
     use super::*;
 
-    fn verdict(enforced: Option<(VerdictAction, Mode)>, received_spf: bool) -> Verdict {
+    fn verdict(enforced: Option<(VerdictAction, Mode)>) -> Verdict {
         Verdict {
             action: VerdictAction::Accept,
             reason: None,
@@ -252,14 +253,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             auth: AuthResults::default(),
-            headers: received_spf
-                .then(|| Header {
-                    name: "Received-SPF".to_owned(),
-                    value: "fail (mx.example: ...) receiver=mx.example; identity=mailfrom"
-                        .to_owned(),
-                })
-                .into_iter()
-                .collect(),
+            headers: Vec::new(),
             forged_authentication_results: Vec::new(),
             skipped: Vec::new(),
             internal: false,
@@ -290,11 +284,15 @@ mod tests {
                 "DUNNO".to_owned(),
             ),
         ];
+        let received_spf = Header::new(
+            "Received-SPF",
+            "fail (mx.example: ...) receiver=mx.example; identity=mailfrom".to_owned(),
+        );
         for (enforced, first, later) in rows {
-            let decision = Decision::for_verdict(&verdict(enforced, true));
+            let decision = Decision::for_verdict(&verdict(enforced), Some(&received_spf));
             assert_eq!(words(&decision), (first, later), "{enforced:?}");
         }
-        let plain = Decision::for_verdict(&verdict(None, false));
+        let plain = Decision::for_verdict(&verdict(None), None);
         assert_eq!(words(&plain), ("DUNNO".to_owned(), "DUNNO".to_owned()));
     }
 

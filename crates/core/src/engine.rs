@@ -96,19 +96,16 @@ impl<R: Resolver + Clone> Engine<R> {
 
     /// Scans a whole message (milter at end of message, CLI).
     pub async fn scan_message(&self, envelope: &Envelope, raw: &[u8]) -> Verdict {
-        self.scan(envelope, Some(raw), None, Log::Yes).await
+        self.scan(envelope, Some(raw), None, Purpose::Final).await
     }
 
-    /// Scans what is known before DATA (policy delegation): the checks that need the message
-    /// are skipped.
-    pub async fn scan_envelope(&self, envelope: &Envelope) -> Verdict {
-        self.scan(envelope, None, None, Log::Yes).await
-    }
-
-    /// The milter's early look at MAIL FROM: as [`Engine::scan_envelope`], without the log
-    /// line, since the message's line is written when [`Engine::scan_message_after`] ends.
+    /// The look at the envelope before DATA (the milter at MAIL FROM, the policy server at
+    /// RCPT TO): the checks that need the message are skipped. The verdict has no header
+    /// fields (a front-end renders the one it adds this early, see
+    /// [`headers::received_spf`]), and no log line is written: the message's line comes
+    /// at its end, or from the front-end when it refuses the message here ([`log_verdict`]).
     pub async fn scan_early(&self, envelope: &Envelope) -> Verdict {
-        self.scan(envelope, None, None, Log::No).await
+        self.scan(envelope, None, None, Purpose::Early).await
     }
 
     /// Scans a whole message whose envelope [`Engine::scan_early`] already saw: its SPF
@@ -119,7 +116,8 @@ impl<R: Resolver + Clone> Engine<R> {
         raw: &[u8],
         early: &AuthResults,
     ) -> Verdict {
-        self.scan(envelope, Some(raw), Some(early), Log::Yes).await
+        self.scan(envelope, Some(raw), Some(early), Purpose::Final)
+            .await
     }
 
     async fn scan(
@@ -127,7 +125,7 @@ impl<R: Resolver + Clone> Engine<R> {
         envelope: &Envelope,
         raw: Option<&[u8]>,
         early: Option<&AuthResults>,
-        log: Log,
+        purpose: Purpose,
     ) -> Verdict {
         let started = Instant::now();
         let deadline = started + self.config.limits.scan_timeout;
@@ -243,15 +241,18 @@ impl<R: Resolver + Clone> Engine<R> {
         let score = round(hits.iter().map(|h| h.score).sum());
         let (action, reason) = decide(score, &enforcements, &self.config.thresholds);
         let required = self.config.thresholds.add_header;
-        let header_fields = headers::render(&HeaderContext {
-            config: &self.config,
-            envelope,
-            auth: &scan.auth,
-            action,
-            score,
-            required,
-            hits: &hits,
-        });
+        let header_fields = match purpose {
+            Purpose::Final => headers::render(&HeaderContext {
+                config: &self.config,
+                envelope,
+                auth: &scan.auth,
+                action,
+                score,
+                required,
+                hits: &hits,
+            }),
+            Purpose::Early => Vec::new(),
+        };
         let forged = scan
             .message
             .as_ref()
@@ -270,7 +271,7 @@ impl<R: Resolver + Clone> Engine<R> {
             skipped,
             internal,
         };
-        if log == Log::Yes {
+        if purpose == Purpose::Final {
             log_verdict(envelope, &verdict, started.elapsed());
         }
         verdict
@@ -295,11 +296,12 @@ impl<R: Resolver + Clone> Engine<R> {
     }
 }
 
-/// Whether a scan writes the message's log line.
+/// What a scan is for: the message's last word, with its header fields and log line, or an
+/// early look before DATA, which needs neither.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Log {
-    Yes,
-    No,
+enum Purpose {
+    Final,
+    Early,
 }
 
 /// Scores are sums of decimals; two places keep 0.1 + 0.2 from printing as 0.30000000000000004.

@@ -81,6 +81,15 @@ pub struct Header {
     pub value: String,
 }
 
+impl Header {
+    pub fn new(name: &str, value: String) -> Header {
+        Header {
+            name: name.to_owned(),
+            value,
+        }
+    }
+}
+
 /// Something the engine could not do for this message, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Skipped {

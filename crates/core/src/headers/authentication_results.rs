@@ -38,7 +38,7 @@ use kanmon_auth::dkim::{Algorithm, DkimOutput, DkimResult};
 use kanmon_auth::dmarc::{DmarcOutput, DmarcResult, PolicyTag};
 use kanmon_auth::spf::{Identity, SpfOutput};
 
-use super::syntax::{push_comment, push_property, pvalue};
+use super::syntax::{push_comment, push_property, push_pvalue};
 use crate::auth::AuthResults;
 
 /// The field's value for `auth`, under `authserv_id`.
@@ -60,7 +60,13 @@ pub(crate) fn render(authserv_id: &str, auth: &AuthResults) -> String {
     if resinfos.is_empty() {
         resinfos.push("none".to_owned());
     }
-    format!("{}; {}", pvalue(authserv_id), resinfos.join("; "))
+    let mut out = String::with_capacity(256 * resinfos.len());
+    push_pvalue(&mut out, authserv_id);
+    for resinfo in &resinfos {
+        out.push_str("; ");
+        out.push_str(resinfo);
+    }
+    out
 }
 
 fn spf_resinfo(spf: &SpfOutput) -> String {

@@ -22,6 +22,8 @@
 //! with no break point stays whole, however long: every value the renderers write is
 //! bounded, so such a run stays far below RFC 5322's hard limit of 998.
 
+use std::borrow::Cow;
+
 use kanmon_auth::message::LineEnding;
 
 /// Where lines are broken, in characters (RFC 5322 §2.1.1).
@@ -44,13 +46,14 @@ pub fn fold(name: &str, value: &str) -> String {
 /// fold.
 pub fn fold_value(name: &str, value: &str, line_ending: LineEnding) -> String {
     // Values never hold line breaks; should one slip through, it must not end the field.
-    let value: String = value
-        .chars()
-        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
-        .collect();
+    let value = if value.contains(['\r', '\n']) {
+        Cow::Owned(value.replace(['\r', '\n'], " "))
+    } else {
+        Cow::Borrowed(value)
+    };
     let pieces = split(&value);
-    let prefix = name.chars().count() + 2;
-    let fits_one_line = prefix + value.chars().count() <= LINE_WIDTH;
+    let prefix = width(name) + 2;
+    let fits_one_line = prefix + width(&value) <= LINE_WIDTH;
     let mut out = String::with_capacity(value.len() + 16);
     let fold = |out: &mut String| {
         out.push_str(line_ending.as_str());
@@ -67,13 +70,13 @@ pub fn fold_value(name: &str, value: &str, line_ending: LineEnding) -> String {
             .count();
         let (word, next) = rest.split_at(1 + commas);
         rest = next;
-        let width: usize = word.iter().map(|piece| piece.text.chars().count()).sum();
+        let word_width: usize = word.iter().map(|piece| width(piece.text)).sum();
         let breaks = match first.before {
             Break::None => false,
             // A break before nothing would leave a line of only whitespace (RFC 5322 §3.2.2).
-            _ if width == 0 => false,
+            _ if word_width == 0 => false,
             Break::AfterSemicolon(_) if !fits_one_line => true,
-            _ => column + first.before.width() + width > LINE_WIDTH && column > 1,
+            _ => column + first.before.width() + word_width > LINE_WIDTH && column > 1,
         };
         if breaks {
             fold(&mut out);
@@ -85,16 +88,25 @@ pub fn fold_value(name: &str, value: &str, line_ending: LineEnding) -> String {
             column += first.before.width();
         }
         for (index, piece) in word.iter().enumerate() {
-            let width = piece.text.chars().count();
-            if index > 0 && column + width > LINE_WIDTH && column > 1 {
+            let piece_width = width(piece.text);
+            if index > 0 && column + piece_width > LINE_WIDTH && column > 1 {
                 fold(&mut out);
                 column = 1;
             }
             out.push_str(piece.text);
-            column += width;
+            column += piece_width;
         }
     }
     out
+}
+
+/// Columns `text` takes: its characters (bytes, for the usual ASCII).
+fn width(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().count()
+    }
 }
 
 /// What stands before a piece of the value, and where a fold may go.
@@ -128,44 +140,49 @@ struct Piece<'a> {
 }
 
 /// Cuts the value at every break point, tracking quoted-strings (no break inside),
-/// comments (no `;` break inside) and quoted-pairs.
+/// comments (no `;` break inside) and quoted-pairs. Works on bytes: every character that
+/// matters is ASCII, and no byte of a multi-byte UTF-8 character is, so each cut falls on
+/// a character boundary.
 fn split(value: &str) -> Vec<Piece<'_>> {
-    let mut pieces = Vec::new();
+    let mut pieces = Vec::with_capacity(16);
     let mut before = Break::None;
     let mut start = 0;
     let mut in_quotes = false;
     let mut comment_depth = 0usize;
     let mut escaped = false;
-    let mut previous = '\0';
-    for (i, c) in value.char_indices() {
+    let mut previous = 0u8;
+    for (i, b) in value.bytes().enumerate() {
         if escaped {
             escaped = false;
-            previous = c;
+            previous = b;
             continue;
         }
-        let cut = match c {
-            '\\' if in_quotes || comment_depth > 0 => {
+        let cut = match b {
+            b'\\' if in_quotes || comment_depth > 0 => {
                 escaped = true;
                 None
             }
-            '"' if comment_depth == 0 => {
+            b'"' if comment_depth == 0 => {
                 in_quotes = !in_quotes;
                 None
             }
-            '(' if !in_quotes => {
+            b'(' if !in_quotes => {
                 comment_depth += 1;
                 None
             }
-            ')' if !in_quotes => {
+            b')' if !in_quotes => {
                 comment_depth = comment_depth.saturating_sub(1);
                 None
             }
-            ' ' | '\t' if !in_quotes => Some(if previous == ';' && comment_depth == 0 {
-                Break::AfterSemicolon(c)
-            } else {
-                Break::Space(c)
-            }),
-            _ if previous == ',' && !in_quotes => {
+            b' ' | b'\t' if !in_quotes => {
+                let c = char::from(b);
+                Some(if previous == b';' && comment_depth == 0 {
+                    Break::AfterSemicolon(c)
+                } else {
+                    Break::Space(c)
+                })
+            }
+            _ if previous == b',' && !in_quotes => {
                 pieces.push(Piece {
                     before,
                     text: value.get(start..i).unwrap_or_default(),
@@ -182,9 +199,9 @@ fn split(value: &str) -> Vec<Piece<'_>> {
                 text: value.get(start..i).unwrap_or_default(),
             });
             before = kind;
-            start = i + c.len_utf8();
+            start = i + 1;
         }
-        previous = c;
+        previous = b;
     }
     pieces.push(Piece {
         before,

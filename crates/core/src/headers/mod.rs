@@ -52,24 +52,14 @@ pub struct HeaderContext<'a> {
 pub fn render(context: &HeaderContext<'_>) -> Vec<Header> {
     let config = &context.config;
     let enabled = &config.headers;
-    let mut headers = Vec::new();
-    let mut add = |name: &str, value: String| {
-        headers.push(Header {
-            name: name.to_owned(),
-            value,
-        })
-    };
+    let mut headers = Vec::with_capacity(8);
     if enabled.authentication_results {
-        add(
+        headers.push(Header::new(
             "Authentication-Results",
             authentication_results::render(&config.authserv_id, context.auth),
-        );
+        ));
     }
-    if enabled.received_spf {
-        for value in received_spf::render(&config.authserv_id, context.envelope, context.auth) {
-            add("Received-SPF", value);
-        }
-    }
+    headers.extend(received_spf(config, context.envelope, context.auth));
     if enabled.spam_status {
         let facts = spam_status::SpamFacts {
             authserv_id: &config.authserv_id,
@@ -79,11 +69,11 @@ pub fn render(context: &HeaderContext<'_>) -> Vec<Header> {
             tests: context.hits.iter().map(|hit| hit.name).collect(),
         };
         for (name, value) in spam_status::render(&facts) {
-            add(name, value);
+            headers.push(Header::new(name, value));
         }
     }
     if !enabled.symbols_header.is_empty() {
-        add(
+        headers.push(Header::new(
             &enabled.symbols_header,
             symbols::render(
                 context.action,
@@ -91,9 +81,21 @@ pub fn render(context: &HeaderContext<'_>) -> Vec<Header> {
                 context.required,
                 context.hits,
             ),
-        );
+        ));
     }
     headers
+}
+
+/// The `Received-SPF` fields alone, as [`render`] writes them (none when `[headers]`
+/// disables them): what the policy server prepends at RCPT TO.
+pub fn received_spf(config: &Config, envelope: &Envelope, auth: &AuthResults) -> Vec<Header> {
+    if !config.headers.received_spf {
+        return Vec::new();
+    }
+    received_spf::render(&config.authserv_id, envelope, auth)
+        .into_iter()
+        .map(|value| Header::new("Received-SPF", value))
+        .collect()
 }
 
 /// Indexes, among the message's Authentication-Results fields (top first, from 0), of those

@@ -26,7 +26,7 @@ use std::fmt::Write;
 
 use kanmon_auth::spf::{Identity, SpfOutput, SpfResult};
 
-use super::syntax::{comment, dot_atom_or_quoted};
+use super::syntax::{push_comment_text, push_dot_atom_or_quoted};
 use crate::auth::AuthResults;
 use crate::envelope::Envelope;
 
@@ -45,13 +45,15 @@ pub(crate) fn render(receiver: &str, envelope: &Envelope, auth: &AuthResults) ->
 }
 
 fn value(receiver: &str, envelope: &Envelope, spf: &SpfOutput) -> String {
-    let mut out = format!(
-        "{} {}",
-        spf.result,
-        comment(&format!("{receiver}: {}", explain(spf)))
-    );
+    let mut out = String::with_capacity(256);
+    let _ = write!(out, "{} ", spf.result);
+    push_comment_text(&mut out, &format!("{receiver}: {}", explain(spf)));
     let mut key = |name: &str, value: &str| {
-        let _ = write!(out, " {name}={};", dot_atom_or_quoted(value));
+        out.push(' ');
+        out.push_str(name);
+        out.push('=');
+        push_dot_atom_or_quoted(&mut out, value);
+        out.push(';');
     };
     key("receiver", receiver);
     key("client-ip", &spf.ip.to_string());

@@ -25,7 +25,7 @@
 //!   [`MAX_STARS`]; the field is written even when empty, as SpamAssassin does, so rules
 //!   testing its length see it.
 
-use super::syntax::pvalue;
+use super::syntax::push_pvalue;
 use crate::verdict::Action;
 
 /// SpamAssassin's cap on `_STARS_` (`PerMsgStatus.pm`: "limit to 50 stars").
@@ -44,10 +44,11 @@ pub(crate) struct SpamFacts<'a> {
 pub(crate) fn render(facts: &SpamFacts<'_>) -> Vec<(&'static str, String)> {
     let version = env!("CARGO_PKG_VERSION");
     let spam = facts.action.is_spam();
-    let mut fields = vec![(
-        "X-Spam-Checker-Version",
-        format!("kanmon {version} on {}", pvalue(facts.authserv_id)),
-    )];
+    let mut fields = vec![("X-Spam-Checker-Version", {
+        let mut value = format!("kanmon {version} on ");
+        push_pvalue(&mut value, facts.authserv_id);
+        value
+    })];
     if spam {
         fields.push(("X-Spam-Flag", "YES".to_owned()));
         fields.push(("X-Spam", "Yes".to_owned()));

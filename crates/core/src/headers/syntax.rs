@@ -10,7 +10,7 @@
 //! * bound the length ([`MAX_VALUE_CHARS`], [`MAX_COMMENT_CHARS`]), so a hostile field cannot
 //!   turn into a megabyte of header.
 
-use std::fmt::Write;
+use std::borrow::Cow;
 
 /// Longest value written, in characters. A domain name is at most 255 octets (RFC 1035
 /// §2.3.4) and a reverse-path at most 256 (RFC 5321 §4.5.3.1.3), so no genuine identity is
@@ -92,7 +92,7 @@ fn is_quoted_string(text: &str) -> bool {
     true
 }
 
-/// An RFC 8601 §2.2 `pvalue`: `value` (token / quoted-string) or
+/// Appends `text` as an RFC 8601 §2.2 `pvalue`: `value` (token / quoted-string) or
 /// `[[local-part] "@"] domain-name`. Tokens and addresses (`alice@example.org`,
 /// `@example.org`, `"john doe"@example.org`) are written bare, as OpenDKIM and Gmail write
 /// them; anything else is quoted. Over-long input is cut ([`MAX_VALUE_CHARS`]).
@@ -101,36 +101,36 @@ fn is_quoted_string(text: &str) -> bool {
 /// drops a quoted `value` unless it is the last property of its method. The renderers
 /// only produce quoted values for unusual input, and put the one usual case, `header.b`
 /// with a `/`, last, as OpenDKIM does.
-pub(crate) fn pvalue(text: &str) -> String {
-    let text = bounded(&clean(text), MAX_VALUE_CHARS);
-    if is_token(&text) {
-        return text;
-    }
-    if let Some((local, domain)) = text.rsplit_once('@')
-        && (local.is_empty() || is_dot_atom(local) || is_quoted_string(local))
-        && is_domain_name(domain)
-    {
-        return text;
-    }
-    quoted(&text)
-}
-
-/// An RFC 7208 §9.1 `key-value-pair` value: `dot-atom / quoted-string`. A host name or an
-/// IPv4 address is a dot-atom; an address with `@`, an IPv6 address (`:`) or an address
-/// literal (`[...]`) is quoted.
-pub(crate) fn dot_atom_or_quoted(text: &str) -> String {
-    let text = bounded(&clean(text), MAX_VALUE_CHARS);
-    if is_dot_atom(&text) {
-        text
+pub(crate) fn push_pvalue(out: &mut String, text: &str) {
+    let text = bounded(clean(text), MAX_VALUE_CHARS);
+    let bare = is_token(&text)
+        || text.rsplit_once('@').is_some_and(|(local, domain)| {
+            (local.is_empty() || is_dot_atom(local) || is_quoted_string(local))
+                && is_domain_name(domain)
+        });
+    if bare {
+        out.push_str(&text);
     } else {
-        quoted(&text)
+        push_quoted(out, &text);
     }
 }
 
-/// An RFC 5322 §3.2.4 `quoted-string`: `"` and `\` escaped as quoted-pairs. Control
+/// Appends `text` as an RFC 7208 §9.1 `key-value-pair` value: `dot-atom / quoted-string`.
+/// A host name or an IPv4 address is a dot-atom; an address with `@`, an IPv6 address (`:`)
+/// or an address literal (`[...]`) is quoted.
+pub(crate) fn push_dot_atom_or_quoted(out: &mut String, text: &str) {
+    let text = bounded(clean(text), MAX_VALUE_CHARS);
+    if is_dot_atom(&text) {
+        out.push_str(&text);
+    } else {
+        push_quoted(out, &text);
+    }
+}
+
+/// Appends an RFC 5322 §3.2.4 `quoted-string`: `"` and `\` escaped as quoted-pairs. Control
 /// characters must already be gone ([`clean`]).
-pub(crate) fn quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
+fn push_quoted(out: &mut String, text: &str) {
+    out.reserve(text.len() + 2);
     out.push('"');
     for c in text.chars() {
         if c == '"' || c == '\\' {
@@ -139,50 +139,52 @@ pub(crate) fn quoted(text: &str) -> String {
         out.push(c);
     }
     out.push('"');
-    out
 }
 
-/// An RFC 5322 §3.2.2 `comment`, parentheses included, around `text`.
+/// Appends an RFC 5322 §3.2.2 `comment`, parentheses included, around `text`.
 ///
 /// Parentheses in the text that pair up are kept, making a nested comment (as in
 /// "203.0.113.5 is not permitted by spoofed.test (-all)"); unpaired ones and backslashes are
 /// escaped as quoted-pairs, so the comment always ends where it should. Non-ASCII characters
 /// become `?`: a comment is for people, and this keeps the field 7-bit for MTAs that are.
-pub(crate) fn comment(text: &str) -> String {
-    let text: String = bounded(&clean(text), MAX_COMMENT_CHARS)
-        .chars()
-        .map(|c| if c.is_ascii() { c } else { '?' })
-        .collect();
-    let chars: Vec<char> = text.chars().collect();
-    let mut paired = vec![false; chars.len()];
+pub(crate) fn push_comment_text(out: &mut String, text: &str) {
+    let text = bounded(clean(text), MAX_COMMENT_CHARS);
+    // Which parentheses pair up, by byte offset (all of them are ASCII).
+    let mut paired = Vec::new();
     let mut open = Vec::new();
-    for (i, c) in chars.iter().enumerate() {
-        match c {
-            '(' => open.push(i),
-            ')' => {
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'(' => open.push(i),
+            b')' => {
                 if let Some(start) = open.pop() {
-                    paired[start] = true;
-                    paired[i] = true;
+                    paired.push(start);
+                    paired.push(i);
                 }
             }
             _ => {}
         }
     }
-    let mut out = String::with_capacity(text.len() + 4);
+    out.reserve(text.len() + 4);
     out.push('(');
-    for (c, paired) in chars.iter().zip(paired) {
-        if *c == '\\' || (matches!(c, '(' | ')') && !paired) {
+    for (i, c) in text.char_indices() {
+        if c == '\\' || (matches!(c, '(' | ')') && !paired.contains(&i)) {
             out.push('\\');
         }
-        out.push(*c);
+        out.push(if c.is_ascii() { c } else { '?' });
     }
     out.push(')');
-    out
 }
 
 /// `text` with control characters (CR, LF, TAB, NUL, DEL, C1) replaced by spaces, runs of
-/// whitespace collapsed to one, and the ends trimmed.
-pub(crate) fn clean(text: &str) -> String {
+/// whitespace collapsed to one, and the ends trimmed; borrowed when it already is.
+pub(crate) fn clean(text: &str) -> Cow<'_, str> {
+    let is_clean = !text.starts_with(' ')
+        && !text.ends_with(' ')
+        && !text.contains("  ")
+        && !text.chars().any(char::is_control);
+    if is_clean {
+        return Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         let c = if c.is_control() { ' ' } else { c };
@@ -194,17 +196,21 @@ pub(crate) fn clean(text: &str) -> String {
     if out.ends_with(' ') {
         out.pop();
     }
-    out
+    Cow::Owned(out)
 }
 
 /// `text` cut to `max` characters, with "..." appended when something was cut.
-fn bounded(text: &str, max: usize) -> String {
+fn bounded(text: Cow<'_, str>, max: usize) -> Cow<'_, str> {
+    // Fewer bytes than `max` means fewer characters too.
+    if text.len() <= max {
+        return text;
+    }
     match text.char_indices().nth(max) {
-        None => text.to_owned(),
+        None => text,
         Some((end, _)) => {
             let mut out = text.get(..end).unwrap_or_default().to_owned();
             out.push_str("...");
-            out
+            Cow::Owned(out)
         }
     }
 }
@@ -213,7 +219,10 @@ fn bounded(text: &str, max: usize) -> String {
 /// every property optional, and an empty one says nothing.
 pub(crate) fn push_property(out: &mut String, name: &str, value: &str) {
     if !value.is_empty() {
-        let _ = write!(out, " {name}={}", pvalue(value));
+        out.push(' ');
+        out.push_str(name);
+        out.push('=');
+        push_pvalue(out, value);
     }
 }
 
@@ -221,13 +230,31 @@ pub(crate) fn push_property(out: &mut String, name: &str, value: &str) {
 pub(crate) fn push_comment(out: &mut String, text: &str) {
     if !clean(text).is_empty() {
         out.push(' ');
-        out.push_str(&comment(text));
+        push_comment_text(out, text);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pvalue(text: &str) -> String {
+        let mut out = String::new();
+        push_pvalue(&mut out, text);
+        out
+    }
+
+    fn dot_atom_or_quoted(text: &str) -> String {
+        let mut out = String::new();
+        push_dot_atom_or_quoted(&mut out, text);
+        out
+    }
+
+    fn comment(text: &str) -> String {
+        let mut out = String::new();
+        push_comment_text(&mut out, text);
+        out
+    }
 
     #[test]
     fn tokens_and_dot_atoms() {
