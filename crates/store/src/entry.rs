@@ -1,0 +1,181 @@
+//! The portable form of a store's contents: one [`Entry`] per JSON line, for backups and
+//! for moving from one backend to another (`kanmon store export` / `import`).
+//!
+//! Binary keys and digests are lowercase hex, record and value bytes base64; token keys are
+//! 16 hex digits, so tools that read JSON numbers as doubles cannot round them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Class, Timestamp, TokenKey};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Entry {
+    Token {
+        #[serde(with = "token_hex")]
+        key: TokenKey,
+        spam: u64,
+        ham: u64,
+    },
+    Totals {
+        spam: u64,
+        ham: u64,
+    },
+    Label {
+        #[serde(with = "hex")]
+        digest: Vec<u8>,
+        class: Class,
+    },
+    Greylist {
+        #[serde(with = "hex")]
+        key: Vec<u8>,
+        first_seen: Timestamp,
+        last_seen: Timestamp,
+        count: u64,
+        expires: Timestamp,
+    },
+    Stat {
+        bucket: Timestamp,
+        name: String,
+        value: i64,
+        expires: Timestamp,
+    },
+    Record {
+        stream: String,
+        at: Timestamp,
+        #[serde(with = "base64")]
+        data: Vec<u8>,
+        expires: Timestamp,
+    },
+    Value {
+        key: String,
+        #[serde(with = "base64")]
+        value: Vec<u8>,
+        expires: Option<Timestamp>,
+    },
+}
+
+impl Entry {
+    /// One JSON line, without the newline.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            // Every field serialises; this only guards the invariant.
+            format!("{{\"kind\":\"error\",\"reason\":\"{e}\"}}")
+        })
+    }
+
+    pub fn from_line(line: &str) -> Result<Entry, String> {
+        serde_json::from_str(line).map_err(|e| e.to_string())
+    }
+}
+
+mod hex {
+    use data_encoding::HEXLOWER_PERMISSIVE;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&HEXLOWER_PERMISSIVE.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        HEXLOWER_PERMISSIVE
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+mod token_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(key: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{key:016x}"))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = String::deserialize(d)?;
+        u64::from_str_radix(&text, 16).map_err(serde::de::Error::custom)
+    }
+}
+
+mod base64 {
+    use data_encoding::BASE64;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&BASE64.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        BASE64
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_round_trip() {
+        let entries = [
+            Entry::Token {
+                key: u64::MAX - 1,
+                spam: 3,
+                ham: 0,
+            },
+            Entry::Totals { spam: 10, ham: 20 },
+            Entry::Label {
+                digest: vec![0xab; 32],
+                class: Class::Ham,
+            },
+            Entry::Greylist {
+                key: b"triplet".to_vec(),
+                first_seen: 1,
+                last_seen: 2,
+                count: 2,
+                expires: 100,
+            },
+            Entry::Stat {
+                bucket: 3600,
+                name: "action:reject".to_owned(),
+                value: -4,
+                expires: 7200,
+            },
+            Entry::Record {
+                stream: "dmarc".to_owned(),
+                at: 5,
+                data: b"\x00\xffrecord".to_vec(),
+                expires: 10,
+            },
+            Entry::Value {
+                key: "k".to_owned(),
+                value: b"v".to_vec(),
+                expires: None,
+            },
+        ];
+        for entry in entries {
+            let line = entry.to_line();
+            assert!(!line.contains('\n'));
+            assert_eq!(Entry::from_line(&line).unwrap(), entry, "{line}");
+        }
+        assert_eq!(
+            Entry::Token {
+                key: 255,
+                spam: 1,
+                ham: 2
+            }
+            .to_line(),
+            r#"{"kind":"token","key":"00000000000000ff","spam":1,"ham":2}"#
+        );
+    }
+
+    #[test]
+    fn bad_lines_say_why() {
+        assert!(Entry::from_line(r#"{"kind":"nope"}"#).is_err());
+        assert!(Entry::from_line(r#"{"kind":"totals","spam":1}"#).is_err());
+        assert!(Entry::from_line(r#"{"kind":"label","digest":"zz","class":"spam"}"#).is_err());
+    }
+}

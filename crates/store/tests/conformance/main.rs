@@ -1,0 +1,59 @@
+//! The store contract (`suite.rs`) run against every backend: each case on a fresh store.
+//! Backends: memory and embedded always; Redis against a real `redis-server` that
+//! `redis_server.rs` starts in a temporary directory.
+
+mod suite;
+
+use suite::Subject;
+
+/// One `#[tokio::test]` per case of the suite for the backend whose fresh subjects
+/// `$subject` (an async fn) makes.
+macro_rules! conformance {
+    ($backend:ident, $subject:path) => {
+        mod $backend {
+            use super::*;
+
+            conformance!(@cases $subject;
+                unknown_tokens_read_as_zero,
+                learning_twice_counts_once,
+                relabelling_moves_and_forgetting_removes,
+                a_batch_of_two_thousand_tokens,
+                concurrent_learning_loses_nothing,
+                greylist_sightings,
+                greylist_entries_expire,
+                concurrent_sightings_all_count,
+                stats_are_bucketed_by_hour,
+                concurrent_stat_adds_sum,
+                stats_expire,
+                records_in_order,
+                records_expire,
+                values_with_and_without_ttl,
+                expire_and_summary,
+            );
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn export_then_import_is_identity() {
+                suite::export_then_import_is_identity($subject().await, $subject().await).await;
+            }
+        }
+    };
+    (@cases $subject:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                suite::$case($subject().await).await;
+            }
+        )*
+    };
+}
+
+async fn memory() -> Subject {
+    let clock = kanmon_store::Clock::manual(suite::START);
+    Subject {
+        store: kanmon_store::Store::memory_with_clock(clock.clone()),
+        clock,
+        real_expiry: false,
+    }
+}
+
+conformance!(memory, memory);
