@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)] // a store call that fails fails the case
+
 //! The store contract (`suite.rs`) run against every backend: each case on a fresh store.
 //! Backends: memory and embedded always; Redis against a real `redis-server` that
 //! `redis_server.rs` starts in a temporary directory.
