@@ -37,12 +37,12 @@ pub use listen::Listen;
 pub use raw::{
     DEFAULT_MILTER_LISTEN, DEFAULT_POLICY_LISTEN, OnError, RawActions, RawArc, RawConfig, RawDkim,
     RawDkimActions, RawDmarc, RawDmarcActions, RawDns, RawHeaders, RawLimits, RawMilter, RawPolicy,
-    RawServer, RawSpf, RawSpfActions,
+    RawServer, RawSpf, RawSpfActions, RawStore, StoreBackend,
 };
 pub use scores::DEFAULT_SCORES;
 pub use validate::{
     DNS_TIMEOUT_MS, MAX_CONNECTIONS, MAX_DRAIN_TIMEOUT_MS, MAX_SCAN_TIMEOUT_MS, MIN_HEADER_BYTES,
-    MIN_HEADER_FIELDS, MIN_MESSAGE_BYTES, RSA_BITS, SCAN_TIMEOUT_DNS_ROUNDS,
+    MIN_HEADER_FIELDS, MIN_MESSAGE_BYTES, RSA_BITS, SCAN_TIMEOUT_DNS_ROUNDS, STORE_TIMEOUT_MS,
 };
 
 use crate::check::Mode;
@@ -75,6 +75,8 @@ pub struct Config {
     pub milter: Frontend,
     pub policy: Frontend,
     pub server: Server,
+    /// Where state is kept (`[store]`).
+    pub store: kanmon_store::StoreSettings,
 }
 
 /// A front-end's listener (`[milter]`, `[policy]`).

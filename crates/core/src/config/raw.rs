@@ -39,6 +39,7 @@ pub struct RawConfig {
     pub milter: RawMilter,
     pub policy: RawPolicy,
     pub server: RawServer,
+    pub store: RawStore,
 }
 
 impl RawConfig {
@@ -73,6 +74,7 @@ impl Default for RawConfig {
             milter: RawMilter::default(),
             policy: RawPolicy::default(),
             server: RawServer::default(),
+            store: RawStore::default(),
         }
     }
 }
@@ -411,6 +413,49 @@ impl Default for RawServer {
             user: "kanmon".to_owned(),
             max_connections: 1_000,
             drain_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// Which store keeps kanmon's state (`store.backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreBackend {
+    /// One file on this machine.
+    #[default]
+    Embedded,
+    /// A Redis server, shared by several MX hosts.
+    Redis,
+    /// Memory only: nothing survives a restart.
+    Memory,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawStore {
+    #[serde(deserialize_with = "word")]
+    pub backend: StoreBackend,
+    /// The embedded store's file; empty: the default location.
+    pub path: String,
+    /// The Redis server.
+    pub url: String,
+    /// Prefix of every Redis key.
+    pub prefix: String,
+    /// Longest a store call may take, in milliseconds.
+    pub timeout_ms: u64,
+    /// Longest a connection to the Redis server may take to open, in milliseconds.
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        Self {
+            backend: StoreBackend::Embedded,
+            path: String::new(),
+            url: "redis://127.0.0.1:6379".to_owned(),
+            prefix: "kanmon".to_owned(),
+            timeout_ms: 500,
+            connect_timeout_ms: 2_000,
         }
     }
 }

@@ -15,7 +15,7 @@ use ipnet::IpNet;
 use super::error::ConfigErrors;
 use super::listen::{parse_listen, parse_mode};
 use super::network::{parse_nameserver, parse_network};
-use super::raw::{RawActions, RawConfig, RawHeaders, RawServer};
+use super::raw::{RawActions, RawConfig, RawHeaders, RawServer, RawStore, StoreBackend};
 use super::{
     Arc, Config, Dkim, Dmarc, Dns, Frontend, Limits, Listen, Server, Spf, Thresholds, scores,
 };
@@ -115,6 +115,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         );
     }
     let server = server(&mut errors, &raw.server);
+    let store = store(&mut errors, &raw.store);
     errors.into_result()?;
     Ok(Config {
         authserv_id,
@@ -145,6 +146,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         milter,
         policy,
         server,
+        store,
     })
 }
 
@@ -218,6 +220,65 @@ fn server(errors: &mut ConfigErrors, raw: &RawServer) -> Server {
         user: (!raw.user.is_empty()).then(|| raw.user.clone()),
         max_connections: raw.max_connections,
         drain_timeout: Duration::from_millis(raw.drain_timeout_ms),
+    }
+}
+
+/// `store.timeout_ms` and `store.connect_timeout_ms`: at least 1 ms, and at most 60 s, well
+/// below Postfix's milter and policy timeouts, so a stuck store cannot stall mail.
+pub const STORE_TIMEOUT_MS: RangeInclusive<u64> = 1..=60_000;
+
+fn store(errors: &mut ConfigErrors, raw: &RawStore) -> kanmon_store::StoreSettings {
+    use kanmon_store::{BackendKind, StoreSettings};
+    let defaults = StoreSettings::default();
+    for (key, value) in [
+        ("store.timeout_ms", raw.timeout_ms),
+        ("store.connect_timeout_ms", raw.connect_timeout_ms),
+    ] {
+        if !STORE_TIMEOUT_MS.contains(&value) {
+            errors.push(
+                key,
+                format!(
+                    "must be from {} to {}, not {value}",
+                    STORE_TIMEOUT_MS.start(),
+                    STORE_TIMEOUT_MS.end()
+                ),
+            );
+        }
+    }
+    // The prefix goes inside a Redis hash tag `{prefix}`: braces would end it early.
+    if raw.prefix.is_empty()
+        || raw
+            .prefix
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '{' || c == '}')
+    {
+        errors.push(
+            "store.prefix",
+            format!(
+                "{:?} cannot prefix keys: use letters, digits and punctuation other than braces",
+                raw.prefix
+            ),
+        );
+    }
+    let backend = match raw.backend {
+        StoreBackend::Embedded => BackendKind::Embedded,
+        StoreBackend::Redis => BackendKind::Redis,
+        StoreBackend::Memory => BackendKind::Memory,
+    };
+    if backend == BackendKind::Redis && raw.url.trim().is_empty() {
+        errors.push("store.url", "store.backend is \"redis\": name the server");
+    }
+    StoreSettings {
+        backend,
+        path: if raw.path.is_empty() {
+            defaults.path
+        } else {
+            raw.path.clone().into()
+        },
+        url: raw.url.clone(),
+        prefix: raw.prefix.clone(),
+        timeout: Duration::from_millis(raw.timeout_ms),
+        connect_timeout: Duration::from_millis(raw.connect_timeout_ms),
     }
 }
 

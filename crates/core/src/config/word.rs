@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeOwned, Deserializer, IntoDeserializer, Unexpected};
 
-use super::raw::OnError;
+use super::raw::{OnError, StoreBackend};
 use crate::check::Mode;
 use crate::verdict::Action;
 
@@ -39,6 +39,10 @@ impl Word for Action {
 
 impl Word for OnError {
     const WORDS: &'static [&'static str] = &["accept", "tempfail"];
+}
+
+impl Word for StoreBackend {
+    const WORDS: &'static [&'static str] = &["embedded", "redis", "memory"];
 }
 
 /// `"off", "tag", "enforce"`: the words as they are written in TOML.
@@ -102,6 +106,7 @@ mod tests {
         assert_eq!(serde_words::<Mode>(), Mode::WORDS);
         assert_eq!(serde_words::<Action>(), Action::WORDS);
         assert_eq!(serde_words::<OnError>(), OnError::WORDS);
+        assert_eq!(serde_words::<StoreBackend>(), StoreBackend::WORDS);
     }
 
     fn read<T: Word>(word: &str) -> T {

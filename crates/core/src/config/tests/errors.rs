@@ -22,7 +22,7 @@ fn unknown_top_level_key() {
     assert_eq!(
         error("authserv_id = \"mx.example\"\nbogus = 1\n"),
         "line 2: bogus: unknown key; the top level has actions, arc, authserv_id, dkim, dmarc, \
-         dns, headers, internal_hosts, limits, milter, on_error, policy, scores, server, spf"
+         dns, headers, internal_hosts, limits, milter, on_error, policy, scores, server, spf, store"
     );
 }
 
@@ -343,5 +343,31 @@ fn listener_and_server_mistakes_name_their_keys() {
     assert_eq!(
         error("[policy]\nlisten = \"inet:127.0.0.1:8897\"\n"),
         "line 2: policy.listen: inet:127.0.0.1:8897 is already milter.listen"
+    );
+}
+
+#[test]
+fn store_mistakes_name_their_keys() {
+    let all = errors(
+        "[store]\nbackend = \"redis\"\nurl = \"\"\nprefix = \"a{b}\"\n\
+         timeout_ms = 0\nconnect_timeout_ms = 600000\n",
+    );
+    let keys: Vec<&str> = all
+        .iter()
+        .map(|e| e.split(": ").nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "store.url",
+            "store.prefix",
+            "store.timeout_ms",
+            "store.connect_timeout_ms"
+        ],
+        "{all:#?}"
+    );
+    assert_eq!(
+        error("[store]\nbackend = \"sqlite\"\n"),
+        "line 2: store.backend: expected one of \"embedded\", \"redis\", \"memory\", found \"sqlite\""
     );
 }

@@ -261,3 +261,23 @@ fn listeners_and_server() {
     );
     assert_eq!(config.milter.socket_mode, 0o600);
 }
+
+#[test]
+fn store_settings() {
+    let defaults = parse("");
+    assert_eq!(defaults.store, kanmon_store::StoreSettings::default());
+    assert_eq!(defaults.store.backend, kanmon_store::BackendKind::Embedded);
+    let redis = parse(
+        "[store]\nbackend = \"redis\"\nurl = \"redis+unix:///run/redis/redis.sock\"\n\
+         prefix = \"mx-eu\"\ntimeout_ms = 250\n",
+    );
+    assert_eq!(redis.store.backend, kanmon_store::BackendKind::Redis);
+    assert_eq!(redis.store.url, "redis+unix:///run/redis/redis.sock");
+    assert_eq!(redis.store.prefix, "mx-eu");
+    assert_eq!(redis.store.timeout, Duration::from_millis(250));
+    let file = parse("[store]\npath = \"/srv/kanmon/state.redb\"\n");
+    assert_eq!(
+        file.store.path,
+        std::path::PathBuf::from("/srv/kanmon/state.redb")
+    );
+}
