@@ -6,6 +6,7 @@ mod config;
 mod postfix;
 mod report;
 mod serve;
+mod store;
 
 use std::error::Error;
 use std::fmt;
@@ -35,6 +36,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print the Postfix main.cf lines that connect Postfix to `kanmon serve`.
     Postfix(postfix::PostfixArgs),
+    /// Look after the state store: stats, export, import, expire.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -43,6 +47,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Config(command) => config::run(command),
         Command::Serve(args) => serve::run(args),
         Command::Postfix(args) => postfix::run(args),
+        Command::Store(command) => store::run(command),
     }
 }
 
