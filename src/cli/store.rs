@@ -159,10 +159,7 @@ fn read_entries(input: &PathBuf) -> Result<Vec<Entry>, CliError> {
 fn summary_text(s: &Summary) -> String {
     let lines = [
         ("store", format!("{} {}", s.backend, s.location)),
-        (
-            "size",
-            s.bytes.map_or_else(|| "-".to_owned(), |b| human_bytes(b)),
-        ),
+        ("size", s.bytes.map_or_else(|| "-".to_owned(), human_bytes)),
         ("tokens", s.tokens.to_string()),
         (
             "learned",
