@@ -110,7 +110,7 @@ impl Daemon {
                 "authserv_id = \"mx.example.org\"\n\
                  [dns]\nnameservers = [\"{dns}\"]\n\
                  [milter]\nlisten = \"{}\"\n[policy]\nlisten = \"\"\n\
-                 [server]\nuser = \"nobody\"\n",
+                 [server]\nuser = \"nobody\"\n[store]\nbackend = \"memory\"\n",
                 listen.config()
             ),
         )

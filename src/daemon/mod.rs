@@ -4,12 +4,14 @@
 //! 1. open the listeners (`[milter] listen`, `[policy] listen`) as the starting user;
 //! 2. started as root: give the unix sockets to `server.user`, then become that user for
 //!    good — before any thread exists, so every thread has the new identity;
-//! 3. start the runtime, build the engine (its resolver), serve.
+//! 3. start the runtime, open the store (`[store]`: the file is created as the daemon's
+//!    user), build the engine (its resolver), serve; expired store entries are removed in
+//!    the background every [`STORE_EXPIRY_INTERVAL`].
 //!
 //! Signals: SIGHUP reloads the configuration all-or-nothing (a file with any error is refused
 //! with its error chain logged, and the old configuration keeps serving; new transactions
 //! take the new engine, transactions in progress finish on the one they began with).
-//! Listener and user changes need a restart, and the log says so. SIGTERM or SIGINT stops
+//! Listener, user and store changes need a restart, and the log says so. SIGTERM or SIGINT stops
 //! accepting, lets each connection finish the message in progress (connections between
 //! messages close at once), waits up to `server.drain_timeout_ms`, and exits.
 
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 use kanmon_core::Config;
 use kanmon_core::config::Listen;
+use kanmon_store::Store;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Semaphore, watch};
 
@@ -35,6 +38,10 @@ use privileges::{become_user, is_root, lookup_user};
 /// `milter_content_timeout` (300 s) restarts; the scan budget is normally far shorter.
 const MILTER_PROGRESS_INTERVAL: Duration = Duration::from_secs(30);
 
+/// How often expired greylist entries, statistics buckets, records and values are removed
+/// from the store (Redis expires keys itself; the call is then nearly free).
+const STORE_EXPIRY_INTERVAL: Duration = Duration::from_secs(600);
+
 /// Why the daemon could not start or run.
 #[derive(Debug)]
 pub(crate) enum DaemonError {
@@ -44,6 +51,8 @@ pub(crate) enum DaemonError {
     Privileges(privileges::PrivilegeError),
     /// The runtime, the resolver or signal handling could not be set up.
     Setup(&'static str, Box<dyn std::error::Error + Send + Sync>),
+    /// The store could not be opened (its error names the `store.*` key).
+    Store(kanmon_store::StoreError),
 }
 
 impl fmt::Display for DaemonError {
@@ -55,6 +64,7 @@ impl fmt::Display for DaemonError {
             DaemonError::Bind(e) => e.fmt(f),
             DaemonError::Privileges(e) => e.fmt(f),
             DaemonError::Setup(what, _) => write!(f, "cannot set up {what}"),
+            DaemonError::Store(e) => write!(f, "cannot open the store: {e}"),
         }
     }
 }
@@ -107,9 +117,15 @@ async fn serve(
     let milter_too = milter.is_some();
     let drain_timeout = config.server.drain_timeout;
     let started = config.clone();
+    let store = Store::open(&config.store)
+        .await
+        .map_err(DaemonError::Store)?;
+    tracing::info!(backend = config.store.backend.as_str(), "store opened");
     let engine = ScanEngine::from_config(config)
-        .map_err(|e| DaemonError::Setup("the DNS resolver", Box::new(e)))?;
+        .map_err(|e| DaemonError::Setup("the DNS resolver", Box::new(e)))?
+        .with_store(store.clone());
     let engines = EngineSlot::new(engine);
+    let expiry = tokio::spawn(expire_periodically(store.clone()));
     let (stop_tx, stop) = watch::channel(false);
     let mut signals = Signals::new()?;
 
@@ -148,8 +164,9 @@ async fn serve(
 
     let mut running = started;
     while let Signal::Reload = signals.next().await {
-        reload_engine(&reload, &engines, &mut running);
+        reload_engine(&reload, &engines, &mut running, &store);
     }
+    expiry.abort();
     tracing::info!("stopping: finishing messages in progress");
     let _ = stop_tx.send(true);
     for accept in loops {
@@ -208,7 +225,22 @@ async fn serve_policy(stream: Stream, service: PolicyService, stop: watch::Recei
 }
 
 /// SIGHUP: the new configuration whole, or the old one kept.
-fn reload_engine(reload: &Reload, engines: &EngineSlot, running: &mut Config) {
+/// Removes expired store entries every [`STORE_EXPIRY_INTERVAL`]; a failure is logged and
+/// tried again next time.
+async fn expire_periodically(store: Store) {
+    let mut ticks = tokio::time::interval(STORE_EXPIRY_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match store.expire().await {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "store: expired entries removed"),
+            Err(e) => tracing::warn!(error = %e, "store: expiry failed; trying again later"),
+        }
+    }
+}
+
+fn reload_engine(reload: &Reload, engines: &EngineSlot, running: &mut Config, store: &Store) {
     let config = match reload() {
         Ok(config) => config,
         Err(e) => {
@@ -223,6 +255,7 @@ fn reload_engine(reload: &Reload, engines: &EngineSlot, running: &mut Config) {
         ("milter", config.milter != running.milter),
         ("policy", config.policy != running.policy),
         ("server", config.server != running.server),
+        ("store", config.store != running.store),
     ] {
         if changed {
             tracing::warn!("[{key}] changed: restart kanmon to apply it (the rest is reloaded)");
@@ -230,7 +263,7 @@ fn reload_engine(reload: &Reload, engines: &EngineSlot, running: &mut Config) {
     }
     match ScanEngine::from_config(config.clone()) {
         Ok(engine) => {
-            engines.replace(engine);
+            engines.replace(engine.with_store(store.clone()));
             *running = config;
             tracing::info!("configuration reloaded");
         }

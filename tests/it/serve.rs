@@ -87,7 +87,8 @@ impl Daemon {
             "authserv_id = \"mx.kanmon.test\"\ninternal_hosts = [\"10.255.255.0/24\"]\n\n{extra}\n\
              [dns]\nnameservers = [\"{dns}\"]\ntimeout_ms = 500\n\
              [milter]\nlisten = \"inet:{}\"\n[policy]\nlisten = \"inet:{}\"\n\
-             [server]\nuser = \"nobody\"\ndrain_timeout_ms = 5000\n",
+             [server]\nuser = \"nobody\"\ndrain_timeout_ms = 5000\n\
+             [store]\nbackend = \"memory\"\n",
             self.milter, self.policy
         );
         std::fs::write(self.config_path(), text).expect("write config");

@@ -21,6 +21,7 @@ use kanmon_auth::dkim::DkimVerifier;
 use kanmon_auth::dns::{HickoryResolver, Resolver, ResolverConfigError};
 use kanmon_auth::message::{Message, MessageLimits};
 use kanmon_auth::spf::SpfVerifier;
+use kanmon_store::Store;
 use tokio::time::{Instant, timeout_at};
 
 use crate::auth::{AuthContext, AuthResults, authenticate};
@@ -45,6 +46,7 @@ pub struct Engine<R> {
     checks: Vec<Box<dyn Check>>,
     clock: Clock,
     dmarc_sampler: Sampler,
+    store: Store,
 }
 
 impl Engine<HickoryResolver> {
@@ -74,7 +76,20 @@ impl<R: Resolver + Clone> Engine<R> {
             checks,
             clock: Box::new(unix_now),
             dmarc_sampler: Box::new(|| fastrand::u8(0..100)),
+            store: Store::memory(),
         }
+    }
+
+    /// Gives the engine the store its checks keep state in. Without it the engine has a
+    /// store in memory of its own, which a restart or a reload forgets: the daemon passes
+    /// the one store it opened at start to every engine it builds.
+    pub fn with_store(mut self, store: Store) -> Self {
+        self.store = store;
+        self
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Replaces the clock (Unix seconds), for reproducible DKIM expiry and SPF `%{t}`.

@@ -125,6 +125,9 @@ impl Kanmon {
              [server]\n\
              user = \"nobody\"\n\
              \n\
+             [store]\n\
+             backend = \"memory\"\n\
+             \n\
              [spf]\n\
              mode = \"{spf}\"\n\
              \n\
