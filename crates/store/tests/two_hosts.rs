@@ -9,12 +9,16 @@ mod redis_server;
 use std::time::Duration;
 
 use kanmon_store::{BackendKind, Class, ClassTotals, Store, StoreSettings, TokenCounts};
-use redis_server::RedisServer;
+use redis_server::{RedisCluster, RedisServer};
 
 async fn host(server: &RedisServer, prefix: &str) -> Store {
+    open(server.url(), prefix).await
+}
+
+async fn open(url: String, prefix: &str) -> Store {
     Store::open(&StoreSettings {
         backend: BackendKind::Redis,
-        url: server.url(),
+        url,
         prefix: prefix.to_owned(),
         ..Default::default()
     })
@@ -109,4 +113,32 @@ async fn two_hosts_share_one_redis() {
         ),
         (2, 1, 1, 1, 2, 1)
     );
+}
+
+/// On a Redis Cluster: one host lists every node, the other names a single node (a seed);
+/// both find the node that holds the prefix's slot and share its entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hosts_share_one_redis_cluster() {
+    let cluster = RedisCluster::start(3);
+    let ttl = Duration::from_secs(3600);
+    for prefix in ["mx", "kanmon", "site-b"] {
+        let a = open(cluster.url(), prefix).await;
+        for seed in cluster.nodes() {
+            let b = open(seed.url(), prefix).await;
+            b.greylist_touch(b"triplet", ttl).await.unwrap();
+            b.relabel(seed.url().as_bytes(), Some(Class::Spam), &[1])
+                .await
+                .unwrap();
+        }
+        let sighting = a.greylist_touch(b"triplet", ttl).await.unwrap();
+        assert_eq!(sighting.count, 4, "{prefix}");
+        let read = a.token_counts(&[1]).await.unwrap();
+        assert_eq!(
+            read.counts,
+            vec![TokenCounts { spam: 3, ham: 0 }],
+            "{prefix}"
+        );
+        let summary = a.summary().await.unwrap();
+        assert_eq!((summary.greylist, summary.digests), (1, 3), "{prefix}");
+    }
 }

@@ -45,26 +45,27 @@ impl Conn {
         let connecting = async {
             match target {
                 Target::Single(info) => {
-                    let client = Client::open(info)?;
+                    let client = Client::open(info.clone())?;
                     let config = ConnectionManagerConfig::new()
                         .set_connection_timeout(Some(connect_timeout))
                         .set_response_timeout(Some(timeout))
                         .set_number_of_retries(RECONNECT_RETRIES)
                         .set_min_delay(RECONNECT_DELAY)
                         .set_max_delay(timeout);
-                    Ok(Conn::Single(
-                        ConnectionManager::new_with_config(client, config).await?,
-                    ))
+                    let mut single = ConnectionManager::new_with_config(client, config).await?;
+                    // A node of a cluster named alone is a seed of the cluster: talked to as
+                    // a single server it would answer MOVED for most prefixes.
+                    let info_cluster: String = ::redis::cmd("INFO")
+                        .arg("cluster")
+                        .query_async(&mut single)
+                        .await?;
+                    if info_cluster.contains("cluster_enabled:1") {
+                        Conn::cluster(vec![info], timeout, connect_timeout).await
+                    } else {
+                        Ok(Conn::Single(single))
+                    }
                 }
-                Target::Cluster(nodes) => {
-                    let client = ClusterClientBuilder::new(nodes)
-                        .connection_timeout(connect_timeout)
-                        .response_timeout(timeout)
-                        .retries(RECONNECT_RETRIES as u32)
-                        .min_retry_wait(RECONNECT_DELAY.as_millis() as u64)
-                        .build()?;
-                    Ok(Conn::Cluster(client.get_async_connection().await?))
-                }
+                Target::Cluster(nodes) => Conn::cluster(nodes, timeout, connect_timeout).await,
             }
         };
         match tokio::time::timeout(connect_timeout, connecting).await {
@@ -74,6 +75,20 @@ impl Conn {
                 format!("no answer within {} ms", connect_timeout.as_millis()),
             ))),
         }
+    }
+
+    async fn cluster(
+        nodes: Vec<::redis::ConnectionInfo>,
+        timeout: Duration,
+        connect_timeout: Duration,
+    ) -> std::result::Result<Conn, RedisError> {
+        let client = ClusterClientBuilder::new(nodes)
+            .connection_timeout(connect_timeout)
+            .response_timeout(timeout)
+            .retries(RECONNECT_RETRIES as u32)
+            .min_retry_wait(RECONNECT_DELAY.as_millis() as u64)
+            .build()?;
+        Ok(Conn::Cluster(client.get_async_connection().await?))
     }
 
     /// Sends a keyless command (SCAN, INFO) to the node that holds `key`'s slot: on a

@@ -5,7 +5,8 @@
 //! * `redis://[user[:password]@]host[:port][/db]`: one server over TCP;
 //! * `redis+unix:///path/to.sock[?db=N&user=U&pass=P]` or `unix:///path`: one server over a
 //!   Unix socket;
-//! * several of those separated by commas: seed nodes of a Redis Cluster;
+//! * several of those separated by commas: seed nodes of a Redis Cluster (a single URL
+//!   naming a cluster node is recognised at open as a seed too);
 //! * `rediss://` (TLS) is refused with a clear error: this build has no TLS client.
 
 use ::redis::{ConnectionInfo, IntoConnectionInfo};

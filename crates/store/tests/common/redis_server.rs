@@ -224,3 +224,68 @@ pub(crate) fn free_port() -> u16 {
         .expect("a free port")
         .port()
 }
+
+/// A Redis Cluster of `nodes` masters (no replicas) on free loopback ports, each node a
+/// [`RedisServer`], formed with `redis-cli --cluster create`.
+pub(crate) struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub(crate) fn start(nodes: usize) -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..nodes)
+            .map(|_| {
+                RedisServer::tcp_with(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "2000",
+                ])
+            })
+            .collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| match n.address() {
+                Address::Tcp(port) => format!("127.0.0.1:{port}"),
+                Address::Unix(_) => unreachable!("cluster nodes listen on TCP"),
+            })
+            .collect();
+        let created = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli runs");
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&created.stdout)
+        );
+        let deadline = Instant::now() + READY_WITHIN;
+        while !nodes
+            .iter()
+            .all(|n| n.command(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        {
+            assert!(Instant::now() < deadline, "the cluster did not form");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        RedisCluster { nodes }
+    }
+
+    /// `store.url`: every node, comma-separated.
+    pub(crate) fn url(&self) -> String {
+        self.nodes
+            .iter()
+            .map(RedisServer::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub(crate) fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+}

@@ -70,11 +70,26 @@ conformance!(memory, memory);
 /// own key prefix on it, so cases run side by side.
 async fn redis() -> Subject {
     static SERVER: OnceLock<redis_server::RedisServer> = OnceLock::new();
+    redis_subject(SERVER.get_or_init(redis_server::RedisServer::unix).url()).await
+}
+
+/// The same on a three-node Redis Cluster: each case's prefix is its own hash tag, so the
+/// cases land on different nodes.
+async fn redis_cluster() -> Subject {
+    static CLUSTER: OnceLock<redis_server::RedisCluster> = OnceLock::new();
+    redis_subject(
+        CLUSTER
+            .get_or_init(|| redis_server::RedisCluster::start(3))
+            .url(),
+    )
+    .await
+}
+
+async fn redis_subject(url: String) -> Subject {
     static CASE: AtomicU64 = AtomicU64::new(0);
-    let server = SERVER.get_or_init(redis_server::RedisServer::unix);
     let settings = kanmon_store::StoreSettings {
         backend: kanmon_store::BackendKind::Redis,
-        url: server.url(),
+        url,
         prefix: format!("case{}", CASE.fetch_add(1, Ordering::SeqCst)),
         // Cases run in parallel and some send 2,000 tokens: room for a loaded machine.
         timeout: Duration::from_secs(5),
@@ -91,3 +106,4 @@ async fn redis() -> Subject {
 }
 
 conformance!(redis, redis);
+conformance!(redis_cluster, redis_cluster);
