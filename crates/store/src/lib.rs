@@ -22,12 +22,14 @@ mod clock;
 mod entry;
 mod error;
 pub mod memory;
+mod redis;
 mod settings;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::redis::RedisStore;
 use backend::Backend;
 pub use clock::Clock;
 pub use entry::Entry;
@@ -142,6 +144,7 @@ pub struct Store {
 #[derive(Clone)]
 enum Backends {
     Memory(MemoryStore),
+    Redis(RedisStore),
 }
 
 /// Calls `$op` on whichever backend this is.
@@ -149,6 +152,7 @@ macro_rules! dispatch {
     ($self:ident, $backend:ident => $call:expr) => {
         match &$self.backend {
             Backends::Memory($backend) => $call,
+            Backends::Redis($backend) => $call,
         }
     };
 }
@@ -175,7 +179,8 @@ impl Store {
     pub async fn open_with_clock(settings: &StoreSettings, clock: Clock) -> Result<Store> {
         let backend = match settings.backend {
             BackendKind::Memory => Backends::Memory(MemoryStore::default()),
-            BackendKind::Embedded | BackendKind::Redis => {
+            BackendKind::Redis => Backends::Redis(RedisStore::open(settings).await?),
+            BackendKind::Embedded => {
                 return Err(StoreError::Config(format!(
                     "store.backend = \"{}\" is not available in this build",
                     settings.backend.as_str()

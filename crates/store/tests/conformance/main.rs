@@ -4,7 +4,13 @@
 //! Backends: memory and embedded always; Redis against a real `redis-server` that
 //! `redis_server.rs` starts in a temporary directory.
 
+#[path = "../common/redis_server.rs"]
+mod redis_server;
 mod suite;
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use suite::Subject;
 
@@ -59,3 +65,45 @@ async fn memory() -> Subject {
 }
 
 conformance!(memory, memory);
+
+/// One server for the whole binary (it goes when the process exits); each case gets its
+/// own key prefix on it, so cases run side by side.
+async fn redis() -> Subject {
+    static SERVER: OnceLock<redis_server::RedisServer> = OnceLock::new();
+    redis_subject(SERVER.get_or_init(redis_server::RedisServer::unix).url()).await
+}
+
+/// The same on a three-node Redis Cluster: each case's prefix is its own hash tag, so the
+/// cases land on different nodes.
+async fn redis_cluster() -> Subject {
+    static CLUSTER: OnceLock<redis_server::RedisCluster> = OnceLock::new();
+    redis_subject(
+        CLUSTER
+            .get_or_init(|| redis_server::RedisCluster::start(3))
+            .url(),
+    )
+    .await
+}
+
+async fn redis_subject(url: String) -> Subject {
+    static CASE: AtomicU64 = AtomicU64::new(0);
+    let settings = kanmon_store::StoreSettings {
+        backend: kanmon_store::BackendKind::Redis,
+        url,
+        prefix: format!("case{}", CASE.fetch_add(1, Ordering::SeqCst)),
+        // Cases run in parallel and some send 2,000 tokens: room for a loaded machine.
+        timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let clock = kanmon_store::Clock::manual(suite::START);
+    Subject {
+        store: kanmon_store::Store::open_with_clock(&settings, clock.clone())
+            .await
+            .unwrap(),
+        clock,
+        real_expiry: true,
+    }
+}
+
+conformance!(redis, redis);
+conformance!(redis_cluster, redis_cluster);
