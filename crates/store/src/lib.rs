@@ -19,6 +19,7 @@
 
 mod backend;
 mod clock;
+pub mod embedded;
 mod entry;
 mod error;
 pub mod memory;
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use backend::Backend;
 pub use clock::Clock;
+pub use embedded::EmbeddedStore;
 pub use entry::Entry;
 pub use error::StoreError;
 pub use memory::MemoryStore;
@@ -142,6 +144,7 @@ pub struct Store {
 #[derive(Clone)]
 enum Backends {
     Memory(MemoryStore),
+    Embedded(EmbeddedStore),
 }
 
 /// Calls `$op` on whichever backend this is.
@@ -149,6 +152,7 @@ macro_rules! dispatch {
     ($self:ident, $backend:ident => $call:expr) => {
         match &$self.backend {
             Backends::Memory($backend) => $call,
+            Backends::Embedded($backend) => $call,
         }
     };
 }
@@ -175,7 +179,10 @@ impl Store {
     pub async fn open_with_clock(settings: &StoreSettings, clock: Clock) -> Result<Store> {
         let backend = match settings.backend {
             BackendKind::Memory => Backends::Memory(MemoryStore::default()),
-            BackendKind::Embedded | BackendKind::Redis => {
+            BackendKind::Embedded => {
+                Backends::Embedded(EmbeddedStore::open(&settings.path, settings.timeout).await?)
+            }
+            BackendKind::Redis => {
                 return Err(StoreError::Config(format!(
                     "store.backend = \"{}\" is not available in this build",
                     settings.backend.as_str()
