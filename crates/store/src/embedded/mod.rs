@@ -77,20 +77,12 @@ impl EmbeddedStore {
     /// Opens the file at `path` (creating it, and its directory, if missing), with every
     /// call bounded by `timeout`. Errors name the `store.path` setting.
     pub async fn open(path: &Path, timeout: Duration) -> Result<EmbeddedStore> {
-        EmbeddedStore::open_with(path, timeout, redb::Durability::Immediate).await
-    }
-
-    async fn open_with(
-        path: &Path,
-        timeout: Duration,
-        durability: redb::Durability,
-    ) -> Result<EmbeddedStore> {
         let owned = path.to_path_buf();
         let (db, file) = tokio::task::spawn_blocking(move || open::database(&owned))
             .await
             .map_err(|e| open::failed(path, StoreError::Corrupt(e.to_string())))??;
         let db = Arc::new(db);
-        let (jobs, thread) = writer::spawn(Arc::clone(&db), durability)
+        let (jobs, thread) = writer::spawn(Arc::clone(&db))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the store writer: {e}")))?;
         Ok(EmbeddedStore {
             jobs,

@@ -85,18 +85,19 @@ pub(super) fn job<T: Send + 'static>(
 
 /// Starts the writer thread over `db`; it ends once every sender of the returned queue is
 /// gone and the jobs already queued are done.
-pub(super) fn spawn(
-    db: Arc<Database>,
-    durability: Durability,
-) -> std::io::Result<(mpsc::Sender<Job>, JoinHandle<()>)> {
+pub(super) fn spawn(db: Arc<Database>) -> std::io::Result<(mpsc::Sender<Job>, JoinHandle<()>)> {
     let (jobs, queue) = mpsc::channel(QUEUE);
     let thread = std::thread::Builder::new()
         .name("kanmon-store-writer".to_owned())
-        .spawn(move || run(&db, queue, durability))?;
+        .spawn(move || run(&db, queue))?;
     Ok((jobs, thread))
 }
 
-fn run(db: &Database, mut queue: mpsc::Receiver<Job>, durability: Durability) {
+/// Every commit is durable before its callers hear of it (`tests/crash.rs` fails with
+/// `Durability::None`).
+const DURABILITY: Durability = Durability::Immediate;
+
+fn run(db: &Database, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
@@ -106,7 +107,7 @@ fn run(db: &Database, mut queue: mpsc::Receiver<Job>, durability: Durability) {
                 Err(_) => break,
             }
         }
-        commit_batch(db, &mut batch, durability);
+        commit_batch(db, &mut batch);
     }
 }
 
@@ -114,9 +115,9 @@ fn run(db: &Database, mut queue: mpsc::Receiver<Job>, durability: Durability) {
 /// part-way (a storage error) the transaction is abandoned, since it may hold half of that
 /// change, and every job in it fails: the one that failed with its own error, the others
 /// with the rollback.
-fn commit_batch(db: &Database, batch: &mut Vec<Job>, durability: Durability) {
+fn commit_batch(db: &Database, batch: &mut Vec<Job>) {
     let mut answers = Vec::with_capacity(batch.len());
-    let outcome = apply(db, batch, durability, &mut answers);
+    let outcome = apply(db, batch, &mut answers);
     if let Err(error) = &outcome {
         tracing::warn!(error = %error, jobs = answers.len() + batch.len(), "store write failed");
     }
@@ -146,11 +147,10 @@ fn copy(error: &StoreError) -> StoreError {
 fn apply(
     db: &Database,
     batch: &mut Vec<Job>,
-    durability: Durability,
     answers: &mut Vec<Box<dyn FnOnce(Result<()>) + Send>>,
 ) -> Result<()> {
     let mut txn = db.begin_write().db()?;
-    txn.set_durability(durability).db()?;
+    txn.set_durability(DURABILITY).db()?;
     let mut failed = false;
     {
         let mut tables = Tables::open(&txn)?;
