@@ -10,6 +10,7 @@ mod bad_input;
 mod check;
 mod config;
 mod dns_failure;
+mod store;
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -19,6 +19,7 @@
 
 mod backend;
 mod clock;
+pub mod embedded;
 mod entry;
 mod error;
 pub mod memory;
@@ -32,6 +33,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::redis::RedisStore;
 use backend::Backend;
 pub use clock::Clock;
+pub use embedded::EmbeddedStore;
 pub use entry::Entry;
 pub use error::StoreError;
 pub use memory::MemoryStore;
@@ -145,6 +147,7 @@ pub struct Store {
 enum Backends {
     Memory(MemoryStore),
     Redis(RedisStore),
+    Embedded(EmbeddedStore),
 }
 
 /// Calls `$op` on whichever backend this is.
@@ -153,6 +156,7 @@ macro_rules! dispatch {
         match &$self.backend {
             Backends::Memory($backend) => $call,
             Backends::Redis($backend) => $call,
+            Backends::Embedded($backend) => $call,
         }
     };
 }
@@ -181,10 +185,7 @@ impl Store {
             BackendKind::Memory => Backends::Memory(MemoryStore::default()),
             BackendKind::Redis => Backends::Redis(RedisStore::open(settings).await?),
             BackendKind::Embedded => {
-                return Err(StoreError::Config(format!(
-                    "store.backend = \"{}\" is not available in this build",
-                    settings.backend.as_str()
-                )));
+                Backends::Embedded(EmbeddedStore::open(&settings.path, settings.timeout).await?)
             }
         };
         Ok(Store { backend, clock })

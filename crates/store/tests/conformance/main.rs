@@ -107,3 +107,27 @@ async fn redis_subject(url: String) -> Subject {
 
 conformance!(redis, redis);
 conformance!(redis_cluster, redis_cluster);
+
+/// A fresh file in its own temporary directory (in a subdirectory the store creates).
+async fn embedded() -> Subject {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = kanmon_store::Clock::manual(suite::START);
+    let settings = kanmon_store::StoreSettings {
+        backend: kanmon_store::BackendKind::Embedded,
+        path: dir.path().join("store").join("kanmon.redb"),
+        ..kanmon_store::StoreSettings::default()
+    };
+    let store = kanmon_store::Store::open_with_clock(&settings, clock.clone())
+        .await
+        .unwrap();
+    // The directory goes now; the store keeps the file open, and the file is freed when the
+    // case drops the store. Nothing in the case needs the path again.
+    drop(dir);
+    Subject {
+        store,
+        clock,
+        real_expiry: false,
+    }
+}
+
+conformance!(embedded, embedded);

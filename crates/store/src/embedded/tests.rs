@@ -1,0 +1,199 @@
+//! What only the embedded backend has: the file, its mode, its errors, reopening, and
+//! expiry in batches. The contract itself is held by `tests/conformance/`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use super::*;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn creates_its_directory_and_a_private_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state").join("kanmon.redb");
+    let store = EmbeddedStore::open(&path, TIMEOUT).await.unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let dir_mode = std::fs::metadata(path.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o777, 0o700);
+    let summary = store.summary(0).await.unwrap();
+    assert_eq!(summary.backend, "embedded");
+    assert_eq!(summary.location, path.display().to_string());
+    assert!(summary.bytes.unwrap() > 0);
+}
+
+#[tokio::test]
+async fn what_was_written_is_there_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kanmon.redb");
+    let store = EmbeddedStore::open(&path, TIMEOUT).await.unwrap();
+    store
+        .relabel(b"m", Some(Class::Ham), &[5, 6])
+        .await
+        .unwrap();
+    store.set("k", b"v", 100, None).await.unwrap();
+    drop(store);
+    // Dropping the last clone waited for the writer, so the file is free to open again.
+    let store = EmbeddedStore::open(&path, TIMEOUT).await.unwrap();
+    assert_eq!(store.label(b"m").await.unwrap(), Some(Class::Ham));
+    assert_eq!(store.token_counts(&[5]).await.unwrap().counts[0].ham, 1);
+    assert_eq!(store.get("k", 100).await.unwrap(), Some(b"v".to_vec()));
+}
+
+#[tokio::test]
+async fn a_path_that_cannot_be_a_file_names_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("plain-file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let path = blocker.join("kanmon.redb");
+    let Err(error) = EmbeddedStore::open(&path, TIMEOUT).await else {
+        panic!("opened a file under a regular file");
+    };
+    assert!(matches!(error, StoreError::Config(_)), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "store.path = {path:?}: cannot create directory {blocker:?}: entity already exists"
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_file_kanmon_did_not_write_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kanmon.redb");
+    std::fs::write(&path, "not a database\n".repeat(1000)).unwrap();
+    let Err(error) = EmbeddedStore::open(&path, TIMEOUT).await else {
+        panic!("opened a text file");
+    };
+    assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("store.path = {path:?}: ")),
+        "{error}"
+    );
+    // Left as it was, for the admin to look at.
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        "not a database\n".repeat(1000).as_bytes()
+    );
+}
+
+#[tokio::test]
+async fn another_programs_redb_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.redb");
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        let table: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("theirs");
+        txn.open_table(table).unwrap().insert("a", "b").unwrap();
+        txn.commit().unwrap();
+    }
+    let Err(error) = EmbeddedStore::open(&path, TIMEOUT).await else {
+        panic!("opened another program's database");
+    };
+    assert!(
+        matches!(&error, StoreError::Corrupt(m) if m.contains("not a kanmon store")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_second_open_of_the_same_file_is_refused_while_the_first_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kanmon.redb");
+    let _first = EmbeddedStore::open(&path, TIMEOUT).await.unwrap();
+    let Err(error) = EmbeddedStore::open(&path, TIMEOUT).await else {
+        panic!("opened one file twice");
+    };
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+}
+
+/// Calls far bigger than the timeout allows (a millisecond for a million lookups, or for
+/// learning 200,000 tokens) fail as timeouts.
+#[tokio::test]
+async fn calls_past_the_timeout_fail_as_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("kanmon.redb"), Duration::from_millis(1))
+        .await
+        .unwrap();
+    let keys: Vec<u64> = (0..1_000_000).collect();
+    assert!(matches!(
+        store.token_counts(&keys).await,
+        Err(StoreError::Timeout(_))
+    ));
+    assert!(matches!(
+        store
+            .relabel(b"m", Some(Class::Spam), &keys[..200_000])
+            .await,
+        Err(StoreError::Timeout(_))
+    ));
+}
+
+/// More expired entries than one batch takes all go, the index with them, and entries
+/// whose expiry moved later stay.
+#[tokio::test]
+async fn expire_works_through_a_backlog_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("kanmon.redb"), TIMEOUT)
+        .await
+        .unwrap();
+    let ttl = Duration::from_secs(10);
+    let now = 1_000;
+    let values: Vec<Entry> = (0..(EXPIRE_BATCH * 2 + 500))
+        .map(|i| Entry::Value {
+            key: format!("v{i}"),
+            value: b"x".to_vec(),
+            expires: Some(now + 10),
+        })
+        .collect();
+    store.import(&values, now).await.unwrap();
+    store.greylist_touch(b"kept", now, ttl).await.unwrap();
+    // Touched again later: its first expiry (now + 10) no longer applies.
+    store.greylist_touch(b"kept", now + 5, ttl).await.unwrap();
+    store.greylist_touch(b"gone", now, ttl).await.unwrap();
+
+    let removed = store.expire(now + 10).await.unwrap();
+    assert_eq!(removed, (EXPIRE_BATCH * 2 + 500 + 1) as u64);
+    let summary = store.summary(now + 10).await.unwrap();
+    assert_eq!((summary.values, summary.greylist), (0, 1));
+    assert_eq!(store.expire(now + 10).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .greylist_get(b"kept", now + 10)
+            .await
+            .unwrap()
+            .unwrap()
+            .count,
+        2
+    );
+    assert_eq!(store.expire(now + 15).await.unwrap(), 1);
+    let txn = store.shared.db.begin_read().unwrap();
+    let index = txn.open_table(schema::EXPIRY).unwrap();
+    assert_eq!(redb::ReadableTableMetadata::len(&index).unwrap(), 0);
+}
+
+#[test]
+fn compaction_shrinks_a_file_with_free_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kanmon.redb");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = EmbeddedStore::open(&path, TIMEOUT).await.unwrap();
+        let tokens: Vec<u64> = (0..20_000).collect();
+        store
+            .relabel(b"a", Some(Class::Spam), &tokens)
+            .await
+            .unwrap();
+        store.relabel(b"a", None, &tokens).await.unwrap();
+    });
+    let (before, after) = compact(&path).unwrap();
+    assert!(after < before, "{before} -> {after}");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), after);
+}
