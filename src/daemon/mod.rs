@@ -2,8 +2,9 @@
 //!
 //! Start-up order, each step failing with an error that names its key:
 //! 1. open the listeners (`[milter] listen`, `[policy] listen`) as the starting user;
-//! 2. started as root: give the unix sockets to `server.user`, then become that user for
-//!    good — before any thread exists, so every thread has the new identity;
+//! 2. started as root: give the unix sockets to `server.user` (and the embedded store's
+//!    directory, when it has to be made), then become that user for good — before any
+//!    thread exists, so every thread has the new identity;
 //! 3. start the runtime, open the store (`[store]`: the file is created as the daemon's
 //!    user), build the engine (its resolver), serve; expired store entries are removed in
 //!    the background every [`STORE_EXPIRY_INTERVAL`].
@@ -32,7 +33,7 @@ use crate::frontend::milter::{MilterSession, negotiation};
 use crate::frontend::policy::PolicyService;
 use crate::frontend::{EngineSlot, ScanEngine};
 use listener::{Bound, Listener, Stream, accept_loop, bind, drain, stopped};
-use privileges::{become_user, is_root, lookup_user};
+use privileges::{become_user, is_root, lookup_user, prepare_store_dir};
 
 /// How often the milter tells Postfix a slow end-of-message scan is still alive, so its
 /// `milter_content_timeout` (300 s) restarts; the scan budget is normally far shorter.
@@ -97,6 +98,9 @@ pub(crate) fn run(config: Config, reload: Reload) -> Result<(), DaemonError> {
     let policy =
         bind("policy.listen", &config.policy, run_as.as_ref()).map_err(DaemonError::Bind)?;
     if let Some(user) = &run_as {
+        if config.store.backend == kanmon_store::BackendKind::Embedded {
+            prepare_store_dir(&config.store.path, user).map_err(DaemonError::Privileges)?;
+        }
         become_user(user).map_err(DaemonError::Privileges)?;
         tracing::info!(user = %user.name, "running as {}", user.name);
     }

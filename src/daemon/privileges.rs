@@ -2,6 +2,7 @@
 //! /var/spool/postfix, a port below 1024 if asked), then runs as `server.user` for good.
 
 use std::fmt;
+use std::os::unix::fs::DirBuilderExt;
 
 use nix::unistd::{Gid, Group, Uid, User, setgid, setgroups, setuid};
 
@@ -11,6 +12,30 @@ pub(crate) struct RunAs {
     pub(crate) name: String,
     pub(crate) uid: Uid,
     pub(crate) gid: Gid,
+}
+
+/// Makes the directory of the embedded store's file, when it does not exist yet, and gives
+/// it to `user`: the daemon opens the file only after giving up root, and a directory root
+/// just made (`./var` beside a checkout, say) would otherwise be closed to it. A directory
+/// that exists is left as it is; if `user` cannot write there, opening the store says so
+/// and names `store.path`.
+pub(crate) fn prepare_store_dir(
+    path: &std::path::Path,
+    user: &RunAs,
+) -> Result<(), PrivilegeError> {
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if dir.exists() {
+        return Ok(());
+    }
+    let io = |e: std::io::Error| PrivilegeError::StoreDir(dir.display().to_string(), e);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)
+        .map_err(io)?;
+    std::os::unix::fs::chown(dir, Some(user.uid.as_raw()), Some(user.gid.as_raw())).map_err(io)
 }
 
 /// Why privileges could not be dropped; each says what to do.
@@ -24,6 +49,8 @@ pub(crate) enum PrivilegeError {
     UnknownGroup(String),
     /// A system call failed.
     Call(&'static str, nix::Error),
+    /// The embedded store's directory could not be made for the daemon's user.
+    StoreDir(String, std::io::Error),
 }
 
 impl fmt::Display for PrivilegeError {
@@ -40,6 +67,9 @@ impl fmt::Display for PrivilegeError {
                 write!(f, "socket_group: there is no group {name:?} on this system")
             }
             PrivilegeError::Call(call, e) => write!(f, "{call} failed: {e}"),
+            PrivilegeError::StoreDir(dir, e) => {
+                write!(f, "store.path: cannot make the directory {dir}: {e}")
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ mod milter;
 mod policy;
 mod robustness;
 mod signals;
+mod store;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -87,10 +88,15 @@ impl Daemon {
             "authserv_id = \"mx.kanmon.test\"\ninternal_hosts = [\"10.255.255.0/24\"]\n\n{extra}\n\
              [dns]\nnameservers = [\"{dns}\"]\ntimeout_ms = 500\n\
              [milter]\nlisten = \"inet:{}\"\n[policy]\nlisten = \"inet:{}\"\n\
-             [server]\nuser = \"nobody\"\ndrain_timeout_ms = 5000\n\
-             [store]\nbackend = \"memory\"\n",
+             [server]\nuser = \"nobody\"\ndrain_timeout_ms = 5000\n",
             self.milter, self.policy
         );
+        // The memory store, unless the test names one.
+        let text = if extra.contains("[store]") {
+            text
+        } else {
+            text + "[store]\nbackend = \"memory\"\n"
+        };
         std::fs::write(self.config_path(), text).expect("write config");
     }
 
