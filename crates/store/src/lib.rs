@@ -1,9 +1,13 @@
 //! kanmon-store: the state kanmon keeps between messages, behind one contract with three
 //! backends.
 //!
-//! * [`Store::Embedded`]: one redb file, the default (a single machine needs no server);
-//! * [`Store::Redis`]: a Redis (or Redis-compatible) server shared by several MX hosts;
-//! * [`Store::Memory`]: a map in memory, for tests and for running with no state on disk.
+//! * [`EmbeddedStore`]: one redb file, the default (a single machine needs no server);
+//! * [`RedisStore`]: a Redis (or Redis-compatible) server or cluster shared by several MX
+//!   hosts;
+//! * [`MemoryStore`]: a map in memory, for tests and for running with no state on disk.
+//!
+//! [`Store`] is the one type callers hold: [`Store::open`] picks the backend from
+//! [`StoreSettings`]. `docs/store.md` says how each backend keeps its data and why.
 //!
 //! The operations speak storage, not mail: counters for token keys read and changed in one
 //! batch per message, per-class totals and a set of labelled digests that keeps learning

@@ -3,6 +3,7 @@
 
 use redb::ReadableTable;
 
+use super::counts;
 use super::schema::{
     Db, Kind, META_SEQUENCE, byte_class, class_byte, is_live, parse_record_index_key,
     parse_stat_index_key, parse_value_index_key, record_index_key, stat_index_key,
@@ -59,10 +60,16 @@ pub(super) fn relabel(
         };
         t.totals.insert(label.as_str(), total).db()?;
         for key in tokens {
-            let counts = t.tokens.get(key).db()?.map_or((0, 0), |v| v.value());
+            let counts = match t.tokens.get(key).db()? {
+                Some(packed) => counts::decode(packed.value())?,
+                None => (0, 0),
+            };
             match bump(counts, label, up) {
                 (0, 0) => t.tokens.remove(key).db()?,
-                counts => t.tokens.insert(key, counts).db()?,
+                (spam, ham) => t
+                    .tokens
+                    .insert(key, counts::encode(spam, ham).as_slice())
+                    .db()?,
             };
         }
     }
@@ -240,7 +247,9 @@ pub(super) fn import(t: &mut Tables<'_>, entries: &[Entry]) -> Result<()> {
                 if (*spam, *ham) == (0, 0) {
                     t.tokens.remove(key).db()?;
                 } else {
-                    t.tokens.insert(key, (*spam, *ham)).db()?;
+                    t.tokens
+                        .insert(key, counts::encode(*spam, *ham).as_slice())
+                        .db()?;
                 }
             }
             Entry::Totals { spam, ham } => {

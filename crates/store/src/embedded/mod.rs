@@ -10,6 +10,7 @@
 //! in [`read`].
 
 mod change;
+mod counts;
 mod open;
 mod read;
 mod schema;
@@ -32,7 +33,7 @@ use crate::{
     TokenRead, expiry,
 };
 use schema::Db;
-use writer::{Job, Tables};
+use writer::Tables;
 
 pub use open::compact;
 
@@ -45,7 +46,7 @@ const EXPIRE_BATCH: usize = 1000;
 pub struct EmbeddedStore {
     // Declared before `shared`: when the last clone drops, the queue closes first, so the
     // writer thread can finish and `Shared`'s drop can wait for it.
-    jobs: mpsc::Sender<Job>,
+    jobs: writer::Queue,
     shared: Arc<Shared>,
 }
 

@@ -11,8 +11,9 @@ use crate::{Class, Result, StoreError, Timestamp};
 /// What this version writes; a file with another number was written by another version.
 pub(super) const FORMAT: u64 = 1;
 
-/// Token key → (spam, ham). A token whose counts both fall to zero is removed.
-pub(super) const TOKENS: TableDefinition<u64, (u64, u64)> = TableDefinition::new("tokens");
+/// Token key → (spam, ham), packed by [`super::counts`]. A token whose counts both fall to
+/// zero is removed.
+pub(super) const TOKENS: TableDefinition<u64, &[u8]> = TableDefinition::new("tokens");
 /// Class name ("spam", "ham") → learned messages of that class.
 pub(super) const TOTALS: TableDefinition<&str, u64> = TableDefinition::new("totals");
 /// Message digest → its class ([`class_byte`]).
