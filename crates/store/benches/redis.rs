@@ -5,8 +5,7 @@
 //! `cargo bench -p kanmon-store --bench redis` measures; under `cargo test --benches` it
 //! runs a few iterations as a smoke test. Target: a read well under 2 ms at p99.
 
-#[path = "../tests/common/redis_server.rs"]
-mod redis_server;
+use kanmon_testredis as redis_server;
 
 use std::time::{Duration, Instant};
 

@@ -4,8 +4,7 @@
 //! under a working store (calls fail fast, then recover on their own when it is back),
 //! and settings that cannot work (errors name `store.url`, never show the password).
 
-#[path = "common/redis_server.rs"]
-mod redis_server;
+use kanmon_testredis as redis_server;
 
 use std::time::{Duration, Instant};
 

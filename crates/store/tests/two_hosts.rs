@@ -3,8 +3,7 @@
 //! Two MX hosts, one Redis: two stores opened independently (their own connections) with
 //! the same prefix share everything; another prefix on the same server sees none of it.
 
-#[path = "common/redis_server.rs"]
-mod redis_server;
+use kanmon_testredis as redis_server;
 
 use std::time::Duration;
 

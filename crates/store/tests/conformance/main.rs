@@ -4,8 +4,7 @@
 //! Backends: memory and embedded always; Redis against a real `redis-server` that
 //! `redis_server.rs` starts in a temporary directory.
 
-#[path = "../common/redis_server.rs"]
-mod redis_server;
+use kanmon_testredis as redis_server;
 mod suite;
 
 use std::sync::OnceLock;

@@ -7,8 +7,6 @@
 //! called, and also when the test process exits without running destructors (a server kept
 //! in a `static`, a panic that aborts): no stray servers outlive the tests.
 
-#![allow(dead_code)] // each test binary uses part of it
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
@@ -25,12 +23,12 @@ const SUPERVISOR: &str =
     "redis-server \"$@\" >/dev/null 2>&1 & echo $!; read line; kill -9 $! 2>/dev/null; wait";
 
 #[derive(Debug, Clone)]
-pub(crate) enum Address {
+pub enum Address {
     Unix(PathBuf),
     Tcp(u16),
 }
 
-pub(crate) struct RedisServer {
+pub struct RedisServer {
     dir: tempfile::TempDir,
     address: Address,
     extra: Vec<String>,
@@ -45,19 +43,19 @@ struct Running {
 
 impl RedisServer {
     /// A server listening only on a Unix socket in its directory.
-    pub(crate) fn unix() -> RedisServer {
+    pub fn unix() -> RedisServer {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let socket = dir.path().join("redis.sock");
         RedisServer::start_in(dir, Address::Unix(socket), Vec::new())
     }
 
     /// A server listening on a free port of 127.0.0.1.
-    pub(crate) fn tcp() -> RedisServer {
+    pub fn tcp() -> RedisServer {
         RedisServer::tcp_with(&[])
     }
 
     /// A TCP server with extra `redis-server` arguments (e.g. for a cluster node).
-    pub(crate) fn tcp_with(extra: &[&str]) -> RedisServer {
+    pub fn tcp_with(extra: &[&str]) -> RedisServer {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let extra = extra.iter().map(|s| (*s).to_owned()).collect();
         RedisServer::start_in(dir, Address::Tcp(free_port()), extra)
@@ -74,12 +72,12 @@ impl RedisServer {
         server
     }
 
-    pub(crate) fn address(&self) -> &Address {
+    pub fn address(&self) -> &Address {
         &self.address
     }
 
     /// `store.url` for this server.
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         match &self.address {
             Address::Unix(path) => format!("redis+unix://{}", path.display()),
             Address::Tcp(port) => format!("redis://127.0.0.1:{port}"),
@@ -87,12 +85,12 @@ impl RedisServer {
     }
 
     /// The server's PID while it runs.
-    pub(crate) fn pid(&self) -> Option<u32> {
+    pub fn pid(&self) -> Option<u32> {
         self.running.as_ref().map(|r| r.pid)
     }
 
     /// Starts the server (again) on the same address, and waits until it answers PING.
-    pub(crate) fn start(&mut self) {
+    pub fn start(&mut self) {
         assert!(self.running.is_none(), "the server is already running");
         let dir = self.dir.path();
         let mut args: Vec<String> = vec![
@@ -157,7 +155,7 @@ impl RedisServer {
 
     /// Kills the server with SIGKILL (no shutdown, no goodbye to clients) and waits until it
     /// is gone.
-    pub(crate) fn kill(&mut self) {
+    pub fn kill(&mut self) {
         if let Some(mut running) = self.running.take() {
             // Closing stdin tells the supervisor to kill the server by its PID.
             let _ = running.stdin.write_all(b"\n");
@@ -167,7 +165,7 @@ impl RedisServer {
     }
 
     /// Sends one command in RESP and returns the raw reply (for setting up tests).
-    pub(crate) fn command(&self, args: &[&str]) -> String {
+    pub fn command(&self, args: &[&str]) -> String {
         let mut request = format!("*{}\r\n", args.len());
         for arg in args {
             request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
@@ -218,7 +216,7 @@ impl<T: Read + Write> ReadWrite for T {}
 
 /// A port of 127.0.0.1 nobody listens on right now (the OS picks it; a race with another
 /// process taking it before redis-server does is possible, and shows as a start failure).
-pub(crate) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -227,12 +225,12 @@ pub(crate) fn free_port() -> u16 {
 
 /// A Redis Cluster of `nodes` masters (no replicas) on free loopback ports, each node a
 /// [`RedisServer`], formed with `redis-cli --cluster create`.
-pub(crate) struct RedisCluster {
+pub struct RedisCluster {
     nodes: Vec<RedisServer>,
 }
 
 impl RedisCluster {
-    pub(crate) fn start(nodes: usize) -> RedisCluster {
+    pub fn start(nodes: usize) -> RedisCluster {
         let nodes: Vec<RedisServer> = (0..nodes)
             .map(|_| {
                 RedisServer::tcp_with(&[
@@ -277,7 +275,7 @@ impl RedisCluster {
     }
 
     /// `store.url`: every node, comma-separated.
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         self.nodes
             .iter()
             .map(RedisServer::url)
@@ -285,7 +283,7 @@ impl RedisCluster {
             .join(",")
     }
 
-    pub(crate) fn nodes(&self) -> &[RedisServer] {
+    pub fn nodes(&self) -> &[RedisServer] {
         &self.nodes
     }
 }
