@@ -20,7 +20,6 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use kanmon_core::config::OnError;
-use kanmon_core::engine::log_verdict;
 use kanmon_core::headers::fold_value;
 use kanmon_core::kanmon_auth::message::LineEnding;
 use kanmon_core::{Action, Envelope, Verdict};
@@ -330,7 +329,8 @@ impl Transaction {
         if !self.logged {
             // The message ends here: its one log line is this verdict's.
             self.logged = true;
-            log_verdict(&self.envelope, verdict, self.started.elapsed());
+            self.engine
+                .conclude(&self.envelope, verdict, self.started.elapsed());
         }
         refusal(enforced.action, &enforced.reason)
     }

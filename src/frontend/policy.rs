@@ -24,7 +24,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kanmon_core::config::OnError;
-use kanmon_core::engine::log_verdict;
 use kanmon_core::{Action as VerdictAction, Envelope, Header, Verdict, headers};
 use kanmon_policy::{Action, ProtocolState, ReplyText, Request};
 
@@ -153,7 +152,7 @@ impl PolicyService {
             Ok((verdict, received_spf)) => {
                 let decision = Decision::for_verdict(&verdict, received_spf.first());
                 if self.log_every || decision.refuses() {
-                    log_verdict(&envelope, &verdict, started.elapsed());
+                    engine.conclude(&envelope, &verdict, started.elapsed());
                 }
                 decision
             }

@@ -32,6 +32,7 @@ use crate::decide::decide;
 use crate::envelope::Envelope;
 use crate::headers::{self, HeaderContext};
 use crate::scan::Scan;
+use crate::stats::Counter;
 use crate::symbol::{Hit, ScoredHit};
 use crate::verdict::{Enforcement, Skipped, Verdict};
 
@@ -47,6 +48,7 @@ pub struct Engine<R> {
     clock: Clock,
     dmarc_sampler: Sampler,
     store: Store,
+    counter: Counter,
 }
 
 impl Engine<HickoryResolver> {
@@ -77,6 +79,7 @@ impl<R: Resolver + Clone> Engine<R> {
             clock: Box::new(unix_now),
             dmarc_sampler: Box::new(|| fastrand::u8(0..100)),
             store: Store::memory(),
+            counter: Counter::new(Store::memory()),
         }
     }
 
@@ -84,6 +87,7 @@ impl<R: Resolver + Clone> Engine<R> {
     /// store in memory of its own, which a restart or a reload forgets: the daemon passes
     /// the one store it opened at start to every engine it builds.
     pub fn with_store(mut self, store: Store) -> Self {
+        self.counter = Counter::new(store.clone());
         self.store = store;
         self
     }
@@ -118,7 +122,8 @@ impl<R: Resolver + Clone> Engine<R> {
     /// RCPT TO): the checks that need the message are skipped. The verdict has no header
     /// fields (a front-end renders the one it adds this early, see
     /// [`headers::received_spf`]), and no log line is written: the message's line comes
-    /// at its end, or from the front-end when it refuses the message here ([`log_verdict`]).
+    /// at its end, or from the front-end when it refuses the message here
+    /// ([`Engine::conclude`]).
     pub async fn scan_early(&self, envelope: &Envelope) -> Verdict {
         self.scan(envelope, None, None, Purpose::Early).await
     }
@@ -287,9 +292,17 @@ impl<R: Resolver + Clone> Engine<R> {
             internal,
         };
         if purpose == Purpose::Final {
-            log_verdict(envelope, &verdict, started.elapsed());
+            self.conclude(envelope, &verdict, started.elapsed());
         }
         verdict
+    }
+
+    /// The end of a message's story: its one log line, and its counts in the store
+    /// ([`crate::stats`]). Final scans do it themselves; a front-end does it for a message
+    /// it refuses on an early verdict.
+    pub fn conclude(&self, envelope: &Envelope, verdict: &Verdict, elapsed: Duration) {
+        log_verdict(envelope, verdict, elapsed);
+        self.counter.count(verdict);
     }
 
     /// Whether a scan of the envelope alone (before DATA) can refuse a message: some check

@@ -19,6 +19,7 @@ pub mod envelope;
 pub mod headers;
 pub mod report;
 pub mod scan;
+pub mod stats;
 pub mod symbol;
 pub mod verdict;
 

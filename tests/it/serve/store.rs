@@ -2,8 +2,13 @@
 //! for the daemon's user when it is started as root.
 
 use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
 
-use super::{Daemon, dns};
+use kanmon_milter::Reply;
+use kanmon_store::{BackendKind, Store, StoreSettings};
+use kanmon_testredis::RedisServer;
+
+use super::{Daemon, dns, transaction};
 
 /// The uid of `name` in /etc/passwd.
 fn uid_of(name: &str) -> u32 {
@@ -46,4 +51,115 @@ async fn the_embedded_store_is_opened_as_the_daemons_user() {
             "the directory root made belongs to server.user"
         );
     }
+}
+
+const MESSAGE: &str = "From: alice@pass.test\nSubject: counted\n\nbody\n";
+
+/// `[store]` for a Redis server, under `prefix`.
+fn redis_store(redis: &RedisServer, prefix: &str) -> String {
+    format!(
+        "[store]\nbackend = \"redis\"\nurl = \"{}\"\nprefix = \"{prefix}\"\ntimeout_ms = 300\n",
+        redis.url()
+    )
+}
+
+/// The test's own handle on the same Redis keys the daemons use.
+async fn reader(redis: &RedisServer, prefix: &str) -> Store {
+    let settings = StoreSettings {
+        backend: BackendKind::Redis,
+        url: redis.url(),
+        prefix: prefix.to_owned(),
+        ..StoreSettings::default()
+    };
+    Store::open(&settings).await.expect("open the test's store")
+}
+
+/// The `messages` counter over the last two hours, once it reaches `want` (counting runs
+/// after the reply, on its own task), or what it was after five seconds.
+async fn messages_counted(store: &Store, want: i64) -> i64 {
+    let mut total = 0;
+    for _ in 0..100 {
+        let now = store.clock().now();
+        total = store
+            .stats_read(now - 3600, now)
+            .await
+            .expect("read counters")
+            .iter()
+            .filter(|c| c.name == "messages")
+            .map(|c| c.value)
+            .sum();
+        if total >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    total
+}
+
+/// Two MX hosts, one Redis: what each counts, both see.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hosts_count_into_one_redis() {
+    let dns = dns().await;
+    // TCP on loopback: the daemons run as `nobody`, who cannot reach a socket in our
+    // private temporary directory.
+    let redis = RedisServer::tcp();
+    let host_a = Daemon::start(dns.addr, &redis_store(&redis, "mx")).await;
+    let host_b = Daemon::start(dns.addr, &redis_store(&redis, "mx")).await;
+    for (host, id) in [(&host_a, "A1"), (&host_b, "B1"), (&host_b, "B2")] {
+        let outcome = host
+            .milter_client()
+            .await
+            .transaction(&transaction(id, "alice@pass.test", MESSAGE))
+            .await
+            .expect("transaction");
+        assert_eq!(outcome.step, "eom", "{outcome:?}");
+    }
+    let store = reader(&redis, "mx").await;
+    assert_eq!(messages_counted(&store, 3).await, 3);
+    let other = reader(&redis, "elsewhere").await;
+    assert_eq!(
+        messages_counted(&other, 0).await,
+        0,
+        "another prefix sees nothing"
+    );
+}
+
+/// Redis dies: messages are still answered at once, only their counts are lost (and said
+/// so in the log); Redis returns: counting resumes, with the same daemon.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_redis_costs_counts_not_mail() {
+    let dns = dns().await;
+    let mut redis = RedisServer::tcp();
+    let daemon = Daemon::start(dns.addr, &redis_store(&redis, "mx")).await;
+    redis.kill();
+    for id in ["D1", "D2"] {
+        let started = Instant::now();
+        let outcome = daemon
+            .milter_client()
+            .await
+            .transaction(&transaction(id, "alice@pass.test", MESSAGE))
+            .await
+            .expect("transaction");
+        assert_eq!(outcome.step, "eom", "{outcome:?}");
+        assert!(
+            matches!(outcome.reply, Reply::Continue | Reply::Accept),
+            "{outcome:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3), "not held up");
+    }
+    daemon.wait_log("message counts not recorded").await;
+
+    redis.start();
+    let store = reader(&redis, "mx").await;
+    // The first call after the restart may still meet the old connection's error.
+    for id in ["U1", "U2", "U3"] {
+        daemon
+            .milter_client()
+            .await
+            .transaction(&transaction(id, "alice@pass.test", MESSAGE))
+            .await
+            .expect("transaction");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(messages_counted(&store, 2).await >= 2, "{}", daemon.log());
 }
