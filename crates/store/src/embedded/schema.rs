@@ -189,7 +189,12 @@ pub(super) fn store_error(error: redb::Error) -> StoreError {
         | E::TypeDefinitionChanged { .. }
         | E::UpgradeRequired(_)) => StoreError::Corrupt(e.to_string()),
         E::DatabaseAlreadyOpen => {
-            StoreError::Unavailable("the file is open in another process".to_owned())
+            // redb locks the file for one process: a running `kanmon serve` holds it.
+            StoreError::Unavailable(
+                "the file is open in another process (a running `kanmon serve`?); the \
+                 embedded store has one user at a time"
+                    .to_owned(),
+            )
         }
         other => StoreError::Unavailable(other.to_string()),
     }
