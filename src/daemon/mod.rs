@@ -7,7 +7,8 @@
 //!    thread exists, so every thread has the new identity;
 //! 3. start the runtime, open the store (`[store]`: the file is created as the daemon's
 //!    user), build the engine (its resolver), serve; expired store entries are removed in
-//!    the background every [`STORE_EXPIRY_INTERVAL`].
+//!    the background every [`STORE_EXPIRY_INTERVAL`], and the message counts gathered in
+//!    memory are written every [`FLUSH_INTERVAL`] and at shutdown.
 //!
 //! Signals: SIGHUP reloads the configuration all-or-nothing (a file with any error is refused
 //! with its error chain logged, and the old configuration keeps serving; new transactions
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 use kanmon_core::Config;
 use kanmon_core::config::Listen;
+use kanmon_core::stats::{Counter, FLUSH_INTERVAL};
 use kanmon_store::Store;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Semaphore, watch};
@@ -125,11 +127,14 @@ async fn serve(
         .await
         .map_err(DaemonError::Store)?;
     tracing::info!(backend = config.store.backend.as_str(), "store opened");
+    let counter = Counter::new(store.clone());
     let engine = ScanEngine::from_config(config)
         .map_err(|e| DaemonError::Setup("the DNS resolver", Box::new(e)))?
-        .with_store(store.clone());
+        .with_store(store.clone())
+        .with_counter(counter.clone());
     let engines = EngineSlot::new(engine);
     let expiry = tokio::spawn(expire_periodically(store.clone()));
+    let flushing = tokio::spawn(flush_periodically(counter.clone()));
     let (stop_tx, stop) = watch::channel(false);
     let mut signals = Signals::new()?;
 
@@ -168,7 +173,7 @@ async fn serve(
 
     let mut running = started;
     while let Signal::Reload = signals.next().await {
-        reload_engine(&reload, &engines, &mut running, &store);
+        reload_engine(&reload, &engines, &mut running, (&store, &counter));
     }
     expiry.abort();
     tracing::info!("stopping: finishing messages in progress");
@@ -186,6 +191,8 @@ async fn serve(
             );
         }
     }
+    flushing.abort();
+    counter.flush().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -244,7 +251,22 @@ async fn expire_periodically(store: Store) {
     }
 }
 
-fn reload_engine(reload: &Reload, engines: &EngineSlot, running: &mut Config, store: &Store) {
+/// Writes the message counts gathered in memory every [`FLUSH_INTERVAL`].
+async fn flush_periodically(counter: Counter) {
+    let mut ticks = tokio::time::interval(FLUSH_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        counter.flush().await;
+    }
+}
+
+fn reload_engine(
+    reload: &Reload,
+    engines: &EngineSlot,
+    running: &mut Config,
+    (store, counter): (&Store, &Counter),
+) {
     let config = match reload() {
         Ok(config) => config,
         Err(e) => {
@@ -267,7 +289,11 @@ fn reload_engine(reload: &Reload, engines: &EngineSlot, running: &mut Config, st
     }
     match ScanEngine::from_config(config.clone()) {
         Ok(engine) => {
-            engines.replace(engine.with_store(store.clone()));
+            engines.replace(
+                engine
+                    .with_store(store.clone())
+                    .with_counter(counter.clone()),
+            );
             *running = config;
             tracing::info!("configuration reloaded");
         }

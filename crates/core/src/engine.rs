@@ -92,6 +92,13 @@ impl<R: Resolver + Clone> Engine<R> {
         self
     }
 
+    /// Shares `counter` (made over the same store): the engines a daemon builds, one per
+    /// reload, then count into one place and no counts wait in an engine that is gone.
+    pub fn with_counter(mut self, counter: Counter) -> Self {
+        self.counter = counter;
+        self
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -10,14 +10,18 @@
 //!
 //! The names are bounded: actions, declared symbols and checks are fixed lists.
 //!
-//! Counting never holds up a message: the store call runs on its own task, and a store that
-//! is down costs a log line (at most one a minute) and the lost counts, nothing else.
+//! Counting never holds up a message and costs the store one write per
+//! [`FLUSH_INTERVAL`], not one per message: counts gather in memory and
+//! [`Counter::flush`] writes them (the daemon calls it on a timer and at shutdown; a
+//! new hour flushes the last one's counts into their own bucket). A store that is down
+//! costs those counts and a log line (at most one a minute), nothing else.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kanmon_store::Store;
+use kanmon_store::{STAT_BUCKET_SECS, Store, Timestamp};
 
 use crate::check::Mode;
 use crate::verdict::Verdict;
@@ -25,6 +29,10 @@ use crate::verdict::Verdict;
 /// How long hourly counters are kept: a quarter of a year, long enough to compare this
 /// month with the last.
 pub const RETENTION: Duration = Duration::from_secs(92 * 86_400);
+
+/// How often the daemon writes the counts gathered in memory: fresh enough for a dashboard
+/// fed by several MX hosts, and one store write where there were hundreds of messages.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Shortest time between two warnings about counts the store did not take.
 const WARN_EVERY_SECS: u64 = 60;
@@ -50,53 +58,102 @@ pub fn counter_names(verdict: &Verdict) -> Vec<String> {
     names
 }
 
-/// Counts verdicts into a store; cheap to clone (clones share the warning state).
+/// Counts verdicts into a store; clones share the counts not yet written.
 #[derive(Clone)]
 pub struct Counter {
-    store: Store,
-    health: Arc<Health>,
+    inner: Arc<Inner>,
 }
 
-/// Counts the store did not take since the last warning, and when that was.
-#[derive(Default)]
-struct Health {
+struct Inner {
+    store: Store,
+    pending: Mutex<Pending>,
     lost: AtomicU64,
     last_warning: AtomicU64,
+}
+
+/// Counts of one hour not yet written.
+#[derive(Default)]
+struct Pending {
+    hour: Timestamp,
+    counts: HashMap<String, i64>,
 }
 
 impl Counter {
     pub fn new(store: Store) -> Counter {
         Counter {
-            store,
-            health: Arc::default(),
+            inner: Arc::new(Inner {
+                store,
+                pending: Mutex::default(),
+                lost: AtomicU64::new(0),
+                last_warning: AtomicU64::new(0),
+            }),
         }
     }
 
-    /// Adds `verdict` to the counters of the current hour, on a task of its own. Needs a
-    /// tokio runtime (every scan runs on one).
+    /// Adds `verdict` to the counts of the current hour, in memory. The first count of a
+    /// new hour sends the last hour's counts to the store on a task of its own (so it needs
+    /// a tokio runtime, as every scan has).
     pub fn count(&self, verdict: &Verdict) {
+        let now = self.inner.store.clock().now();
+        let hour = now - now % STAT_BUCKET_SECS;
         let names = counter_names(verdict);
-        let store = self.store.clone();
-        let health = Arc::clone(&self.health);
-        tokio::spawn(async move {
-            let deltas: Vec<(&str, i64)> = names.iter().map(|n| (n.as_str(), 1)).collect();
-            match store.stats_add(&deltas, RETENTION).await {
-                Ok(()) => {
-                    let lost = health.lost.swap(0, Ordering::Relaxed);
-                    if lost > 0 {
-                        tracing::info!(lost, "store: counting messages again");
-                    }
-                }
-                Err(e) => health.lost_one(&store, &e),
+        let previous = {
+            let mut pending = self.pending();
+            let previous = (pending.hour != hour && !pending.counts.is_empty())
+                .then(|| std::mem::take(&mut *pending));
+            pending.hour = hour;
+            for name in names {
+                *pending.counts.entry(name).or_insert(0) += 1;
             }
-        });
+            previous
+        };
+        if let Some(previous) = previous {
+            let inner = Arc::clone(&self.inner);
+            tokio::spawn(async move { inner.write(previous).await });
+        }
+    }
+
+    /// Writes the counts gathered so far; what the store does not take is lost and logged.
+    pub async fn flush(&self) {
+        let pending = std::mem::take(&mut *self.pending());
+        if !pending.counts.is_empty() {
+            self.inner.write(pending).await;
+        }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.inner.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-impl Health {
-    fn lost_one(&self, store: &Store, error: &kanmon_store::StoreError) {
-        let lost = self.lost.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = store.clock().now();
+impl Inner {
+    async fn write(&self, pending: Pending) {
+        let deltas: Vec<(&str, i64)> = pending
+            .counts
+            .iter()
+            .map(|(name, value)| (name.as_str(), *value))
+            .collect();
+        match self
+            .store
+            .stats_add_at(pending.hour, &deltas, RETENTION)
+            .await
+        {
+            Ok(()) => {
+                let lost = self.lost.swap(0, Ordering::Relaxed);
+                if lost > 0 {
+                    tracing::info!(lost, "store: counting messages again");
+                }
+            }
+            Err(e) => {
+                let messages = pending.counts.get("messages").copied().unwrap_or(0);
+                self.lost_some(u64::try_from(messages).unwrap_or(0), &e);
+            }
+        }
+    }
+
+    fn lost_some(&self, messages: u64, error: &kanmon_store::StoreError) {
+        let lost = self.lost.fetch_add(messages, Ordering::Relaxed) + messages;
+        let now = self.store.clock().now();
         let last = self.last_warning.load(Ordering::Relaxed);
         let due = last == 0 || now.saturating_sub(last) >= WARN_EVERY_SECS;
         if due
@@ -120,7 +177,7 @@ mod tests {
     use crate::check::CheckName;
     use crate::symbol::ScoredHit;
     use crate::verdict::{Action, Enforcement};
-    use kanmon_store::{Clock, STAT_BUCKET_SECS};
+    use kanmon_store::Clock;
 
     fn verdict() -> Verdict {
         Verdict {
@@ -177,25 +234,54 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn counts_land_in_the_current_hour() {
-        let at = 1_800_000_000 - 1_800_000_000 % STAT_BUCKET_SECS;
-        let store = Store::memory_with_clock(Clock::manual(at + 5));
+    async fn counts_gather_in_memory_and_land_in_their_hour() {
+        let hour = 1_800_000_000 - 1_800_000_000 % STAT_BUCKET_SECS;
+        let clock = Clock::manual(hour + 5);
+        let store = Store::memory_with_clock(clock.clone());
         let counter = Counter::new(store.clone());
         counter.count(&verdict());
         counter.count(&verdict());
-        let mut counts = Vec::new();
-        for _ in 0..100 {
-            counts = store.stats_read(at, at).await.unwrap();
-            if counts.iter().any(|c| c.name == "messages" && c.value == 2) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        assert_eq!(store.stats_read(hour, hour).await.unwrap(), vec![]);
+        counter.flush().await;
+        let counts = store.stats_read(hour, hour).await.unwrap();
         let value = |name: &str| counts.iter().find(|c| c.name == name).map(|c| c.value);
         assert_eq!(value("messages"), Some(2));
         assert_eq!(value("action:add_header"), Some(2));
         assert_eq!(value("symbol:DMARC_REJECT"), Some(2));
         assert_eq!(value("would_enforce:spf"), Some(2));
         assert_eq!(value("would_enforce:dmarc"), None);
+
+        // One more in this hour, then the next hour begins: the first count there sends
+        // this hour's to its own bucket.
+        counter.count(&verdict());
+        clock.advance(STAT_BUCKET_SECS);
+        counter.count(&verdict());
+        let next = hour + STAT_BUCKET_SECS;
+        let mut messages = Vec::new();
+        for _ in 0..100 {
+            messages = store
+                .stats_read(hour, next)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|c| c.name == "messages")
+                .map(|c| (c.bucket, c.value))
+                .collect();
+            if messages == [(hour, 3)] {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(messages, [(hour, 3)]);
+        counter.flush().await;
+        let last: Vec<i64> = store
+            .stats_read(next, next)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.name == "messages")
+            .map(|c| c.value)
+            .collect();
+        assert_eq!(last, [1]);
     }
 }

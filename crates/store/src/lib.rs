@@ -242,8 +242,19 @@ impl Store {
     /// Adds each delta to its counter in the current hour's bucket, in one batch; a bucket
     /// expires `ttl` after its hour ends.
     pub async fn stats_add(&self, deltas: &[(&str, i64)], ttl: Duration) -> Result<()> {
+        self.stats_add_at(self.clock.now(), deltas, ttl).await
+    }
+
+    /// As [`Store::stats_add`], into the bucket of the hour containing `at`: for counts
+    /// gathered in memory and written later.
+    pub async fn stats_add_at(
+        &self,
+        at: Timestamp,
+        deltas: &[(&str, i64)],
+        ttl: Duration,
+    ) -> Result<()> {
         let now = self.clock.now();
-        let bucket = now - now % STAT_BUCKET_SECS;
+        let bucket = at - at % STAT_BUCKET_SECS;
         dispatch!(self, b => b.stats_add(bucket, deltas, now, ttl).await)
     }
 

@@ -30,6 +30,7 @@ macro_rules! conformance {
                 greylist_entries_expire,
                 concurrent_sightings_all_count,
                 stats_are_bucketed_by_hour,
+                stats_for_an_earlier_hour,
                 concurrent_stat_adds_sum,
                 stats_expire,
                 records_in_order,

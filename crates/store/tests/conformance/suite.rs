@@ -239,6 +239,27 @@ pub(crate) async fn stats_are_bucketed_by_hour(s: Subject) {
     assert_eq!(store.stats_read(hour - 1, hour - 1).await.unwrap(), vec![]);
 }
 
+/// Counts gathered earlier land in the hour they were gathered in.
+pub(crate) async fn stats_for_an_earlier_hour(s: Subject) {
+    let store = &s.store;
+    let ttl = Duration::from_secs(86_400);
+    let hour = START - START % STAT_BUCKET_SECS;
+    s.clock.advance(STAT_BUCKET_SECS);
+    store
+        .stats_add_at(START, &[("late", 2)], ttl)
+        .await
+        .unwrap();
+    store.stats_add(&[("late", 1)], ttl).await.unwrap();
+    let counts: Vec<(u64, i64)> = store
+        .stats_read(START, s.clock.now())
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| (c.bucket, c.value))
+        .collect();
+    assert_eq!(counts, [(hour, 2), (hour + STAT_BUCKET_SECS, 1)]);
+}
+
 pub(crate) async fn concurrent_stat_adds_sum(s: Subject) {
     let tasks: Vec<_> = (0..40)
         .map(|_| {
