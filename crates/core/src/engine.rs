@@ -361,9 +361,30 @@ pub fn log_verdict(envelope: &Envelope, verdict: &Verdict, elapsed: Duration) {
         action = %verdict.action,
         score = verdict.score,
         symbols = %SymbolList(&verdict.hits),
+        would_enforce = %WouldEnforce(&verdict.enforcements),
         ms = elapsed.as_millis() as u64,
         "scanned"
     );
+}
+
+/// What checks in `tag` mode would have done, `check:action` comma-separated (`spf:reject`),
+/// or `-`: the observe-mode trail an admin reads before switching a check to `enforce`.
+struct WouldEnforce<'a>(&'a [Enforcement]);
+
+impl fmt::Display for WouldEnforce<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut tagged = self.0.iter().filter(|e| e.mode == Mode::Tag).peekable();
+        if tagged.peek().is_none() {
+            return f.write_str("-");
+        }
+        for (i, e) in tagged.enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{}:{}", e.check, e.action.as_str())?;
+        }
+        Ok(())
+    }
 }
 
 /// A value, or `-` when absent; formatted only if the log line is written.

@@ -68,6 +68,7 @@ async fn spf_pass_is_accepted_with_authentication_results_on_top() {
         "from=\"alice@pass.test\"",
         "action=accept",
         "SPF_PASS",
+        "would_enforce=-",
     ] {
         assert!(line.contains(part), "{part} missing in {line}");
     }
@@ -115,6 +116,14 @@ async fn enforced_spf_fail_is_refused_at_rcpt_and_tagged_otherwise() {
     let fields = inserted(&outcome.modifications);
     assert!(fields[0].contains("spf=fail"), "{fields:#?}");
     assert!(fields.iter().any(|f| f.starts_with("Received-SPF: fail")));
+    // Observe mode: the log line says what enforcing SPF would have done.
+    tagging.wait_log("queue_id=\"F2\"").await;
+    let log = tagging.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("\"F2\""))
+        .expect("F2's line");
+    assert!(line.contains("would_enforce=spf:reject"), "{line}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
