@@ -159,7 +159,17 @@ fn read_entries(input: &PathBuf) -> Result<Vec<Entry>, CliError> {
 fn summary_text(s: &Summary) -> String {
     let lines = [
         ("store", format!("{} {}", s.backend, s.location)),
-        ("size", s.bytes.map_or_else(|| "-".to_owned(), human_bytes)),
+        (
+            "size",
+            match s.bytes {
+                None => "-".to_owned(),
+                // Redis reports the memory of the whole server, not of this prefix.
+                Some(bytes) if s.backend == "redis" => {
+                    format!("{} (the whole Redis server)", human_bytes(bytes))
+                }
+                Some(bytes) => human_bytes(bytes),
+            },
+        ),
         ("tokens", s.tokens.to_string()),
         (
             "learned",
