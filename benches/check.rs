@@ -45,7 +45,8 @@ fn read(path: &str) -> Vec<u8> {
 fn envelope() -> Envelope {
     Envelope {
         client_ip: Some("192.0.2.40".parse().unwrap()),
-        client_name: Some("mta1.news.example.com".to_owned()),
+        client_name: kanmon_core::ReverseName::Name("mta1.news.example.com".to_owned()),
+        client_ptr: kanmon_core::ReverseName::Name("mta1.news.example.com".to_owned()),
         helo: Some("mta1.news.example.com".to_owned()),
         mail_from: Some("bounce+8f14e45f@bounces.news.example.com".to_owned()),
         rcpt_to: vec!["bob@example.org".to_owned()],

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use kanmon_core::report::Report;
-use kanmon_core::{Engine, Envelope};
+use kanmon_core::{Engine, Envelope, ReverseName};
 
 use super::{CliError, load_config, report};
 
@@ -20,9 +20,14 @@ pub(crate) struct CheckArgs {
     /// The HELO/EHLO name the client gave.
     #[arg(long)]
     helo: Option<String>,
-    /// The client's verified reverse DNS name.
+    /// The client's verified reverse DNS name, as Postfix logs it: "unknown" when it has
+    /// none (S25R and the rDNS checks count that as evidence; without this flag they skip).
     #[arg(long)]
     client_name: Option<String>,
+    /// The client's PTR name, not verified (Postfix's `reverse_client_name`): "unknown" when
+    /// the address has no PTR record.
+    #[arg(long)]
+    client_ptr: Option<String>,
     /// The MAIL FROM address; "" or "<>" is the null sender of a bounce.
     #[arg(long)]
     from: Option<String>,
@@ -48,7 +53,8 @@ pub(crate) fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
     let (name, raw) = read_message(args.file.as_ref(), config.limits.max_message_bytes)?;
     let envelope = Envelope {
         client_ip: args.ip,
-        client_name: args.client_name,
+        client_name: ReverseName::from_postfix(args.client_name.as_deref()),
+        client_ptr: ReverseName::from_postfix(args.client_ptr.as_deref()),
         helo: args.helo,
         mail_from: args.from.map(|from| strip_brackets(&from).to_owned()),
         rcpt_to: args

@@ -120,7 +120,7 @@ fn describe_envelope(envelope: &Envelope, internal: bool) -> String {
     match envelope.client_ip {
         Some(ip) => {
             let mut client = format!("client {ip}");
-            if let Some(name) = &envelope.client_name {
+            if let Some(name) = envelope.client_name.name() {
                 let _ = write!(client, " ({name})");
             }
             parts.push(client);

@@ -22,7 +22,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use kanmon_core::config::OnError;
 use kanmon_core::headers::fold_value;
 use kanmon_core::kanmon_auth::message::LineEnding;
-use kanmon_core::{Action, Envelope, Verdict};
+use kanmon_core::{Action, Envelope, ReverseName, Verdict};
 use kanmon_milter::{
     Actions, Address, Context, Event, Milter, Modification, Negotiation, Protocol, Reply,
     ReplyCode, Response, Stage,
@@ -60,7 +60,7 @@ pub(crate) fn negotiation(refuse_at_rcpt: bool) -> Negotiation {
         macros: vec![
             (
                 Stage::Connect,
-                names(&["j", "{daemon_name}", "{client_name}"]),
+                names(&["j", "{daemon_name}", "{client_name}", "{client_ptr}"]),
             ),
             (Stage::Mail, names(&["i", "{auth_authen}"])),
             (Stage::EndOfMessage, names(&["i"])),
@@ -79,7 +79,8 @@ pub(crate) struct MilterSession {
 #[derive(Default)]
 struct Client {
     ip: Option<std::net::IpAddr>,
-    name: Option<String>,
+    name: ReverseName,
+    ptr: ReverseName,
     helo: Option<String>,
 }
 
@@ -135,6 +136,7 @@ impl MilterSession {
         let envelope = Envelope {
             client_ip: self.client.ip,
             client_name: self.client.name.clone(),
+            client_ptr: self.client.ptr.clone(),
             helo: self.client.helo.clone(),
             mail_from,
             rcpt_to: Vec::new(),
@@ -199,13 +201,14 @@ impl Milter for MilterSession {
                 if let Address::Inet { ip, .. } = connect.address {
                     self.client.ip = Some(ip);
                 }
-                // Postfix sends "unknown" when the client has no verified name.
+                // Postfix sends "unknown" when the client has no verified name (or no PTR,
+                // for `{client_ptr}`, Postfix ≥ 2.5); the connect event's hostname is the
+                // name or, without one, "[address]" (sendmail's convention).
                 let name = ctx
                     .macro_value("{client_name}")
                     .unwrap_or(&connect.hostname);
-                if !name.is_empty() && name != "unknown" && !name.starts_with('[') {
-                    self.client.name = Some(name.to_owned());
-                }
+                self.client.name = ReverseName::from_postfix(Some(name));
+                self.client.ptr = ReverseName::from_postfix(ctx.macro_value("{client_ptr}"));
             }
             Event::Helo(helo) => self.client.helo = Some(helo),
             Event::Mail(args) => self.begin(ctx, &args),

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kanmon_core::config::OnError;
-use kanmon_core::{Action as VerdictAction, Envelope, Header, Verdict, headers};
+use kanmon_core::{Action as VerdictAction, Envelope, Header, ReverseName, Verdict, headers};
 use kanmon_policy::{Action, ProtocolState, ReplyText, Request};
 
 use super::{ERROR_FIELD, EngineSlot, guarded, reply_text};
@@ -204,12 +204,14 @@ impl PolicyService {
 }
 
 /// The envelope a request describes. Postfix sends `unknown` for a client without a
-/// verified name, and empty values for what it does not know.
+/// verified name (`client_name`) or without a PTR record (`reverse_client_name`), and empty
+/// values for what it does not know.
 fn envelope(request: &Request) -> Envelope {
     let present = |v: Option<&str>| v.filter(|v| !v.is_empty()).map(str::to_owned);
     Envelope {
         client_ip: request.client_address().and_then(|a| a.parse().ok()),
-        client_name: present(request.client_name()).filter(|n| n != "unknown"),
+        client_name: ReverseName::from_postfix(request.client_name()),
+        client_ptr: ReverseName::from_postfix(request.reverse_client_name()),
         helo: present(request.helo_name()),
         mail_from: request.sender().map(str::to_owned),
         rcpt_to: present(request.recipient()).into_iter().collect(),

@@ -6,8 +6,9 @@
 //!
 //! * `=== config`: TOML merged into the defaults (the runner adds `[dns] nameservers`).
 //! * `=== dns`: zone lines, `name TYPE value` (see `kanmon_testdns::parse_zone`).
-//! * `=== envelope`: `ip =`, `helo =`, `from =` (`<>` for the null sender), `rcpt =`
-//!   (repeatable), `sasl_user =`, `sample =` (the DMARC `pct` roll, default 0).
+//! * `=== envelope`: `ip =`, `helo =`, `client_name =` and `client_ptr =` (as Postfix
+//!   passes them: `unknown` when it found none), `from =` (`<>` for the null sender),
+//!   `rcpt =` (repeatable), `sasl_user =`, `sample =` (the DMARC `pct` roll, default 0).
 //! * `=== expect`: `action = reject`; `reason = <exact text>`; `symbols = A B C` (the exact
 //!   set); `score = 1.1`; `spf = fail`, `helo = none`, `dmarc = pass`, `arc = none`,
 //!   `dkim = pass fail` (results per signature, in order); `header = Name: value` (an exact
@@ -24,7 +25,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use kanmon_core::{Config, Engine, Envelope, Verdict};
+use kanmon_core::{Config, Engine, Envelope, ReverseName, Verdict};
 use kanmon_testdns::{DnsServer, parse_zone};
 
 /// The fixed "now" of every case: 2026-01-01T00:00:00Z.
@@ -97,7 +98,8 @@ fn read_envelope(case: &mut Case, key: &str, value: &str) -> Result<(), String> 
     match key {
         "ip" => envelope.client_ip = Some(value.parse().map_err(|e| format!("ip: {e}"))?),
         "helo" => envelope.helo = Some(value.to_owned()),
-        "client_name" => envelope.client_name = Some(value.to_owned()),
+        "client_name" => envelope.client_name = ReverseName::from_postfix(Some(value)),
+        "client_ptr" => envelope.client_ptr = ReverseName::from_postfix(Some(value)),
         "from" => {
             let from = value.trim_start_matches('<').trim_end_matches('>');
             envelope.mail_from = Some(from.to_owned());

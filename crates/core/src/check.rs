@@ -52,6 +52,7 @@ pub enum CheckName {
     Dkim,
     Dmarc,
     Arc,
+    S25r,
 }
 
 impl CheckName {
@@ -61,6 +62,7 @@ impl CheckName {
             CheckName::Dkim => "dkim",
             CheckName::Dmarc => "dmarc",
             CheckName::Arc => "arc",
+            CheckName::S25r => "s25r",
         }
     }
 }

@@ -327,6 +327,7 @@ impl<R: Resolver + Clone> Engine<R> {
             CheckName::Dkim => self.config.dkim.mode,
             CheckName::Dmarc => self.config.dmarc.mode,
             CheckName::Arc => self.config.arc.mode,
+            CheckName::S25r => self.config.s25r.mode,
         }
     }
 }

@@ -8,8 +8,12 @@ use std::net::IpAddr;
 pub struct Envelope {
     /// The SMTP client's address.
     pub client_ip: Option<IpAddr>,
-    /// The client's verified reverse DNS name (Postfix `client_name`), if it has one.
-    pub client_name: Option<String>,
+    /// The client's verified reverse DNS name (Postfix `client_name`, milter
+    /// `{client_name}`): a PTR name whose forward lookup gives the client's address back.
+    pub client_name: ReverseName,
+    /// The client's PTR name, not verified (Postfix `reverse_client_name`, milter
+    /// `{client_ptr}`).
+    pub client_ptr: ReverseName,
     /// The HELO/EHLO argument.
     pub helo: Option<String>,
     /// The MAIL FROM address without angle brackets; `Some("")` is the null reverse-path
@@ -30,5 +34,65 @@ impl Envelope {
         let (_, domain) = from.rsplit_once('@')?;
         let domain = domain.trim_end_matches('.');
         (!domain.is_empty()).then(|| domain.to_ascii_lowercase())
+    }
+}
+
+/// A name the MTA looked up for the client in reverse DNS.
+///
+/// Checks on the client's name (S25R, rDNS) must tell "the MTA looked and found nothing" —
+/// evidence — from "nobody said" (the CLI without `--client-name`, a front-end that was not
+/// sent the attribute) — no evidence at all. Postfix writes the first as the literal
+/// `unknown` (postconf(5) `smtpd_client_restrictions`, SMTPD_POLICY_README), and an empty
+/// value or a missing attribute for the second.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ReverseName {
+    /// Nobody said whether the client has a name.
+    #[default]
+    NotTold,
+    /// The MTA looked and found none (Postfix `unknown`). Postfix also says `unknown` after a
+    /// temporary DNS failure, which it does not tell its milters and policy servers apart.
+    Unknown,
+    /// The name found, as the MTA gave it.
+    Name(String),
+}
+
+impl ReverseName {
+    /// A value as Postfix passes it: empty means not told; `unknown`, or a sendmail-style
+    /// `[address]` (what a milter's connect event carries for a client without a name),
+    /// means looked and found none.
+    pub fn from_postfix(value: Option<&str>) -> ReverseName {
+        match value.map(str::trim) {
+            None | Some("") => ReverseName::NotTold,
+            Some(v) if v.eq_ignore_ascii_case("unknown") || v.starts_with('[') => {
+                ReverseName::Unknown
+            }
+            Some(v) => ReverseName::Name(v.to_owned()),
+        }
+    }
+
+    /// The name, when there is one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            ReverseName::Name(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postfix_values_tell_unknown_from_not_told() {
+        use ReverseName::*;
+        assert_eq!(ReverseName::from_postfix(None), NotTold);
+        assert_eq!(ReverseName::from_postfix(Some("")), NotTold);
+        assert_eq!(ReverseName::from_postfix(Some("unknown")), Unknown);
+        assert_eq!(ReverseName::from_postfix(Some("[192.0.2.1]")), Unknown);
+        assert_eq!(
+            ReverseName::from_postfix(Some("mx.example.org")),
+            Name("mx.example.org".to_owned())
+        );
     }
 }

@@ -27,7 +27,7 @@ pub use check::{Check, CheckName, Mode, Outcome};
 pub use config::Config;
 pub use decide::decide;
 pub use engine::Engine;
-pub use envelope::Envelope;
+pub use envelope::{Envelope, ReverseName};
 pub use scan::Scan;
 pub use symbol::{Hit, ScoredHit, Symbol};
 pub use verdict::{Action, Enforcement, Header, Skipped, Verdict};

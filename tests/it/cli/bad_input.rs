@@ -17,6 +17,8 @@ const ALICE: &[&str] = &[
     "192.0.2.25",
     "--helo",
     "mail.example.com",
+    "--client-name",
+    "mail.example.com",
     "--from",
     "alice@example.com",
 ];

@@ -34,6 +34,8 @@ const SPOOFED_ENVELOPE: &[&str] = &[
     "203.0.113.5",
     "--helo",
     "mx.sender.example",
+    "--client-name",
+    "mx.sender.example",
     "--from",
     "alice@spoofed.test",
     "--rcpt",
@@ -49,7 +51,7 @@ fn report_explains_each_result_and_the_enforced_spf_fail() {
     let expected = format!(
         "\
 kanmon check: {}
-  client 203.0.113.5, helo mx.sender.example, from alice@spoofed.test, to bob@example.org [inbound]
+  client 203.0.113.5 (mx.sender.example), helo mx.sender.example, from alice@spoofed.test, to bob@example.org [inbound]
 
 SPF       fail       203.0.113.5 is not permitted by spoofed.test (-all)
 SPF HELO  pass       203.0.113.5 is permitted by mx.sender.example (a)
@@ -110,6 +112,8 @@ fn json_report_of_a_signed_newsletter_from_its_own_servers() {
                 "--ip",
                 "192.0.2.40",
                 "--helo",
+                "mta1.news.example.com",
+                "--client-name",
                 "mta1.news.example.com",
                 "--from",
                 "<bounce+8f14e45f@bounces.news.example.com>",
@@ -280,6 +284,7 @@ fn without_ip_or_sender_dkim_and_dmarc_still_run_and_the_skips_are_listed() {
         [
             "spf: no client IP address given",
             "dmarc spf: no SPF result for the MAIL FROM identity: DMARC used DKIM alone",
+            "s25r: no client name given (Postfix client_name, --client-name)",
         ]
     );
 
@@ -293,6 +298,7 @@ fn without_ip_or_sender_dkim_and_dmarc_still_run_and_the_skips_are_listed() {
             "spf: no MAIL FROM address given",
             "spf helo: no HELO name given",
             "dmarc spf: no SPF result for the MAIL FROM identity: DMARC used DKIM alone",
+            "s25r: no client name given (Postfix client_name, --client-name)",
         ]
     );
 }
@@ -393,7 +399,17 @@ fn sample_messages_pass_with_their_envelopes() {
         ),
     ];
     for (name, [ip, helo, from], symbols) in cases {
-        let args = ["--json", "--ip", ip, "--helo", helo, "--from", from];
+        let args = [
+            "--json",
+            "--ip",
+            ip,
+            "--helo",
+            helo,
+            "--client-name",
+            helo,
+            "--from",
+            from,
+        ];
         let json = kanmon.check(&args, &sample(name)).json();
         assert_eq!(symbol_names(&json), *symbols, "{name}");
         assert_eq!(json["action"], "accept", "{name}");

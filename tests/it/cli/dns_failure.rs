@@ -12,6 +12,8 @@ const NEWSLETTER_ENVELOPE: &[&str] = &[
     "192.0.2.40",
     "--helo",
     "mta1.news.example.com",
+    "--client-name",
+    "mta1.news.example.com",
     "--from",
     "bounce+8f14e45f@bounces.news.example.com",
 ];

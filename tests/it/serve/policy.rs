@@ -76,6 +76,28 @@ async fn enforced_fail_refuses_every_recipient_and_the_end_of_message() {
     assert!(log.contains("action=reject"), "{log}");
 }
 
+/// S25R enforced: Postfix's `client_name=unknown` (it looked, and found no verified name) is
+/// refused temporarily at RCPT; Postfix turns DEFER_IF_PERMIT into its `defer_code` (450).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s25r_enforced_defers_a_client_without_a_name() {
+    let dns = dns().await;
+    let daemon = Daemon::start(dns.addr, "[s25r]\nmode = \"enforce\"\n").await;
+    let mut client = daemon.policy_client().await;
+    let mut request = rcpt("s1.x", "alice@pass.test", "bob@kanmon.test");
+    request[4] = ("client_name", "unknown");
+    let reply = client.send(&request).await.expect("reply");
+    assert_eq!(
+        reply,
+        "DEFER_IF_PERMIT 4.7.1 S25R check: be patient [unknown]"
+    );
+    // The same client with its verified name passes.
+    let reply = client
+        .send(&rcpt("s2.x", "alice@pass.test", "bob@kanmon.test"))
+        .await
+        .expect("reply");
+    assert!(reply.starts_with("PREPEND Received-SPF: pass"), "{reply}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_stages_and_unknown_senders_get_dunno_never_ok() {
     let dns = dns().await;

@@ -3,6 +3,7 @@
 mod arc;
 mod dkim;
 mod dmarc;
+mod s25r;
 mod spf;
 
 use crate::check::{Check, Mode};
@@ -12,6 +13,7 @@ use crate::symbol::Symbol;
 pub(crate) use arc::ArcCheck;
 pub(crate) use dkim::DkimCheck;
 pub(crate) use dmarc::DmarcCheck;
+pub(crate) use s25r::S25rCheck;
 pub(crate) use spf::SpfCheck;
 
 /// Symbols the engine itself emits, about the message rather than any one check.
@@ -27,6 +29,7 @@ pub fn catalogue() -> impl Iterator<Item = &'static Symbol> {
         dkim::SYMBOLS,
         dmarc::SYMBOLS,
         arc::SYMBOLS,
+        s25r::SYMBOLS,
         ENGINE_SYMBOLS,
     ]
     .into_iter()
@@ -52,6 +55,9 @@ pub(crate) fn enabled(config: &Config) -> Vec<Box<dyn Check>> {
     }
     if config.arc.mode != Mode::Off {
         checks.push(Box::new(ArcCheck));
+    }
+    if config.s25r.mode != Mode::Off {
+        checks.push(Box::new(S25rCheck::new(&config.s25r)));
     }
     checks
 }

@@ -17,6 +17,8 @@ mod error;
 mod listen;
 mod network;
 mod raw;
+mod regexp_table;
+mod s25r;
 mod scores;
 mod suggest;
 mod validate;
@@ -37,8 +39,10 @@ pub use listen::Listen;
 pub use raw::{
     DEFAULT_MILTER_LISTEN, DEFAULT_POLICY_LISTEN, OnError, RawActions, RawArc, RawConfig, RawDkim,
     RawDkimActions, RawDmarc, RawDmarcActions, RawDns, RawHeaders, RawLimits, RawMilter, RawPolicy,
-    RawServer, RawSpf, RawSpfActions, RawStore, StoreBackend,
+    RawS25r, RawServer, RawSpf, RawSpfActions, RawStore, StoreBackend,
 };
+pub use regexp_table::{Pattern, TableEntry, parse_ok_table};
+pub use s25r::{S25r, WhitelistEntry, WhitelistMatch};
 pub use scores::DEFAULT_SCORES;
 pub use validate::{
     DNS_TIMEOUT_MS, MAX_CONNECTIONS, MAX_DRAIN_TIMEOUT_MS, MAX_SCAN_TIMEOUT_MS, MIN_HEADER_BYTES,
@@ -68,6 +72,7 @@ pub struct Config {
     pub dkim: Dkim,
     pub dmarc: Dmarc,
     pub arc: Arc,
+    pub s25r: S25r,
     pub thresholds: Thresholds,
     pub headers: RawHeaders,
     /// Every declared symbol's score: the defaults with `[scores]` applied.

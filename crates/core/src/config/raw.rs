@@ -32,6 +32,7 @@ pub struct RawConfig {
     pub dkim: RawDkim,
     pub dmarc: RawDmarc,
     pub arc: RawArc,
+    pub s25r: RawS25r,
     pub actions: RawActions,
     pub headers: RawHeaders,
     /// Symbol name → score, overriding the defaults.
@@ -68,6 +69,7 @@ impl Default for RawConfig {
             dkim: RawDkim::default(),
             dmarc: RawDmarc::default(),
             arc: RawArc::default(),
+            s25r: RawS25r::default(),
             actions: RawActions::default(),
             headers: RawHeaders::default(),
             scores: BTreeMap::new(),
@@ -294,6 +296,38 @@ pub struct RawArc {
 impl Default for RawArc {
     fn default() -> Self {
         Self { mode: Mode::Tag }
+    }
+}
+
+/// `[s25r]`: Selective SMTP Rejection (http://gabacho-net.jp/en/anti-spam/) on the client's
+/// verified host name.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawS25r {
+    /// `enforce` answers a match with a temporary refusal ("S25R check: be patient").
+    #[serde(deserialize_with = "word")]
+    pub mode: Mode,
+    /// More regular expressions on the client name, tried after the six published rules.
+    pub extra_rules: Vec<String>,
+    /// Clients never judged: an address or network, or else a regular expression matched
+    /// against the client name and the client address.
+    pub whitelist: Vec<String>,
+    /// A Postfix regexp table of `/pattern/ OK` lines, such as S25R's white-list.txt;
+    /// empty for none.
+    pub whitelist_file: String,
+    /// Judge IPv4 clients only, as S25R's rules were written for IPv4 access networks.
+    pub ipv4_only: bool,
+}
+
+impl Default for RawS25r {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Tag,
+            extra_rules: Vec::new(),
+            whitelist: Vec::new(),
+            whitelist_file: String::new(),
+            ipv4_only: true,
+        }
     }
 }
 

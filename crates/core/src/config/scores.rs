@@ -50,6 +50,11 @@ pub const DEFAULT_SCORES: &[(&str, f64)] = &[
     ("ARC_VALID", -0.1),
     ("ARC_INVALID", 1.0),
     ("ARC_TEMPERROR", 0.0),
+    // S25R (kanmon's names; rspamd's nearest is HFILTER_HOSTNAME_UNKNOWN at 2.5). Small:
+    // S25R misjudges some real MTAs (that is why its refusals are temporary), and a client
+    // without a name also scores on RDNS_* when the rDNS check is on.
+    ("S25R_GENERIC", 1.0),
+    ("S25R_UNKNOWN_CLIENT", 0.5),
     // The message itself.
     ("HEADER_UNREADABLE", 1.0),
 ];

@@ -91,6 +91,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             "must be \"off\" or \"tag\": an ARC result informs, it never refuses mail on its own",
         );
     }
+    let s25r = super::s25r::validate(&mut errors, &raw.s25r);
     let thresholds = thresholds(&mut errors, &raw.actions);
     headers(&mut errors, &raw.headers, &thresholds);
     let scores = scores::resolve(&mut errors, &raw.scores);
@@ -140,6 +141,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             actions: raw.dmarc.actions,
         },
         arc: Arc { mode: raw.arc.mode },
+        s25r,
         thresholds,
         headers: raw.headers,
         scores,
