@@ -53,6 +53,7 @@ pub enum CheckName {
     Dmarc,
     Arc,
     S25r,
+    Helo,
 }
 
 impl CheckName {
@@ -63,6 +64,7 @@ impl CheckName {
             CheckName::Dmarc => "dmarc",
             CheckName::Arc => "arc",
             CheckName::S25r => "s25r",
+            CheckName::Helo => "helo",
         }
     }
 }

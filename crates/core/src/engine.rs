@@ -328,6 +328,7 @@ impl<R: Resolver + Clone> Engine<R> {
             CheckName::Dmarc => self.config.dmarc.mode,
             CheckName::Arc => self.config.arc.mode,
             CheckName::S25r => self.config.s25r.mode,
+            CheckName::Helo => self.config.helo.mode,
         }
     }
 }

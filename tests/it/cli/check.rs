@@ -285,6 +285,8 @@ fn without_ip_or_sender_dkim_and_dmarc_still_run_and_the_skips_are_listed() {
             "spf: no client IP address given",
             "dmarc spf: no SPF result for the MAIL FROM identity: DMARC used DKIM alone",
             "s25r: no client name given (Postfix client_name, --client-name)",
+            "helo: no HELO name given (--helo)",
+            "helo rdns: no client name given (Postfix client_name and client_ptr, --client-name, --client-ptr)",
         ]
     );
 
@@ -299,6 +301,8 @@ fn without_ip_or_sender_dkim_and_dmarc_still_run_and_the_skips_are_listed() {
             "spf helo: no HELO name given",
             "dmarc spf: no SPF result for the MAIL FROM identity: DMARC used DKIM alone",
             "s25r: no client name given (Postfix client_name, --client-name)",
+            "helo: no HELO name given (--helo)",
+            "helo rdns: no client name given (Postfix client_name and client_ptr, --client-name, --client-ptr)",
         ]
     );
 }

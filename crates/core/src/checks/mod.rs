@@ -3,6 +3,7 @@
 mod arc;
 mod dkim;
 mod dmarc;
+mod helo;
 mod s25r;
 mod spf;
 
@@ -13,6 +14,7 @@ use crate::symbol::Symbol;
 pub(crate) use arc::ArcCheck;
 pub(crate) use dkim::DkimCheck;
 pub(crate) use dmarc::DmarcCheck;
+pub(crate) use helo::HeloCheck;
 pub(crate) use s25r::S25rCheck;
 pub(crate) use spf::SpfCheck;
 
@@ -30,6 +32,7 @@ pub fn catalogue() -> impl Iterator<Item = &'static Symbol> {
         dmarc::SYMBOLS,
         arc::SYMBOLS,
         s25r::SYMBOLS,
+        helo::SYMBOLS,
         ENGINE_SYMBOLS,
     ]
     .into_iter()
@@ -58,6 +61,9 @@ pub(crate) fn enabled(config: &Config) -> Vec<Box<dyn Check>> {
     }
     if config.s25r.mode != Mode::Off {
         checks.push(Box::new(S25rCheck::new(&config.s25r)));
+    }
+    if config.helo.mode != Mode::Off {
+        checks.push(Box::new(HeloCheck));
     }
     checks
 }

@@ -38,8 +38,8 @@ pub use error::{ConfigError, ConfigErrors};
 pub use listen::Listen;
 pub use raw::{
     DEFAULT_MILTER_LISTEN, DEFAULT_POLICY_LISTEN, OnError, RawActions, RawArc, RawConfig, RawDkim,
-    RawDkimActions, RawDmarc, RawDmarcActions, RawDns, RawHeaders, RawLimits, RawMilter, RawPolicy,
-    RawS25r, RawServer, RawSpf, RawSpfActions, RawStore, StoreBackend,
+    RawDkimActions, RawDmarc, RawDmarcActions, RawDns, RawHeaders, RawHelo, RawLimits, RawMilter,
+    RawPolicy, RawS25r, RawServer, RawSpf, RawSpfActions, RawStore, StoreBackend,
 };
 pub use regexp_table::{Pattern, TableEntry, parse_ok_table};
 pub use s25r::{S25r, WhitelistEntry, WhitelistMatch};
@@ -73,6 +73,7 @@ pub struct Config {
     pub dmarc: Dmarc,
     pub arc: Arc,
     pub s25r: S25r,
+    pub helo: Helo,
     pub thresholds: Thresholds,
     pub headers: RawHeaders,
     /// Every declared symbol's score: the defaults with `[scores]` applied.
@@ -150,6 +151,13 @@ pub struct Dmarc {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arc {
+    /// Never [`Mode::Enforce`]: validation refuses it.
+    pub mode: Mode,
+}
+
+/// `[helo]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Helo {
     /// Never [`Mode::Enforce`]: validation refuses it.
     pub mode: Mode,
 }

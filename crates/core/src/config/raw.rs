@@ -33,6 +33,7 @@ pub struct RawConfig {
     pub dmarc: RawDmarc,
     pub arc: RawArc,
     pub s25r: RawS25r,
+    pub helo: RawHelo,
     pub actions: RawActions,
     pub headers: RawHeaders,
     /// Symbol name → score, overriding the defaults.
@@ -70,6 +71,7 @@ impl Default for RawConfig {
             dmarc: RawDmarc::default(),
             arc: RawArc::default(),
             s25r: RawS25r::default(),
+            helo: RawHelo::default(),
             actions: RawActions::default(),
             headers: RawHeaders::default(),
             scores: BTreeMap::new(),
@@ -294,6 +296,21 @@ pub struct RawArc {
 }
 
 impl Default for RawArc {
+    fn default() -> Self {
+        Self { mode: Mode::Tag }
+    }
+}
+
+/// `[helo]`: the HELO name and the client's reverse DNS, as scored evidence.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawHelo {
+    /// `off` or `tag`: these facts score, they never refuse mail on their own.
+    #[serde(deserialize_with = "word")]
+    pub mode: Mode,
+}
+
+impl Default for RawHelo {
     fn default() -> Self {
         Self { mode: Mode::Tag }
     }

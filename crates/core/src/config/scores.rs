@@ -55,6 +55,13 @@ pub const DEFAULT_SCORES: &[(&str, f64)] = &[
     // without a name also scores on RDNS_* when the rDNS check is on.
     ("S25R_GENERIC", 1.0),
     ("S25R_UNKNOWN_CLIENT", 0.5),
+    // HELO and reverse DNS (rspamd HFILTER_* and RDNS_NONE, at about half rspamd's weight:
+    // each alone is common among small but real mail servers).
+    ("HFILTER_HELO_BAREIP", 1.0),
+    ("HELO_LOCALHOST", 1.0),
+    ("HFILTER_HELO_NOT_FQDN", 1.0),
+    ("RDNS_NONE", 1.0),
+    ("HFILTER_HOSTNAME_UNKNOWN", 0.5),
     // The message itself.
     ("HEADER_UNREADABLE", 1.0),
 ];

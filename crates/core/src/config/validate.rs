@@ -17,7 +17,7 @@ use super::listen::{parse_listen, parse_mode};
 use super::network::{parse_nameserver, parse_network};
 use super::raw::{RawActions, RawConfig, RawHeaders, RawServer, RawStore, StoreBackend};
 use super::{
-    Arc, Config, Dkim, Dmarc, Dns, Frontend, Limits, Listen, Server, Spf, Thresholds, scores,
+    Arc, Config, Dkim, Dmarc, Dns, Frontend, Helo, Limits, Listen, Server, Spf, Thresholds, scores,
 };
 use crate::check::Mode;
 use crate::verdict::Action;
@@ -91,6 +91,12 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             "must be \"off\" or \"tag\": an ARC result informs, it never refuses mail on its own",
         );
     }
+    if raw.helo.mode == Mode::Enforce {
+        errors.push(
+            "helo.mode",
+            "must be \"off\" or \"tag\": the HELO name and reverse DNS score, they never refuse mail on their own",
+        );
+    }
     let s25r = super::s25r::validate(&mut errors, &raw.s25r);
     let thresholds = thresholds(&mut errors, &raw.actions);
     headers(&mut errors, &raw.headers, &thresholds);
@@ -142,6 +148,9 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         },
         arc: Arc { mode: raw.arc.mode },
         s25r,
+        helo: Helo {
+            mode: raw.helo.mode,
+        },
         thresholds,
         headers: raw.headers,
         scores,

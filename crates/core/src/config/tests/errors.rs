@@ -22,7 +22,7 @@ fn unknown_top_level_key() {
     assert_eq!(
         error("authserv_id = \"mx.example\"\nbogus = 1\n"),
         "line 2: bogus: unknown key; the top level has actions, arc, authserv_id, dkim, dmarc, \
-         dns, headers, internal_hosts, limits, milter, on_error, policy, s25r, scores, server, spf, store"
+         dns, headers, helo, internal_hosts, limits, milter, on_error, policy, s25r, scores, server, spf, store"
     );
 }
 
@@ -68,7 +68,7 @@ fn misplaced_keys_say_where_they_belong() {
     );
     assert_eq!(
         error("[dns]\nmode = \"tag\"\n"),
-        "line 2: dns.mode: unknown key here; mode belongs in [arc] or [dkim] or [dmarc] or [s25r] or [spf]"
+        "line 2: dns.mode: unknown key here; mode belongs in [arc] or [dkim] or [dmarc] or [helo] or [s25r] or [spf]"
     );
     assert_eq!(
         error("[arc]\nactions = {}\n"),
@@ -369,5 +369,13 @@ fn store_mistakes_name_their_keys() {
     assert_eq!(
         error("[store]\nbackend = \"sqlite\"\n"),
         "line 2: store.backend: expected one of \"embedded\", \"redis\", \"memory\", found \"sqlite\""
+    );
+}
+
+#[test]
+fn helo_cannot_enforce() {
+    assert_eq!(
+        error("[helo]\nmode = \"enforce\"\n"),
+        "line 2: helo.mode: must be \"off\" or \"tag\": the HELO name and reverse DNS score, they never refuse mail on their own"
     );
 }
