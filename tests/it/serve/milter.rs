@@ -1,7 +1,7 @@
 //! The milter front-end over TCP: early refusal at RCPT, the end-of-message verdict as
 //! header changes or a reply, forged fields removed, several messages on one connection.
 
-use kanmon_milter::{Modification, Protocol, Reply};
+use kanmon_milter::{Modification, Protocol, Reply, Stage};
 
 use super::{Daemon, dns, next_message, transaction};
 
@@ -204,4 +204,50 @@ async fn several_messages_and_an_abort_on_one_connection() {
         .collect();
     assert_eq!(m2.len(), 1, "{log}");
     assert!(m2[0].contains("action=reject"), "{}", m2[0]);
+}
+
+/// S25R enforced over the milter: a client whose name is a dynamic-pool name is refused
+/// temporarily at RCPT TO, in S25R's words; a server-like name passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s25r_enforced_refuses_a_dynamic_client_temporarily_at_rcpt() {
+    let dns = dns().await;
+    let daemon = Daemon::start(dns.addr, "[s25r]\nmode = \"enforce\"\n").await;
+    let message = "From: x@pass.test\nSubject: hi\n\nbody\n";
+    let mut dynamic = transaction("S1", "x@pass.test", message);
+    for (stage, macros) in &mut dynamic.macros {
+        if *stage == Stage::Connect {
+            for (name, value) in macros.iter_mut() {
+                if name == "{client_name}" {
+                    *value = "p3201-ipngn100.example-dsl.jp".to_owned();
+                }
+            }
+        }
+    }
+    let outcome = daemon
+        .milter_client()
+        .await
+        .transaction(&dynamic)
+        .await
+        .expect("transaction");
+    assert_eq!(outcome.step, "rcpt", "{outcome:?}");
+    let Reply::Code(code) = &outcome.reply else {
+        panic!("expected a reply code, got {outcome:?}");
+    };
+    assert_eq!(code.code(), 451);
+    assert!(
+        code.text().starts_with("4.7.1 S25R check: be patient [r"),
+        "{}",
+        code.text()
+    );
+
+    let server = daemon
+        .milter_client()
+        .await
+        .transaction(&transaction("S2", "x@pass.test", message))
+        .await
+        .expect("transaction");
+    assert_eq!(
+        server.step, "eom",
+        "mx.client.test is not a dynamic name: {server:?}"
+    );
 }
