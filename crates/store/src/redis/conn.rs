@@ -55,10 +55,20 @@ impl Conn {
                     let mut single = ConnectionManager::new_with_config(client, config).await?;
                     // A node of a cluster named alone is a seed of the cluster: talked to as
                     // a single server it would answer MOVED for most prefixes.
-                    let info_cluster: String = ::redis::cmd("INFO")
-                        .arg("cluster")
-                        .query_async(&mut single)
-                        .await?;
+                    // Asked again when it times out: a server slow to answer its first
+                    // command (a machine busy at boot) has until `connect_timeout`, which
+                    // bounds this whole opening, not just one `timeout`.
+                    let info_cluster: String = loop {
+                        match ::redis::cmd("INFO")
+                            .arg("cluster")
+                            .query_async(&mut single)
+                            .await
+                        {
+                            Ok(text) => break text,
+                            Err(e) if e.is_timeout() => continue,
+                            Err(e) => return Err(e),
+                        }
+                    };
                     if info_cluster.contains("cluster_enabled:1") {
                         Conn::cluster(vec![info], timeout, connect_timeout).await
                     } else {
