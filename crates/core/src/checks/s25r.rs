@@ -15,8 +15,6 @@
 
 use std::net::IpAddr;
 
-use regex::Regex;
-
 use crate::check::{Check, CheckFuture, CheckName, Outcome};
 use crate::config::{Pattern, S25r, WhitelistEntry};
 use crate::envelope::ReverseName;
@@ -52,7 +50,7 @@ const UNKNOWN_LABEL: &str = "unknown";
 
 struct Rule {
     label: String,
-    regex: Regex,
+    pattern: Pattern,
 }
 
 pub(crate) struct S25rCheck {
@@ -65,8 +63,7 @@ impl S25rCheck {
     pub(crate) fn new(config: &S25r) -> Self {
         let published = RULES.iter().map(|(label, pattern)| Rule {
             label: (*label).to_owned(),
-            regex: Regex::new(&format!("(?i){pattern}"))
-                .expect("invariant: the published rules compile"),
+            pattern: Pattern::new(pattern).expect("invariant: the published rules compile"),
         });
         let extra = config
             .extra_rules
@@ -74,7 +71,7 @@ impl S25rCheck {
             .enumerate()
             .map(|(i, pattern)| Rule {
                 label: format!("extra_rules[{i}]"),
-                regex: extra_regex(pattern),
+                pattern: pattern.clone(),
             });
         Self {
             rules: published.chain(extra).collect(),
@@ -129,12 +126,12 @@ impl S25rCheck {
                 UNKNOWN_LABEL
             }
             Some(name) => {
-                let Some(rule) = self.rules.iter().find(|r| r.regex.is_match(name)) else {
+                let Some(rule) = self.rules.iter().find(|r| r.pattern.is_match(name)) else {
                     return outcome;
                 };
                 outcome.hit(
                     "S25R_GENERIC",
-                    format!("{name} matches {} /{}/", rule.label, unflagged(&rule.regex)),
+                    format!("{name} matches {} /{}/", rule.label, rule.pattern.as_str()),
                 );
                 &rule.label
             }
@@ -145,18 +142,6 @@ impl S25rCheck {
         ));
         outcome
     }
-}
-
-/// A configured extra rule as a plain `Regex`; it compiled at validation, with the same
-/// case-insensitivity the published rules get.
-fn extra_regex(pattern: &Pattern) -> Regex {
-    Regex::new(&format!("(?i){}", pattern.as_str()))
-        .expect("invariant: extra_rules compiled at validation")
-}
-
-/// The rule as written, without the `(?i)` it was compiled with.
-fn unflagged(regex: &Regex) -> &str {
-    regex.as_str().trim_start_matches("(?i)")
 }
 
 impl Check for S25rCheck {
