@@ -37,25 +37,44 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 /// Shortest time between two warnings about counts the store did not take.
 const WARN_EVERY_SECS: u64 = 60;
 
+/// One counter, by its parts: formatted (`action:reject`) only when written, so counting a
+/// message allocates nothing per symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Name {
+    Messages,
+    Action(&'static str),
+    Symbol(&'static str),
+    WouldEnforce(&'static str),
+}
+
+impl Name {
+    fn text(self) -> String {
+        match self {
+            Name::Messages => "messages".to_owned(),
+            Name::Action(action) => format!("action:{action}"),
+            Name::Symbol(symbol) => format!("symbol:{symbol}"),
+            Name::WouldEnforce(check) => format!("would_enforce:{check}"),
+        }
+    }
+}
+
+/// The counters one verdict adds to.
+fn counters(verdict: &Verdict) -> impl Iterator<Item = Name> + '_ {
+    [Name::Messages, Name::Action(verdict.action.as_str())]
+        .into_iter()
+        .chain(verdict.hits.iter().map(|hit| Name::Symbol(hit.name)))
+        .chain(
+            verdict
+                .enforcements
+                .iter()
+                .filter(|e| e.mode == Mode::Tag)
+                .map(|e| Name::WouldEnforce(e.check.as_str())),
+        )
+}
+
 /// The counter names one verdict adds to.
 pub fn counter_names(verdict: &Verdict) -> Vec<String> {
-    let mut names = Vec::with_capacity(2 + verdict.hits.len() + verdict.enforcements.len());
-    names.push("messages".to_owned());
-    names.push(format!("action:{}", verdict.action.as_str()));
-    names.extend(
-        verdict
-            .hits
-            .iter()
-            .map(|hit| format!("symbol:{}", hit.name)),
-    );
-    names.extend(
-        verdict
-            .enforcements
-            .iter()
-            .filter(|e| e.mode == Mode::Tag)
-            .map(|e| format!("would_enforce:{}", e.check.as_str())),
-    );
-    names
+    counters(verdict).map(Name::text).collect()
 }
 
 /// Counts verdicts into a store; clones share the counts not yet written.
@@ -75,7 +94,7 @@ struct Inner {
 #[derive(Default)]
 struct Pending {
     hour: Timestamp,
-    counts: HashMap<String, i64>,
+    counts: HashMap<Name, i64>,
 }
 
 impl Counter {
@@ -96,13 +115,12 @@ impl Counter {
     pub fn count(&self, verdict: &Verdict) {
         let now = self.inner.store.clock().now();
         let hour = now - now % STAT_BUCKET_SECS;
-        let names = counter_names(verdict);
         let previous = {
             let mut pending = self.pending();
             let previous = (pending.hour != hour && !pending.counts.is_empty())
                 .then(|| std::mem::take(&mut *pending));
             pending.hour = hour;
-            for name in names {
+            for name in counters(verdict) {
                 *pending.counts.entry(name).or_insert(0) += 1;
             }
             previous
@@ -128,11 +146,12 @@ impl Counter {
 
 impl Inner {
     async fn write(&self, pending: Pending) {
-        let deltas: Vec<(&str, i64)> = pending
+        let names: Vec<(String, i64)> = pending
             .counts
             .iter()
-            .map(|(name, value)| (name.as_str(), *value))
+            .map(|(name, value)| (name.text(), *value))
             .collect();
+        let deltas: Vec<(&str, i64)> = names.iter().map(|(n, v)| (n.as_str(), *v)).collect();
         match self
             .store
             .stats_add_at(pending.hour, &deltas, RETENTION)
@@ -145,7 +164,7 @@ impl Inner {
                 }
             }
             Err(e) => {
-                let messages = pending.counts.get("messages").copied().unwrap_or(0);
+                let messages = pending.counts.get(&Name::Messages).copied().unwrap_or(0);
                 self.lost_some(u64::try_from(messages).unwrap_or(0), &e);
             }
         }
