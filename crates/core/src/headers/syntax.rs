@@ -148,7 +148,12 @@ fn push_quoted(out: &mut String, text: &str) {
 /// escaped as quoted-pairs, so the comment always ends where it should. Non-ASCII characters
 /// become `?`: a comment is for people, and this keeps the field 7-bit for MTAs that are.
 pub(crate) fn push_comment_text(out: &mut String, text: &str) {
-    let text = bounded(clean(text), MAX_COMMENT_CHARS);
+    push_clean_comment(out, clean(text));
+}
+
+/// [`push_comment_text`] for text [`clean`] already went over.
+fn push_clean_comment(out: &mut String, text: Cow<'_, str>) {
+    let text = bounded(text, MAX_COMMENT_CHARS);
     // Which parentheses pair up, by byte offset (all of them are ASCII).
     let mut paired = Vec::new();
     let mut open = Vec::new();
@@ -228,9 +233,10 @@ pub(crate) fn push_property(out: &mut String, name: &str, value: &str) {
 
 /// Appends ` (text)` to `out`, unless the text is empty.
 pub(crate) fn push_comment(out: &mut String, text: &str) {
-    if !clean(text).is_empty() {
+    let text = clean(text);
+    if !text.is_empty() {
         out.push(' ');
-        push_comment_text(out, text);
+        push_clean_comment(out, text);
     }
 }
 
