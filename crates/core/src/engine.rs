@@ -71,6 +71,7 @@ impl<R: Resolver + Clone> Engine<R> {
     /// clones of a caching resolver share its cache.
     pub fn new(config: Config, resolver: R) -> Self {
         let checks = checks::enabled(&config);
+        let store = Store::memory();
         Self {
             config,
             dkim: DkimVerifier::new(resolver.clone()),
@@ -78,8 +79,8 @@ impl<R: Resolver + Clone> Engine<R> {
             checks,
             clock: Box::new(unix_now),
             dmarc_sampler: Box::new(|| fastrand::u8(0..100)),
-            store: Store::memory(),
-            counter: Counter::new(Store::memory()),
+            counter: Counter::new(store.clone()),
+            store,
         }
     }
 
