@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use kanmon_core::checks::catalogue;
 use kanmon_core::config::DEFAULT_TOML;
 
 use super::{CliError, load_config};
@@ -40,13 +39,8 @@ pub(crate) fn run(command: ConfigCommand) -> Result<ExitCode, CliError> {
         ConfigCommand::Default => print!("{DEFAULT_TOML}"),
         ConfigCommand::Symbols { config } => {
             let config = load_config(config.as_ref())?;
-            for symbol in catalogue() {
-                println!(
-                    "{:<20} {:>6.2}  {}",
-                    symbol.name,
-                    config.score(symbol.name),
-                    symbol.description
-                );
+            for (name, description) in config.symbols() {
+                println!("{name:<20} {:>6.2}  {description}", config.score(name));
             }
         }
     }

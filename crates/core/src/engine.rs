@@ -45,6 +45,8 @@ pub struct Engine<R> {
     spf: SpfVerifier<R>,
     dkim: DkimVerifier<R>,
     checks: Vec<Box<dyn Check>>,
+    /// Kept to build the checks again when [`Engine::with_store`] gives them another store.
+    resolver: R,
     clock: Clock,
     dmarc_sampler: Sampler,
     store: Store,
@@ -65,18 +67,19 @@ impl Engine<HickoryResolver> {
     }
 }
 
-impl<R: Resolver + Clone> Engine<R> {
+impl<R: Resolver + Clone + 'static> Engine<R> {
     /// An engine over any resolver, with the system clock and random DMARC sampling. The
-    /// resolver is cloned for the SPF and DKIM verifiers, which keep parsed records and keys;
-    /// clones of a caching resolver share its cache.
+    /// resolver is cloned for the SPF and DKIM verifiers, which keep parsed records and keys,
+    /// and for the checks that ask the DNS; clones of a caching resolver share its cache.
     pub fn new(config: Config, resolver: R) -> Self {
-        let checks = checks::enabled(&config);
         let store = Store::memory();
+        let checks = checks::enabled(&config, &resolver, &store);
         Self {
             config,
             dkim: DkimVerifier::new(resolver.clone()),
-            spf: SpfVerifier::new(resolver),
+            spf: SpfVerifier::new(resolver.clone()),
             checks,
+            resolver,
             clock: Box::new(unix_now),
             dmarc_sampler: Box::new(|| fastrand::u8(0..100)),
             counter: Counter::new(store.clone()),
@@ -88,6 +91,7 @@ impl<R: Resolver + Clone> Engine<R> {
     /// store in memory of its own, which a restart or a reload forgets: the daemon passes
     /// the one store it opened at start to every engine it builds.
     pub fn with_store(mut self, store: Store) -> Self {
+        self.checks = checks::enabled(&self.config, &self.resolver, &store);
         self.counter = Counter::new(store.clone());
         self.store = store;
         self

@@ -45,3 +45,50 @@ pub struct ScoredHit {
     /// The evidence.
     pub reason: String,
 }
+
+/// A symbol the configuration defines rather than a check (`[[dnsbl]]` return codes,
+/// `[[rules]]`, `[[sender_rules]]`), with its score from the entry that defines it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefinedSymbol {
+    /// Interned ([`intern`]): hits name it like a declared symbol.
+    pub name: &'static str,
+    /// What it means, written from the entry ("zen.spamhaus.org lists the client: 127.0.0.2").
+    pub description: String,
+    /// Its score before `[scores]`, which may override it.
+    pub score: f64,
+}
+
+/// The `&'static str` for a symbol name the configuration defines. Hits, scores and counts
+/// carry names as `&'static str` so a message costs no allocation per symbol; names from
+/// the file are kept once, and a reload that defines the same names again reuses them, so
+/// memory grows only with names never configured before (bounded by the files' sizes).
+pub fn intern(name: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let names = NAMES.get_or_init(Mutex::default);
+    // A panic elsewhere cannot leave the set half-updated: insertion is one call.
+    let mut names = names
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(&known) = names.get(name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_a_name_twice_gives_the_same_str() {
+        let first = intern("RCVD_IN_TEST_INTERN");
+        let second = intern(&String::from("RCVD_IN_TEST_INTERN"));
+        assert!(std::ptr::eq(first, second));
+        assert_eq!(first, "RCVD_IN_TEST_INTERN");
+    }
+}

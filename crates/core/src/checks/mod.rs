@@ -7,6 +7,9 @@ mod helo;
 mod s25r;
 mod spf;
 
+use kanmon_auth::dns::Resolver;
+use kanmon_store::Store;
+
 use crate::check::{Check, Mode};
 use crate::config::Config;
 use crate::symbol::Symbol;
@@ -44,8 +47,15 @@ pub fn declared(name: &str) -> Option<&'static Symbol> {
     catalogue().find(|symbol| symbol.name == name)
 }
 
-/// The checks the configuration turns on, in pipeline order.
-pub(crate) fn enabled(config: &Config) -> Vec<Box<dyn Check>> {
+/// The checks the configuration turns on, in pipeline order. Those that ask the DNS get a
+/// clone of `resolver` (sharing its cache); those that keep state between messages get
+/// `store`.
+pub(crate) fn enabled<R: Resolver + Clone + 'static>(
+    config: &Config,
+    resolver: &R,
+    store: &Store,
+) -> Vec<Box<dyn Check>> {
+    let _ = (resolver, store);
     let mut checks: Vec<Box<dyn Check>> = Vec::new();
     if config.spf.mode != Mode::Off {
         checks.push(Box::new(SpfCheck::new(&config.spf)));

@@ -75,6 +75,40 @@ fn check_keys(
                     .at_line(line),
                 ),
             },
+            Some(toml::Value::Array(items)) => {
+                // An array of tables ([[dnsbl]]): the schema holds one entry with every key.
+                let Some(toml::Value::Table(entry)) = items.first() else {
+                    continue;
+                };
+                let DeValue::Array(values) = value.get_ref() else {
+                    errors.0.push(
+                        ConfigError::new(
+                            &path,
+                            format!(
+                                "expected tables ([[{path}]]), found {}",
+                                kind(value.get_ref())
+                            ),
+                        )
+                        .at_line(line),
+                    );
+                    continue;
+                };
+                for (index, item) in values.iter().enumerate() {
+                    let item_path = format!("{path}[{index}]");
+                    match item.get_ref() {
+                        DeValue::Table(inner) => {
+                            check_keys(text, inner, entry, root, &item_path, errors);
+                        }
+                        other => errors.0.push(
+                            ConfigError::new(
+                                &item_path,
+                                format!("expected a table ([[{path}]]), found {}", kind(other)),
+                            )
+                            .at_line(line_of(text, item.span().start)),
+                        ),
+                    }
+                }
+            }
             Some(_) => {}
         }
     }
@@ -99,7 +133,7 @@ fn unknown_key(name: &str, schema: &toml::Table, root: &toml::Table, prefix: &st
                 "unknown key here; {name} is a top-level key, so it must come before the first [section] header"
             );
         }
-        [section] => return format!("unknown key here; {name} belongs in [{section}]"),
+        [section] => return format!("unknown key here; {name} belongs in {}", place(section)),
         [_, ..] => {
             let list: Vec<String> = sections.iter().map(|s| place(s)).collect();
             return format!("unknown key here; {name} belongs in {}", list.join(" or "));
@@ -118,10 +152,13 @@ fn unknown_key(name: &str, schema: &toml::Table, root: &toml::Table, prefix: &st
     }
 }
 
-/// `[dns]`, or `the top level` for the root table.
+/// `[dns]`, `[[dnsbl]]` for an entry of an array of tables (a path ending in `[]`), or
+/// `the top level` for the root table.
 fn place(section: &str) -> String {
     if section.is_empty() {
         "the top level".to_owned()
+    } else if let Some(array) = section.strip_suffix("[]") {
+        format!("[[{array}]]")
     } else {
         format!("[{section}]")
     }
@@ -132,10 +169,16 @@ fn paths_of(table: &toml::Table, prefix: &str) -> Vec<(String, String)> {
     let mut paths = Vec::new();
     for (key, value) in table {
         let path = join(prefix, key);
-        if let toml::Value::Table(inner) = value
-            && !OPEN_TABLES.contains(&path.as_str())
-        {
-            paths.extend(paths_of(inner, &path));
+        match value {
+            toml::Value::Table(inner) if !OPEN_TABLES.contains(&path.as_str()) => {
+                paths.extend(paths_of(inner, &path));
+            }
+            toml::Value::Array(items) => {
+                if let Some(toml::Value::Table(entry)) = items.first() {
+                    paths.extend(paths_of(entry, &format!("{path}[]")));
+                }
+            }
+            _ => {}
         }
         paths.push((path, key.clone()));
     }

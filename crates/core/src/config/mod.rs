@@ -21,6 +21,7 @@ mod regexp_table;
 mod s25r;
 mod scores;
 mod suggest;
+mod symbols;
 mod validate;
 mod word;
 
@@ -44,12 +45,15 @@ pub use raw::{
 pub use regexp_table::{Pattern, TableEntry, parse_ok_table};
 pub use s25r::{S25r, WhitelistEntry, WhitelistMatch};
 pub use scores::DEFAULT_SCORES;
+pub use symbols::MAX_SYMBOL_LEN;
 pub use validate::{
     DNS_TIMEOUT_MS, MAX_CONNECTIONS, MAX_DRAIN_TIMEOUT_MS, MAX_SCAN_TIMEOUT_MS, MIN_HEADER_BYTES,
     MIN_HEADER_FIELDS, MIN_MESSAGE_BYTES, RSA_BITS, SCAN_TIMEOUT_DNS_ROUNDS, STORE_TIMEOUT_MS,
 };
 
 use crate::check::Mode;
+use crate::checks;
+use crate::symbol::DefinedSymbol;
 
 /// Where kanmon looks for its configuration when `--config` is not given.
 pub const DEFAULT_PATH: &str = "/etc/kanmon/kanmon.toml";
@@ -76,7 +80,9 @@ pub struct Config {
     pub helo: Helo,
     pub thresholds: Thresholds,
     pub headers: RawHeaders,
-    /// Every declared symbol's score: the defaults with `[scores]` applied.
+    /// Symbols the file defines (list return codes, rules), in file order.
+    pub defined: Vec<DefinedSymbol>,
+    /// Every symbol's score, declared or defined: the defaults with `[scores]` applied.
     pub scores: HashMap<&'static str, f64>,
     pub milter: Frontend,
     pub policy: Frontend,
@@ -209,8 +215,20 @@ impl Config {
         self.internal_hosts.iter().any(|net| net.contains(&ip))
     }
 
-    /// The score of a declared symbol.
+    /// The score of a declared or defined symbol.
     pub fn score(&self, symbol: &str) -> f64 {
         self.scores.get(symbol).copied().unwrap_or(0.0)
+    }
+
+    /// Every symbol a scan under this configuration may emit, with its description: the
+    /// checks' declared ones, then those the file defines.
+    pub fn symbols(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        checks::catalogue()
+            .map(|symbol| (symbol.name, symbol.description))
+            .chain(
+                self.defined
+                    .iter()
+                    .map(|symbol| (symbol.name, symbol.description.as_str())),
+            )
     }
 }

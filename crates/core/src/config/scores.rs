@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::error::{ConfigErrors, join};
 use super::suggest::closest;
 use crate::checks;
+use crate::symbol::DefinedSymbol;
 
 /// Symbol → default score. Every declared symbol has exactly one entry (a test checks).
 pub const DEFAULT_SCORES: &[(&str, f64)] = &[
@@ -66,22 +67,30 @@ pub const DEFAULT_SCORES: &[(&str, f64)] = &[
     ("HEADER_UNREADABLE", 1.0),
 ];
 
-/// The complete score table: defaults, then the file's `[scores]`; an unknown symbol is an
-/// error naming it, with the nearest declared name when there is one.
+/// The complete score table: defaults, the symbols the file defines with their entries'
+/// scores, then the file's `[scores]`; an unknown symbol is an error naming it, with the
+/// nearest known name when there is one.
 pub(super) fn resolve(
     errors: &mut ConfigErrors,
     overrides: &BTreeMap<String, f64>,
+    defined: &[DefinedSymbol],
 ) -> HashMap<&'static str, f64> {
     let mut scores: HashMap<&'static str, f64> = DEFAULT_SCORES.iter().copied().collect();
+    scores.extend(defined.iter().map(|symbol| (symbol.name, symbol.score)));
     for (name, &score) in overrides {
         let path = join("scores", name);
-        match checks::declared(name) {
-            Some(symbol) if score.is_finite() => {
-                scores.insert(symbol.name, score);
+        let known = checks::declared(name)
+            .map(|symbol| symbol.name)
+            .or_else(|| defined.iter().find(|s| s.name == name).map(|s| s.name));
+        match known {
+            Some(name) if score.is_finite() => {
+                scores.insert(name, score);
             }
             Some(_) => errors.push(path, "must be a finite number"),
             None => {
-                let names = checks::catalogue().map(|symbol| symbol.name);
+                let names = checks::catalogue()
+                    .map(|symbol| symbol.name)
+                    .chain(defined.iter().map(|symbol| symbol.name));
                 let message = match closest(name, names) {
                     Some(near) => format!("unknown symbol; did you mean {near}?"),
                     None => "unknown symbol; `kanmon config symbols` lists every symbol".to_owned(),

@@ -100,7 +100,9 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let s25r = super::s25r::validate(&mut errors, &raw.s25r);
     let thresholds = thresholds(&mut errors, &raw.actions);
     headers(&mut errors, &raw.headers, &thresholds);
-    let scores = scores::resolve(&mut errors, &raw.scores);
+    let definitions = super::symbols::Definitions::default();
+    let defined = definitions.into_symbols();
+    let scores = scores::resolve(&mut errors, &raw.scores, &defined);
     let milter = frontend(
         &mut errors,
         "milter",
@@ -153,6 +155,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         },
         thresholds,
         headers: raw.headers,
+        defined,
         scores,
         milter,
         policy,

@@ -15,8 +15,17 @@ fn key_paths(table: &toml::Table, prefix: &str, paths: &mut BTreeSet<String>) {
         } else {
             format!("{prefix}.{key}")
         };
-        if let toml::Value::Table(inner) = value {
-            key_paths(inner, &path, paths);
+        match value {
+            toml::Value::Table(inner) => key_paths(inner, &path, paths),
+            // Arrays of tables ([[dnsbl]]): the keys of every entry, as `dnsbl[].zone`.
+            toml::Value::Array(items) => {
+                for item in items {
+                    if let toml::Value::Table(inner) = item {
+                        key_paths(inner, &format!("{path}[]"), paths);
+                    }
+                }
+            }
+            _ => {}
         }
         paths.insert(path);
     }
@@ -65,6 +74,22 @@ fn contrib_file_names_every_key() {
             continue;
         }
         let (section, key) = path.rsplit_once('.').unwrap_or(("", path));
+        if let Some(array) = section.strip_suffix("[]") {
+            // An entry key no default entry uses: a commented-out `# [[array]]` example
+            // (or a real entry's section) shows it.
+            let example = format!("\n# {key} = ");
+            let shown = DEFAULT_TOML
+                .split(&format!("[[{array}]]\n"))
+                .skip(1)
+                .map(|body| body.split("\n[").next().unwrap_or(body))
+                .map(|body| body.split("\n# [").next().unwrap_or(body))
+                .any(|body| body.contains(&example) || body.starts_with(&example[1..]));
+            assert!(
+                shown,
+                "contrib/kanmon.toml lacks a commented-out example of {key} in [[{array}]]"
+            );
+            continue;
+        }
         let header = format!("[{section}]\n");
         let start = DEFAULT_TOML
             .find(&header)
