@@ -49,6 +49,22 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// The author domains of the From field(s), lowercased: as DMARC read them when it ran,
+    /// else read from the fields; empty before DATA or when no From domain can be read.
+    pub fn author_domains(&self) -> Vec<String> {
+        if let Some(dmarc) = &self.auth.dmarc
+            && !dmarc.from_domain.is_empty()
+        {
+            return vec![dmarc.from_domain.clone()];
+        }
+        let Some(message) = self.message.as_ref() else {
+            return Vec::new();
+        };
+        let values = crate::auth::from_values(message);
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        kanmon_auth::dmarc::author_domains(&values).unwrap_or_default()
+    }
+
     /// The decoded content (subject, text parts, URLs, domains), derived on first use: the
     /// authentication checks never pay for MIME decoding.
     pub fn content(&self) -> &Content {

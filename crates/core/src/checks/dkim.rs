@@ -160,18 +160,7 @@ fn covers(signer: &str, domain: &str) -> bool {
 
 /// The author domain, as DMARC read it or, when DMARC did not run, from the From field.
 fn author_domain(scan: &Scan<'_>) -> Option<String> {
-    if let Some(dmarc) = &scan.auth.dmarc
-        && !dmarc.from_domain.is_empty()
-    {
-        return Some(dmarc.from_domain.clone());
-    }
-    let message = scan.message.as_ref()?;
-    let values = crate::auth::from_values(message);
-    let values: Vec<&str> = values.iter().map(String::as_str).collect();
-    kanmon_auth::dmarc::author_domains(&values)
-        .ok()?
-        .into_iter()
-        .next()
+    scan.author_domains().into_iter().next()
 }
 
 fn list(signatures: &[&DkimOutput], keep: impl Fn(&DkimOutput) -> bool) -> String {

@@ -5,6 +5,7 @@ mod dkim;
 mod dmarc;
 mod helo;
 mod s25r;
+mod senders;
 mod spf;
 
 use kanmon_auth::dns::Resolver;
@@ -19,6 +20,7 @@ pub(crate) use dkim::DkimCheck;
 pub(crate) use dmarc::DmarcCheck;
 pub(crate) use helo::HeloCheck;
 pub(crate) use s25r::S25rCheck;
+pub(crate) use senders::SenderRulesCheck;
 pub(crate) use spf::SpfCheck;
 
 /// Symbols the engine itself emits, about the message rather than any one check.
@@ -74,6 +76,9 @@ pub(crate) fn enabled<R: Resolver + Clone + 'static>(
     }
     if config.helo.mode != Mode::Off {
         checks.push(Box::new(HeloCheck));
+    }
+    if config.senders.mode != Mode::Off && !config.senders.rules.is_empty() {
+        checks.push(Box::new(SenderRulesCheck::new(&config.senders)));
     }
     checks
 }

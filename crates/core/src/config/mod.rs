@@ -20,6 +20,7 @@ mod raw;
 mod regexp_table;
 mod s25r;
 mod scores;
+mod senders;
 mod suggest;
 mod symbols;
 mod validate;
@@ -40,11 +41,13 @@ pub use listen::Listen;
 pub use raw::{
     DEFAULT_MILTER_LISTEN, DEFAULT_POLICY_LISTEN, OnError, RawActions, RawArc, RawConfig, RawDkim,
     RawDkimActions, RawDmarc, RawDmarcActions, RawDns, RawHeaders, RawHelo, RawLimits, RawMilter,
-    RawPolicy, RawS25r, RawServer, RawSpf, RawSpfActions, RawStore, StoreBackend,
+    RawPolicy, RawS25r, RawSenderRule, RawSenders, RawServer, RawSpf, RawSpfActions, RawStore,
+    StoreBackend,
 };
 pub use regexp_table::{Pattern, TableEntry, parse_ok_table};
 pub use s25r::{S25r, WhitelistEntry, WhitelistMatch};
 pub use scores::DEFAULT_SCORES;
+pub use senders::{SenderIdentity, SenderRule, Senders};
 pub use symbols::MAX_SYMBOL_LEN;
 pub use validate::{
     DNS_TIMEOUT_MS, MAX_CONNECTIONS, MAX_DRAIN_TIMEOUT_MS, MAX_SCAN_TIMEOUT_MS, MIN_HEADER_BYTES,
@@ -78,6 +81,8 @@ pub struct Config {
     pub arc: Arc,
     pub s25r: S25r,
     pub helo: Helo,
+    /// `[senders]` with the `[[sender_rules]]`.
+    pub senders: Senders,
     pub thresholds: Thresholds,
     pub headers: RawHeaders,
     /// Symbols the file defines (list return codes, rules), in file order.

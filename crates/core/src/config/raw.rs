@@ -34,6 +34,8 @@ pub struct RawConfig {
     pub arc: RawArc,
     pub s25r: RawS25r,
     pub helo: RawHelo,
+    pub senders: RawSenders,
+    pub sender_rules: Vec<RawSenderRule>,
     pub actions: RawActions,
     pub headers: RawHeaders,
     /// Symbol name → score, overriding the defaults.
@@ -50,6 +52,13 @@ impl RawConfig {
     pub fn with_every_key() -> Self {
         let mut raw = Self::default();
         raw.actions.rewrite_subject = Some(raw.actions.add_header);
+        raw.sender_rules = vec![RawSenderRule {
+            domain: Some(String::new()),
+            domain_suffix: Some(String::new()),
+            action: Some(Action::Reject),
+            symbol: Some(String::new()),
+            ..RawSenderRule::default()
+        }];
         raw.scores = DEFAULT_SCORES
             .iter()
             .map(|&(name, score)| (name.to_owned(), score))
@@ -72,6 +81,8 @@ impl Default for RawConfig {
             arc: RawArc::default(),
             s25r: RawS25r::default(),
             helo: RawHelo::default(),
+            senders: RawSenders::default(),
+            sender_rules: Vec::new(),
             actions: RawActions::default(),
             headers: RawHeaders::default(),
             scores: BTreeMap::new(),
@@ -510,3 +521,62 @@ impl Default for RawStore {
         }
     }
 }
+
+/// `[senders]`: how the `[[sender_rules]]` are applied.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSenders {
+    /// `enforce` carries out the rules' `action`; `tag` records it as would-enforce.
+    #[serde(deserialize_with = "word")]
+    pub mode: Mode,
+    /// Domains no sender rule judges, with their subdomains: the whitelist wins.
+    pub whitelist: Vec<String>,
+}
+
+impl Default for RawSenders {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Tag,
+            whitelist: Vec::new(),
+        }
+    }
+}
+
+/// One `[[sender_rules]]` entry: a domain, or every domain under a suffix (a TLD such as
+/// `cyou`), judged in the envelope sender, the header From and the HELO name.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSenderRule {
+    /// This domain exactly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// This domain and every domain under it (`cyou` is the whole TLD).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain_suffix: Option<String>,
+    /// Which identities: "mail_from", "from", "helo".
+    pub on: Vec<String>,
+    /// Added to the message's score on a match.
+    pub score: f64,
+    /// "reject" or "tempfail" on a match, in `enforce` mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    /// The symbol's name; by default made from the domain (`SENDER_SUFFIX_CYOU`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+}
+
+impl Default for RawSenderRule {
+    fn default() -> Self {
+        Self {
+            domain: None,
+            domain_suffix: None,
+            on: SENDER_IDENTITIES.iter().map(|&s| s.to_owned()).collect(),
+            score: 0.0,
+            action: None,
+            symbol: None,
+        }
+    }
+}
+
+/// The identities a sender rule may judge, in the order they are reported.
+pub(super) const SENDER_IDENTITIES: [&str; 3] = ["mail_from", "from", "helo"];

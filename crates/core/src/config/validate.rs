@@ -100,7 +100,13 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let s25r = super::s25r::validate(&mut errors, &raw.s25r);
     let thresholds = thresholds(&mut errors, &raw.actions);
     headers(&mut errors, &raw.headers, &thresholds);
-    let definitions = super::symbols::Definitions::default();
+    let mut definitions = super::symbols::Definitions::default();
+    let senders = super::senders::validate(
+        &mut errors,
+        &mut definitions,
+        &raw.senders,
+        &raw.sender_rules,
+    );
     let defined = definitions.into_symbols();
     let scores = scores::resolve(&mut errors, &raw.scores, &defined);
     let milter = frontend(
@@ -153,6 +159,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         helo: Helo {
             mode: raw.helo.mode,
         },
+        senders,
         thresholds,
         headers: raw.headers,
         defined,

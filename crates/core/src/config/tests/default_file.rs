@@ -68,7 +68,18 @@ fn contrib_file_names_every_key() {
     let written = paths_of(&file_table());
     let every = paths_of(&schema());
     let with_defaults = paths_of(&toml::Table::try_from(defaults_with_every_symbol()).unwrap());
+    let defaults = toml::Table::try_from(defaults_with_every_symbol()).unwrap();
     for path in &every {
+        // An array of tables empty by default ([[sender_rules]]): shown commented out.
+        if let Some(toml::Value::Array(items)) = defaults.get(path.as_str())
+            && items.is_empty()
+        {
+            assert!(
+                DEFAULT_TOML.contains(&format!("\n# [[{path}]]\n")),
+                "contrib/kanmon.toml lacks a commented-out [[{path}]] example"
+            );
+            continue;
+        }
         if with_defaults.contains(path) {
             assert!(written.contains(path), "contrib/kanmon.toml lacks {path}");
             continue;
