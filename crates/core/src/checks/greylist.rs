@@ -251,7 +251,7 @@ impl Greylister {
             enforcement: Some(Enforcement {
                 check: CheckName::Greylist,
                 action: Action::Greylist,
-                reason: format!("Greylisted: please try again in {wait} seconds"),
+                reason: format!("Greylisted: please try again in {}", seconds(wait)),
                 mode: self.config.mode,
             }),
             ..greylisting
@@ -328,6 +328,15 @@ impl Greylister {
         };
         // The prefixes are validated (at most 32 and 128), so `new` cannot fail.
         net.map_or_else(|_| ip.to_string(), |net| net.trunc().to_string())
+    }
+}
+
+/// `1 second`, `300 seconds`.
+fn seconds(n: u64) -> String {
+    if n == 1 {
+        "1 second".to_owned()
+    } else {
+        format!("{n} seconds")
     }
 }
 
