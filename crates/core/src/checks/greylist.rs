@@ -494,6 +494,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn bounces_and_mapped_addresses_are_greylisted_like_the_rest() {
+        let (g, clock) = greylister("");
+        // The null sender of a bounce, from an IPv4 client on a dual-stack socket.
+        let bounce = envelope("::ffff:192.0.2.9", "");
+        let first = g.greylist(&bounce, "bob@example.net", false, None).await;
+        assert_eq!(
+            first.hit.unwrap().evidence,
+            "first attempt from 192.0.2.0/24"
+        );
+        clock.advance(300);
+        let retry = g
+            .greylist(&envelope("192.0.2.10", ""), "bob@example.net", false, None)
+            .await;
+        assert_eq!(retry.hit.unwrap().symbol, "GREYLIST_PASSED");
+    }
+
+    #[tokio::test]
     async fn a_retry_after_the_window_starts_over() {
         let (g, clock) = greylister("retry_window_s = 3600\n");
         let env = envelope("192.0.2.1", "alice@example.org");
