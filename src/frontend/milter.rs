@@ -6,6 +6,9 @@
 //!   on its own task (SPF for MAIL FROM and HELO) while Postfix goes on with RCPT;
 //! * RCPT TO: the early verdict is awaited; what a check in `enforce` mode asks for (SPF fail →
 //!   reject) is answered here, before DATA, as policyd-spf does — the cheapest place to refuse;
+//!   then, when `[greylist]` is on, greylisting of this recipient ([`Engine::greylist`]): a
+//!   deferred recipient gets 451 4.7.1 (and a log line of its own), the others' greylisting
+//!   joins the message's verdict at the end;
 //! * end of message: [`Engine::scan_message_after`] with the early SPF results, then the one
 //!   table [`response_for`] turns the verdict into a reply and header changes.
 //!
@@ -22,7 +25,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use kanmon_core::config::OnError;
 use kanmon_core::headers::fold_value;
 use kanmon_core::kanmon_auth::message::LineEnding;
-use kanmon_core::{Action, Envelope, ReverseName, Verdict};
+use kanmon_core::{Action, Envelope, Greylisting, ReverseName, Verdict};
 use kanmon_milter::{
     Actions, Address, Context, Event, Milter, Modification, Negotiation, Protocol, Reply,
     ReplyCode, Response, Stage,
@@ -99,6 +102,8 @@ struct Transaction {
     started: Instant,
     /// Whether the message's log line was written (a refusal at RCPT TO writes it once).
     logged: bool,
+    /// Greylisting of the recipients accepted so far, for the message's verdict.
+    greylisting: Vec<Greylisting>,
 }
 
 /// What the header fields told the front-end, for the changes it makes at the end.
@@ -167,6 +172,7 @@ impl MilterSession {
             seen: Seen::default(),
             started: Instant::now(),
             logged: false,
+            greylisting: Vec::new(),
         });
     }
 
@@ -214,18 +220,18 @@ impl Milter for MilterSession {
             Event::Mail(args) => self.begin(ctx, &args),
             Event::Rcpt(args) => {
                 if let Some(message) = &mut self.message {
-                    if let Some(rcpt) = args.first() {
-                        message
-                            .envelope
-                            .rcpt_to
-                            .push(strip_brackets(rcpt).to_owned());
-                    }
                     // Negotiated without a reply at RCPT TO: nothing before DATA is enforced,
                     // and the early scan goes on while the message arrives.
-                    if !ctx.protocol().contains(Protocol::NR_RCPT)
-                        && let Some(reply) = message.early_refusal().await
-                    {
+                    let replies = !ctx.protocol().contains(Protocol::NR_RCPT);
+                    if replies && let Some(reply) = message.early_refusal().await {
                         return reply.into();
+                    }
+                    if let Some(rcpt) = args.first() {
+                        let rcpt = strip_brackets(rcpt).to_owned();
+                        if let Some(reply) = message.greylist(&rcpt, replies).await {
+                            return reply.into();
+                        }
+                        message.envelope.rcpt_to.push(rcpt);
                     }
                 }
             }
@@ -314,8 +320,8 @@ impl Transaction {
         self.push(b"\r\n");
     }
 
-    /// The early verdict (waiting for it if needed), and the refusal it enforces, if any.
-    async fn early_refusal(&mut self) -> Option<Reply> {
+    /// Waits for the early scan, if it is still running.
+    async fn await_early(&mut self) {
         if let Early::Running(scan) = &mut self.early {
             self.early = match scan.finish().await {
                 Ok(verdict) => Early::Done(Box::new(verdict)),
@@ -325,6 +331,37 @@ impl Transaction {
                 }
             };
         }
+    }
+
+    /// Greylisting of `rcpt`, when `[greylist]` is on: the 451 for a recipient it defers
+    /// (when Postfix waits for a reply at RCPT TO, `replies`), else kept for the message's
+    /// verdict. Without a reply to give (a reload turned greylisting to `enforce` after this
+    /// connection negotiated), a deferral is kept too, and defers the message at its end.
+    async fn greylist(&mut self, rcpt: &str, replies: bool) -> Option<Reply> {
+        if !self.engine.greylists() {
+            return None;
+        }
+        self.await_early().await;
+        let early = match &self.early {
+            Early::Done(verdict) => Some(&**verdict),
+            _ => None,
+        };
+        let greylisting = self.engine.greylist(&self.envelope, rcpt, early).await;
+        if replies && let Some(deferral) = greylisting.deferral() {
+            if let Some(early) = early {
+                let verdict = self.engine.greylisted(early, &greylisting);
+                self.engine
+                    .conclude(&self.envelope, &verdict, self.started.elapsed());
+            }
+            return refusal(Action::Greylist, &deferral.reason);
+        }
+        self.greylisting.push(greylisting);
+        None
+    }
+
+    /// The early verdict (waiting for it if needed), and the refusal it enforces, if any.
+    async fn early_refusal(&mut self) -> Option<Reply> {
+        self.await_early().await;
         let Early::Done(verdict) = &self.early else {
             return None;
         };
@@ -349,13 +386,13 @@ impl Transaction {
         let engine = Arc::clone(&self.engine);
         let envelope = self.envelope.clone();
         let raw = std::mem::take(&mut self.raw);
+        let greylisting = std::mem::take(&mut self.greylisting);
         let scan = {
             let engine = Arc::clone(&engine);
             async move {
-                match early {
-                    Some(early) => engine.scan_message_after(&envelope, &raw, &early).await,
-                    None => engine.scan_message(&envelope, &raw).await,
-                }
+                engine
+                    .scan_message_greylisted(&envelope, &raw, early.as_ref(), &greylisting)
+                    .await
             }
         };
         match guarded(&engine, scan).await {

@@ -5,7 +5,9 @@
 //! and again at `END-OF-MESSAGE` when listed in `smtpd_end_of_data_restrictions`. The verdict
 //! is about the sender, not the recipient, so it is computed at the first request of a
 //! transaction and kept under Postfix's `instance` attribute: SPF runs once per message, and
-//! `Received-SPF` is prepended once, however many recipients there are.
+//! `Received-SPF` is prepended once, however many recipients there are. Greylisting is about
+//! the recipient too, so when `[greylist]` is on it is asked at every RCPT request
+//! ([`Engine::greylist`](kanmon_core::Engine::greylist)), with the kept verdict.
 //!
 //! The table ([`Decision::for_verdict`]), never `OK` (it would end the restriction list and skip
 //! `reject_unauth_destination` after it):
@@ -14,10 +16,14 @@
 //! |-------------------------------------------|---------------------------|----------------|
 //! | a check in `enforce` mode asks reject     | `550 5.7.1 <reason>`      | the same       |
 //! | … asks tempfail or greylist               | `DEFER_IF_PERMIT 4.7.1 <reason>` | the same |
+//! | greylisting (`enforce`) defers the recipient | `DEFER_IF_PERMIT 4.7.1 Greylisted: please try again in N seconds` | per recipient |
 //! | otherwise, with a Received-SPF field      | `PREPEND Received-SPF: …` | `DUNNO`        |
 //! | otherwise                                 | `DUNNO`                   | `DUNNO`        |
 //!
-//! The score is not acted on here: before DATA it lacks the message's evidence.
+//! "First" is the first recipient not deferred, so the field is prepended for the message
+//! that is accepted. A deferred recipient's request writes a log line of its own (action
+//! `greylist`): each is a delivery attempt refused. The score is not acted on here: before
+//! DATA it lacks the message's evidence.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,7 +33,7 @@ use kanmon_core::config::OnError;
 use kanmon_core::{Action as VerdictAction, Envelope, Header, ReverseName, Verdict, headers};
 use kanmon_policy::{Action, ProtocolState, ReplyText, Request};
 
-use super::{ERROR_FIELD, EngineSlot, guarded, reply_text};
+use super::{ERROR_FIELD, EngineSlot, ScanEngine, guarded, reply_text};
 
 /// Transactions remembered at once. Each smtpd process has at most one transaction open, and
 /// `default_process_limit` is 100; ten thousand leaves room for many Postfix instances.
@@ -41,14 +47,28 @@ const INSTANCE_TTL: Duration = Duration::from_secs(3600);
 #[derive(Clone)]
 pub(crate) struct PolicyService {
     engines: EngineSlot,
-    decisions: Arc<Mutex<HashMap<String, Decision>>>,
+    transactions: Arc<Mutex<HashMap<String, Transaction>>>,
     /// Whether every decision writes the message's log line. When the milter serves the
     /// same mail it writes that line at end of message, so the policy server logs only the
     /// messages it refuses (they never reach the milter): one line per message either way.
     log_every: bool,
 }
 
-/// What was decided for one transaction.
+/// One transaction, as its first RCPT request found it.
+#[derive(Clone)]
+struct Transaction {
+    /// The engine at the first request, kept so a reload never splits a message.
+    engine: Arc<ScanEngine>,
+    /// The verdict before DATA, for greylisting each recipient; `None` if the scan failed.
+    early: Option<Arc<Verdict>>,
+    decision: Decision,
+    /// Whether `decision.first` was given (to a recipient not deferred).
+    answered: bool,
+    /// Whether the message's log line was written.
+    logged: bool,
+}
+
+/// What was decided about the sender of one transaction.
 #[derive(Clone)]
 struct Decision {
     /// The answer to the request that computed it.
@@ -108,37 +128,83 @@ impl PolicyService {
     pub(crate) fn new(engines: EngineSlot, milter_too: bool) -> Self {
         PolicyService {
             engines,
-            decisions: Arc::new(Mutex::new(HashMap::new())),
+            transactions: Arc::new(Mutex::new(HashMap::new())),
             log_every: !milter_too,
         }
     }
 
     /// The answer to one request.
     pub(crate) async fn answer(&self, request: Request) -> Action {
-        let state = request.protocol_state();
         let instance = request.instance().filter(|i| !i.is_empty());
-        if let Some(instance) = instance
-            && let Some(decision) = self.remembered(instance)
-        {
-            return decision.later;
-        }
-        match state {
-            Some(ProtocolState::Rcpt) => {}
+        let remembered = instance.and_then(|i| self.remembered(i));
+        if !matches!(request.protocol_state(), Some(ProtocolState::Rcpt)) {
             // After RCPT, only a refusal decided at RCPT matters, and that was remembered.
             // Other stages (CONNECT, HELO, MAIL, ETRN, VRFY) come before the sender is known.
-            _ => return Action::Dunno,
+            return remembered.map_or(Action::Dunno, |t| t.decision.later);
         }
-        let decision = self.decide(&request).await;
+        let envelope = envelope(&request);
+        let started = Instant::now();
+        let mut transaction = match remembered {
+            Some(transaction) => transaction,
+            None => self.begin(&envelope, started).await,
+        };
+        let answer = self.recipient(&mut transaction, &envelope, started).await;
         if let Some(instance) = instance {
-            self.remember(instance, &decision);
+            self.remember(instance, transaction);
         }
-        decision.first
+        answer
     }
 
-    async fn decide(&self, request: &Request) -> Decision {
+    /// The answer for this request's recipient in `transaction`.
+    async fn recipient(
+        &self,
+        transaction: &mut Transaction,
+        envelope: &Envelope,
+        started: Instant,
+    ) -> Action {
+        if transaction.decision.refuses() {
+            return transaction.decision.first.clone();
+        }
+        let engine = Arc::clone(&transaction.engine);
+        let early = transaction.early.clone();
+        let log = |verdict: &Verdict| engine.conclude(envelope, verdict, started.elapsed());
+        match envelope.rcpt_to.first() {
+            Some(rcpt) if engine.greylists() => {
+                let greylisting = engine.greylist(envelope, rcpt, early.as_deref()).await;
+                let deferral = greylisting.deferral();
+                if let Some(early) = &early
+                    && (deferral.is_some() || (self.log_every && !transaction.logged))
+                {
+                    log(&engine.greylisted(early, &greylisting));
+                    transaction.logged |= deferral.is_none();
+                }
+                if let Some(deferral) = deferral {
+                    return Action::defer_if_permit(Some("4.7.1"), &policy_text(&deferral.reason))
+                        .expect("invariant: policy_text is valid reply text");
+                }
+            }
+            _ => {
+                if let Some(early) = &early
+                    && self.log_every
+                    && !transaction.logged
+                {
+                    log(early);
+                    transaction.logged = true;
+                }
+            }
+        }
+        if transaction.answered {
+            transaction.decision.later.clone()
+        } else {
+            transaction.answered = true;
+            transaction.decision.first.clone()
+        }
+    }
+
+    /// The first request of a transaction: the scan before DATA and the decision about
+    /// the sender (a refusal is logged here: the message ends with it).
+    async fn begin(&self, envelope: &Envelope, started: Instant) -> Transaction {
         let engine = self.engines.current();
-        let envelope = envelope(request);
-        let started = Instant::now();
         let scan = {
             let engine = Arc::clone(&engine);
             let envelope = envelope.clone();
@@ -148,13 +214,10 @@ impl PolicyService {
                 (verdict, received_spf)
             }
         };
-        match guarded(&engine, scan).await {
+        let (early, decision) = match guarded(&engine, scan).await {
             Ok((verdict, received_spf)) => {
                 let decision = Decision::for_verdict(&verdict, received_spf.first());
-                if self.log_every || decision.refuses() {
-                    engine.conclude(&envelope, &verdict, started.elapsed());
-                }
-                decision
+                (Some(Arc::new(verdict)), decision)
             }
             Err(failure) => {
                 tracing::error!(
@@ -162,7 +225,7 @@ impl PolicyService {
                     error = %failure,
                     "policy: scan failed; applying on_error"
                 );
-                match engine.config().on_error {
+                let decision = match engine.config().on_error {
                     OnError::Tempfail => Decision::same(
                         Action::defer_if_permit(
                             Some("4.3.0"),
@@ -176,30 +239,42 @@ impl PolicyService {
                         later: Action::Dunno,
                         at: Instant::now(),
                     },
-                }
+                };
+                (None, decision)
             }
+        };
+        let logged = decision.refuses() && early.is_some();
+        if logged && let Some(verdict) = &early {
+            engine.conclude(envelope, verdict, started.elapsed());
+        }
+        Transaction {
+            engine,
+            early,
+            decision,
+            answered: false,
+            logged,
         }
     }
 
-    fn remembered(&self, instance: &str) -> Option<Decision> {
-        let decisions = self.decisions.lock().unwrap_or_else(|e| e.into_inner());
-        decisions
+    fn remembered(&self, instance: &str) -> Option<Transaction> {
+        let transactions = self.transactions.lock().unwrap_or_else(|e| e.into_inner());
+        transactions
             .get(instance)
-            .filter(|d| d.at.elapsed() < INSTANCE_TTL)
+            .filter(|t| t.decision.at.elapsed() < INSTANCE_TTL)
             .cloned()
     }
 
-    fn remember(&self, instance: &str, decision: &Decision) {
-        let mut decisions = self.decisions.lock().unwrap_or_else(|e| e.into_inner());
-        if decisions.len() >= MAX_INSTANCES {
-            decisions.retain(|_, d| d.at.elapsed() < INSTANCE_TTL);
-            if decisions.len() >= MAX_INSTANCES {
+    fn remember(&self, instance: &str, transaction: Transaction) {
+        let mut transactions = self.transactions.lock().unwrap_or_else(|e| e.into_inner());
+        if transactions.len() >= MAX_INSTANCES {
+            transactions.retain(|_, t| t.decision.at.elapsed() < INSTANCE_TTL);
+            if transactions.len() >= MAX_INSTANCES {
                 // Only reached with more open transactions than any Postfix holds: forget
                 // them all rather than grow; a forgotten one is merely checked again.
-                decisions.clear();
+                transactions.clear();
             }
         }
-        decisions.insert(instance.to_owned(), decision.clone());
+        transactions.insert(instance.to_owned(), transaction);
     }
 }
 

@@ -17,6 +17,7 @@
 //! daemon's stderr.
 
 mod daemon;
+mod greylist;
 mod instance;
 mod lifecycle;
 mod milter;

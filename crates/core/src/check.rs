@@ -55,6 +55,7 @@ pub enum CheckName {
     S25r,
     Helo,
     Senders,
+    Greylist,
 }
 
 impl CheckName {
@@ -67,6 +68,7 @@ impl CheckName {
             CheckName::S25r => "s25r",
             CheckName::Helo => "helo",
             CheckName::Senders => "senders",
+            CheckName::Greylist => "greylist",
         }
     }
 }

@@ -9,6 +9,11 @@
 //! 5. scores from the configuration, then [`decide`];
 //! 6. the header fields to add ([`crate::headers`]) and a log line.
 //!
+//! Greylisting is asked apart, once per recipient at RCPT TO ([`Engine::greylist`]): the
+//! message's verdict then carries what it said about the recipients it was accepted for
+//! ([`Engine::scan_message_greylisted`]), and a deferred recipient's refusal gets the early
+//! verdict with its greylisting ([`Engine::greylisted`]).
+//!
 //! Logging policy: one `info` line per message at the end of its scan, with the queue id,
 //! client, sender, action, score, symbols and milliseconds; never a body, a header value or
 //! a secret.
@@ -26,7 +31,7 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::auth::{AuthContext, AuthResults, authenticate};
 use crate::check::{Check, CheckName, Mode};
-use crate::checks;
+use crate::checks::{self, Greylister, Greylisting};
 use crate::config::Config;
 use crate::decide::decide;
 use crate::envelope::Envelope;
@@ -45,6 +50,8 @@ pub struct Engine<R> {
     spf: SpfVerifier<R>,
     dkim: DkimVerifier<R>,
     checks: Vec<Box<dyn Check>>,
+    /// Greylisting, when `[greylist]` is not off; it keeps its triplets in `store`.
+    greylister: Option<Greylister>,
     /// Kept to build the checks again when [`Engine::with_store`] gives them another store.
     resolver: R,
     clock: Clock,
@@ -74,7 +81,9 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
     pub fn new(config: Config, resolver: R) -> Self {
         let store = Store::memory();
         let checks = checks::enabled(&config, &resolver, &store);
+        let greylister = greylister(&config, &store);
         Self {
+            greylister,
             config,
             dkim: DkimVerifier::new(resolver.clone()),
             spf: SpfVerifier::new(resolver.clone()),
@@ -92,6 +101,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
     /// the one store it opened at start to every engine it builds.
     pub fn with_store(mut self, store: Store) -> Self {
         self.checks = checks::enabled(&self.config, &self.resolver, &store);
+        self.greylister = greylister(&self.config, &store);
         self.counter = Counter::new(store.clone());
         self.store = store;
         self
@@ -127,7 +137,8 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
 
     /// Scans a whole message (milter at end of message, CLI).
     pub async fn scan_message(&self, envelope: &Envelope, raw: &[u8]) -> Verdict {
-        self.scan(envelope, Some(raw), None, Purpose::Final).await
+        self.scan(envelope, Some(raw), None, &[], Purpose::Final)
+            .await
     }
 
     /// The look at the envelope before DATA (the milter at MAIL FROM, the policy server at
@@ -137,7 +148,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
     /// at its end, or from the front-end when it refuses the message here
     /// ([`Engine::conclude`]).
     pub async fn scan_early(&self, envelope: &Envelope) -> Verdict {
-        self.scan(envelope, None, None, Purpose::Early).await
+        self.scan(envelope, None, None, &[], Purpose::Early).await
     }
 
     /// Scans a whole message whose envelope [`Engine::scan_early`] already saw: its SPF
@@ -148,8 +159,93 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
         raw: &[u8],
         early: &AuthResults,
     ) -> Verdict {
-        self.scan(envelope, Some(raw), Some(early), Purpose::Final)
+        self.scan(envelope, Some(raw), Some(early), &[], Purpose::Final)
             .await
+    }
+
+    /// Scans a whole message (as [`Engine::scan_message_after`] when `early` is given, else
+    /// as [`Engine::scan_message`]) whose recipients greylisting saw at RCPT TO: its
+    /// GREYLIST_* symbols (each once) and a would-greylist of `tag` mode join the verdict,
+    /// its score, headers, log line and counts. Give only the recipients the message was
+    /// accepted for: a deferred one was answered at RCPT TO.
+    pub async fn scan_message_greylisted(
+        &self,
+        envelope: &Envelope,
+        raw: &[u8],
+        early: Option<&AuthResults>,
+        greylisting: &[Greylisting],
+    ) -> Verdict {
+        self.scan(envelope, Some(raw), early, greylisting, Purpose::Final)
+            .await
+    }
+
+    /// Whether greylisting is on (`tag` or `enforce`): front-ends then ask
+    /// [`Engine::greylist`] at each RCPT TO.
+    pub fn greylists(&self) -> bool {
+        self.greylister.is_some()
+    }
+
+    /// Greylisting of one recipient (see [`crate::checks::Greylisting`]), given the verdict
+    /// before DATA for `only = "suspicious"` (`None` when it failed: then no client is
+    /// suspected, so a failure delays no mail). Never fails: a store error is the
+    /// GREYLIST_UNAVAILABLE symbol, and the recipient is not deferred.
+    pub async fn greylist(
+        &self,
+        envelope: &Envelope,
+        recipient: &str,
+        early: Option<&Verdict>,
+    ) -> Greylisting {
+        match &self.greylister {
+            Some(greylister) => {
+                greylister
+                    .greylist(envelope, recipient, self.is_internal(envelope), early)
+                    .await
+            }
+            None => Greylisting {
+                recipient: recipient.to_owned(),
+                hit: None,
+                enforcement: None,
+                skipped: None,
+            },
+        }
+    }
+
+    /// The verdict before DATA with one recipient's greylisting added (its symbol, its
+    /// would-greylist or deferral), scored and decided again: the verdict of a recipient
+    /// refused at RCPT TO, for its log line and counts ([`Engine::conclude`]).
+    pub fn greylisted(&self, early: &Verdict, greylisting: &Greylisting) -> Verdict {
+        let mut verdict = early.clone();
+        let mut hits = Vec::new();
+        merge_greylisting(
+            std::slice::from_ref(greylisting),
+            &mut hits,
+            &mut verdict.enforcements,
+            &mut verdict.skipped,
+        );
+        for hit in hits {
+            if !verdict.hits.iter().any(|h| h.name == hit.symbol) {
+                verdict.hits.push(ScoredHit {
+                    name: hit.symbol,
+                    score: self.config.score(hit.symbol),
+                    reason: hit.evidence,
+                });
+            }
+        }
+        verdict.score = round(verdict.hits.iter().map(|h| h.score).sum());
+        (verdict.action, verdict.reason) = decide(
+            verdict.score,
+            &verdict.enforcements,
+            &self.config.thresholds,
+        );
+        verdict
+    }
+
+    /// Whether the client is ours: our networks, or authenticated. Its mail is outbound.
+    fn is_internal(&self, envelope: &Envelope) -> bool {
+        envelope.sasl_user.is_some()
+            || envelope
+                .client_ip
+                .is_some_and(|ip| self.config.is_internal(ip))
     }
 
     async fn scan(
@@ -157,16 +253,14 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
         envelope: &Envelope,
         raw: Option<&[u8]>,
         early: Option<&AuthResults>,
+        greylisting: &[Greylisting],
         purpose: Purpose,
     ) -> Verdict {
         let started = Instant::now();
         let deadline = started + self.config.limits.scan_timeout;
         let now = (self.clock)();
         let limits = &self.config.limits;
-        let internal = envelope.sasl_user.is_some()
-            || envelope
-                .client_ip
-                .is_some_and(|ip| self.config.is_internal(ip));
+        let internal = self.is_internal(envelope);
         let mut skipped = Vec::new();
         let mut engine_hits = Vec::new();
 
@@ -261,6 +355,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
                 });
             }
         }
+        merge_greylisting(greylisting, &mut hits, &mut enforcements, &mut skipped);
 
         let hits: Vec<ScoredHit> = hits
             .into_iter()
@@ -321,9 +416,11 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
     /// that does not read the message is in `enforce` mode. When none is, a front-end has no
     /// reason to hold RCPT TO until the early scan is done.
     pub fn refuses_before_data(&self) -> bool {
-        self.checks
-            .iter()
-            .any(|check| !check.needs_message() && self.mode(check.name()) == Mode::Enforce)
+        self.config.greylist.mode == Mode::Enforce
+            || self
+                .checks
+                .iter()
+                .any(|check| !check.needs_message() && self.mode(check.name()) == Mode::Enforce)
     }
 
     fn mode(&self, check: CheckName) -> Mode {
@@ -335,6 +432,42 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             CheckName::S25r => self.config.s25r.mode,
             CheckName::Helo => self.config.helo.mode,
             CheckName::Senders => self.config.senders.mode,
+            CheckName::Greylist => self.config.greylist.mode,
+        }
+    }
+}
+
+fn greylister(config: &Config, store: &Store) -> Option<Greylister> {
+    (config.greylist.mode != Mode::Off).then(|| Greylister::new(&config.greylist, store))
+}
+
+/// Adds what greylisting said about the recipients to a scan's findings: each symbol once
+/// (with the first recipient's evidence), so several recipients do not multiply its score;
+/// one enforcement; each skip note once.
+fn merge_greylisting(
+    greylisting: &[Greylisting],
+    hits: &mut Vec<Hit>,
+    enforcements: &mut Vec<Enforcement>,
+    skipped: &mut Vec<Skipped>,
+) {
+    for one in greylisting {
+        if let Some(hit) = &one.hit
+            && !hits.iter().any(|h| h.symbol == hit.symbol)
+        {
+            hits.push(Hit::new(
+                hit.symbol,
+                format!("<{}>: {}", one.recipient, hit.evidence),
+            ));
+        }
+        if let Some(enforcement) = &one.enforcement
+            && !enforcements.iter().any(|e| e.check == CheckName::Greylist)
+        {
+            enforcements.push(enforcement.clone());
+        }
+        if let Some(skip) = &one.skipped
+            && !skipped.contains(skip)
+        {
+            skipped.push(skip.clone());
         }
     }
 }
@@ -429,6 +562,8 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
     use kanmon_auth::dns::{Answer, Mx, TxtAnswer};
+
+    use crate::verdict::Action;
 
     use super::*;
 
@@ -549,5 +684,107 @@ mod tests {
         let symbols: Vec<&str> = verdict.hits.iter().map(|h| h.name).collect();
         assert!(symbols.contains(&"SPF_PASS"), "{symbols:?}");
         assert!(symbols.contains(&"SPF_HELO_FAIL"), "{symbols:?}");
+    }
+
+    fn greylisting_engine(
+        mode: &str,
+    ) -> (
+        Engine<kanmon_auth::dns::StaticResolver>,
+        kanmon_store::Clock,
+    ) {
+        let config = Config::parse(&format!(
+            "[dns]\ntimeout_ms = 100\n[greylist]\nmode = \"{mode}\"\n"
+        ))
+        .unwrap();
+        let clock = kanmon_store::Clock::manual(1_800_000_000);
+        let store = Store::memory_with_clock(clock.clone());
+        let zone = kanmon_auth::dns::StaticResolver::new();
+        (Engine::new(config, zone).with_store(store), clock)
+    }
+
+    fn stranger() -> Envelope {
+        Envelope {
+            client_ip: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))),
+            helo: Some("mail.example.org".to_owned()),
+            mail_from: Some("user@example.org".to_owned()),
+            ..Envelope::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn greylisting_in_tag_mode_records_a_would_greylist_once_per_message() {
+        let (engine, _) = greylisting_engine("tag");
+        assert!(engine.greylists() && !engine.refuses_before_data());
+        let envelope = stranger();
+        let early = engine.scan_early(&envelope).await;
+        let bob = engine
+            .greylist(&envelope, "bob@example.net", Some(&early))
+            .await;
+        let carol = engine
+            .greylist(&envelope, "carol@example.net", Some(&early))
+            .await;
+        assert!(bob.deferral().is_none(), "tag mode defers nothing");
+        let refused = engine.greylisted(&early, &bob);
+        assert_eq!(refused.action, Action::Accept);
+        let verdict = engine
+            .scan_message_greylisted(
+                &envelope,
+                b"From: user@example.org\r\n\r\nhi\r\n",
+                Some(&early.auth),
+                &[bob, carol],
+            )
+            .await;
+        let greylist: Vec<(&str, &str)> = verdict
+            .hits
+            .iter()
+            .filter(|h| h.name.starts_with("GREYLIST_"))
+            .map(|h| (h.name, h.reason.as_str()))
+            .collect();
+        assert_eq!(
+            greylist,
+            [(
+                "GREYLIST_DEFERRED",
+                "<bob@example.net>: first attempt from 192.0.2.0/24"
+            )]
+        );
+        assert_eq!(verdict.action, Action::Accept);
+        assert_eq!(
+            WouldEnforce(&verdict.enforcements).to_string(),
+            "greylist:greylist"
+        );
+    }
+
+    #[tokio::test]
+    async fn greylisting_enforced_defers_then_passes_after_the_delay() {
+        let (engine, clock) = greylisting_engine("enforce");
+        assert!(engine.refuses_before_data());
+        let envelope = stranger();
+        let early = engine.scan_early(&envelope).await;
+        let first = engine
+            .greylist(&envelope, "bob@example.net", Some(&early))
+            .await;
+        let refused = engine.greylisted(&early, &first);
+        assert_eq!(
+            (refused.action, refused.reason.as_deref()),
+            (
+                Action::Greylist,
+                Some("Greylisted: please try again in 300 seconds")
+            )
+        );
+        clock.advance(300);
+        let retry = engine
+            .greylist(&envelope, "bob@example.net", Some(&early))
+            .await;
+        assert!(retry.deferral().is_none());
+        assert_eq!(engine.greylisted(&early, &retry).action, Action::Accept);
+        // An internal client is never greylisted.
+        let internal = Envelope {
+            client_ip: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            ..stranger()
+        };
+        let outbound = engine
+            .greylist(&internal, "someone@example.net", None)
+            .await;
+        assert!(outbound.hit.is_none() && outbound.deferral().is_none());
     }
 }

@@ -24,6 +24,7 @@ pub mod symbol;
 pub mod verdict;
 
 pub use check::{Check, CheckName, Mode, Outcome};
+pub use checks::Greylisting;
 pub use config::Config;
 pub use decide::decide;
 pub use engine::Engine;

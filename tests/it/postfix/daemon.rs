@@ -22,6 +22,8 @@ pub(crate) struct Settings {
     pub(crate) dkim: &'static str,
     pub(crate) dmarc: &'static str,
     pub(crate) on_error: &'static str,
+    /// More configuration, whole tables (e.g. `[greylist]`), appended to the file.
+    pub(crate) extra: &'static str,
 }
 
 impl Settings {
@@ -34,6 +36,7 @@ impl Settings {
             dkim: "tag",
             dmarc: "tag",
             on_error: "accept",
+            extra: "",
         }
     }
 
@@ -57,6 +60,11 @@ impl Settings {
 
     pub(crate) fn spf(self, mode: &'static str) -> Settings {
         Settings { spf: mode, ..self }
+    }
+
+    /// With `extra` configuration tables appended.
+    pub(crate) fn with(self, extra: &'static str) -> Settings {
+        Settings { extra, ..self }
     }
 
     pub(crate) fn dmarc(self, mode: &'static str) -> Settings {
@@ -135,7 +143,9 @@ impl Kanmon {
              mode = \"{dkim}\"\n\
              \n\
              [dmarc]\n\
-             mode = \"{dmarc}\"\n",
+             mode = \"{dmarc}\"\n\
+             \n\
+             {extra}\n",
             on_error = settings.on_error,
             dns = self.dns,
             milter = listen(self.milter_port),
@@ -143,6 +153,7 @@ impl Kanmon {
             spf = settings.spf,
             dkim = settings.dkim,
             dmarc = settings.dmarc,
+            extra = settings.extra,
         );
         std::fs::write(self.dir.path().join("kanmon.toml"), config).expect("write config");
     }

@@ -251,3 +251,120 @@ async fn s25r_enforced_refuses_a_dynamic_client_temporarily_at_rcpt() {
         "mx.client.test is not a dynamic name: {server:?}"
     );
 }
+
+/// Greylisting enforced: 451 4.7.1 at RCPT TO on the first attempt (the message's log line
+/// says greylist), then, after the delay, the same transaction is accepted and its log
+/// line shows the pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn greylisting_tempfails_at_rcpt_then_accepts_the_retry() {
+    let dns = dns().await;
+    let daemon = Daemon::start(
+        dns.addr,
+        "[greylist]\nmode = \"enforce\"\ndelay_s = 1\nretry_window_s = 600\n",
+    )
+    .await;
+    let mut client = daemon.milter_client().await;
+    assert!(
+        !client.negotiated().protocol.contains(Protocol::NR_RCPT),
+        "greylisting needs the reply at RCPT TO"
+    );
+    let outcome = client
+        .transaction(&transaction("G1", "alice@pass.test", PASS))
+        .await
+        .expect("transaction");
+    assert_eq!(outcome.step, "rcpt");
+    let Reply::Code(code) = &outcome.reply else {
+        panic!("expected a reply code, got {outcome:?}");
+    };
+    assert_eq!(
+        (code.code(), code.text()),
+        (451, "4.7.1 Greylisted: please try again in 1 second")
+    );
+    daemon.wait_log("action=greylist").await;
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let mut client = daemon.milter_client().await;
+    let outcome = client
+        .transaction(&transaction("G2", "alice@pass.test", PASS))
+        .await
+        .expect("transaction");
+    assert_eq!((outcome.step, &outcome.reply), ("eom", &Reply::Continue));
+    daemon.wait_log("queue_id=\"G2\"").await;
+    let log = daemon.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("queue_id=\"G2\""))
+        .expect("a log line for the retry");
+    assert!(line.contains("action=accept"), "{line}");
+    assert!(line.contains("GREYLIST_PASSED(0)"), "{line}");
+}
+
+/// Greylisting in tag mode defers nothing; the message's log line records the would-be
+/// deferral, as every observe mode does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn greylisting_in_tag_mode_only_records_what_it_would_defer() {
+    let dns = dns().await;
+    let daemon = Daemon::start(dns.addr, "[greylist]\nmode = \"tag\"\n").await;
+    let mut client = daemon.milter_client().await;
+    let outcome = client
+        .transaction(&transaction("T1", "alice@pass.test", PASS))
+        .await
+        .expect("transaction");
+    assert_eq!((outcome.step, &outcome.reply), ("eom", &Reply::Continue));
+    daemon.wait_log("queue_id=\"T1\"").await;
+    let log = daemon.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("queue_id=\"T1\""))
+        .expect("a log line");
+    assert!(line.contains("GREYLIST_DEFERRED(0)"), "{line}");
+    assert!(line.contains("would_enforce=greylist:greylist"), "{line}");
+}
+
+/// Two recipients, one new (deferred at its RCPT TO), one whitelisted: the message goes on
+/// for the second, and its verdict carries the second's greylisting only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_recipient_does_not_stop_the_others() {
+    let dns = dns().await;
+    let daemon = Daemon::start(
+        dns.addr,
+        "[greylist]\nmode = \"enforce\"\nwhitelist_recipients = [\"postmaster@\"]\n",
+    )
+    .await;
+    let mut tx = transaction("M1", "alice@pass.test", PASS);
+    tx.rcpts = vec![
+        vec!["<bob@kanmon.test>".to_owned()],
+        vec!["<postmaster@kanmon.test>".to_owned()],
+    ];
+    let outcome = daemon
+        .milter_client()
+        .await
+        .transaction(&tx)
+        .await
+        .expect("transaction");
+    assert_eq!((outcome.step, &outcome.reply), ("eom", &Reply::Continue));
+    let Reply::Code(code) = &outcome.rcpts[0] else {
+        panic!("bob deferred: {outcome:?}");
+    };
+    assert_eq!(
+        (code.code(), code.text()),
+        (451, "4.7.1 Greylisted: please try again in 300 seconds")
+    );
+    assert_eq!(outcome.rcpts[1], Reply::Continue);
+    let status = inserted(&outcome.modifications)
+        .into_iter()
+        .find(|f| f.starts_with("X-Spam-Status:"))
+        .expect("X-Spam-Status");
+    assert!(status.contains("GREYLIST_WHITELISTED"), "{status}");
+    assert!(!status.contains("GREYLIST_DEFERRED"), "{status}");
+    daemon.wait_log("action=accept").await;
+    let log = daemon.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("M1")).collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "the deferral's line and the message's:\n{log}"
+    );
+    assert!(lines[0].contains("action=greylist"), "{}", lines[0]);
+    assert!(lines[1].contains("GREYLIST_WHITELISTED(0)"), "{}", lines[1]);
+}

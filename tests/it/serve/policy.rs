@@ -120,3 +120,82 @@ async fn other_stages_and_unknown_senders_get_dunno_never_ok() {
         "{reply}"
     );
 }
+
+/// Greylisting enforced: the first attempt of each recipient is deferred, per recipient
+/// (a transaction's verdict is kept, its greylisting is not); a retry after the delay, in a
+/// new transaction, passes and gets the Received-SPF field the deferral did not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn greylisting_defers_each_new_recipient_then_lets_the_retry_through() {
+    let dns = dns().await;
+    let daemon = Daemon::start(
+        dns.addr,
+        "[greylist]\nmode = \"enforce\"\ndelay_s = 1\nretry_window_s = 600\nwhitelist_recipients = [\"postmaster@\"]\n",
+    )
+    .await;
+    let mut client = daemon.policy_client().await;
+    let deferred = "DEFER_IF_PERMIT 4.7.1 Greylisted: please try again in 1 second";
+    for recipient in ["bob@kanmon.test", "carol@kanmon.test"] {
+        let reply = client
+            .send(&rcpt("g1.x", "alice@pass.test", recipient))
+            .await
+            .expect("reply");
+        assert_eq!(reply, deferred, "{recipient}");
+    }
+    // A whitelisted recipient of the same transaction is the first accepted one.
+    let reply = client
+        .send(&rcpt("g1.x", "alice@pass.test", "postmaster@kanmon.test"))
+        .await
+        .expect("reply");
+    assert!(reply.starts_with("PREPEND Received-SPF: pass"), "{reply}");
+    // Each deferred recipient is a refused attempt with its own line.
+    daemon.wait_log("action=greylist").await;
+    let log = daemon.log();
+    assert_eq!(log.matches("action=greylist").count(), 2, "{log}");
+    assert!(log.contains("GREYLIST_DEFERRED(0)"), "{log}");
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let retry = client
+        .send(&rcpt("g2.x", "alice@pass.test", "bob@kanmon.test"))
+        .await
+        .expect("reply");
+    assert!(retry.starts_with("PREPEND Received-SPF: pass"), "{retry}");
+    let second = client
+        .send(&rcpt("g2.x", "alice@pass.test", "carol@kanmon.test"))
+        .await
+        .expect("reply");
+    assert_eq!(second, "DUNNO");
+    // A new recipient in the retry is deferred all the same.
+    let new = client
+        .send(&rcpt("g2.x", "alice@pass.test", "dave@kanmon.test"))
+        .await
+        .expect("reply");
+    assert_eq!(new, deferred);
+}
+
+/// rgrey: greylisting only what S25R suspects; S25R itself then asks for no refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspicious_only_greylists_s25r_suspects_and_s25r_does_not_refuse_them_too() {
+    let dns = dns().await;
+    let daemon = Daemon::start(
+        dns.addr,
+        "[s25r]\nmode = \"enforce\"\n[greylist]\nmode = \"enforce\"\nonly = \"suspicious\"\ndelay_s = 1\n",
+    )
+    .await;
+    let mut client = daemon.policy_client().await;
+    let reply = client
+        .send(&rcpt("r1.x", "alice@pass.test", "bob@kanmon.test"))
+        .await
+        .expect("reply");
+    assert!(reply.starts_with("PREPEND Received-SPF: pass"), "{reply}");
+    let mut unknown = rcpt("r2.x", "alice@pass.test", "bob@kanmon.test");
+    unknown[4] = ("client_name", "unknown");
+    let reply = client.send(&unknown).await.expect("reply");
+    assert_eq!(
+        reply,
+        "DEFER_IF_PERMIT 4.7.1 Greylisted: please try again in 1 second"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    unknown[8] = ("instance", "r3.x");
+    let reply = client.send(&unknown).await.expect("reply");
+    assert!(reply.starts_with("PREPEND Received-SPF: pass"), "{reply}");
+}

@@ -172,3 +172,72 @@ async fn a_dead_redis_costs_counts_not_mail() {
     assert!(counted > 0, "counting never resumed:\n{}", daemon.log());
     daemon.wait_log("counting messages again").await;
 }
+
+const GREYLIST: &str = "[greylist]\nmode = \"enforce\"\ndelay_s = 1\n";
+
+/// Greylisting with a dead store never delays mail: the recipient is accepted, the verdict
+/// says GREYLIST_UNAVAILABLE, and the log warns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_redis_never_greylists() {
+    let dns = dns().await;
+    let mut redis = RedisServer::tcp();
+    let daemon = Daemon::start(
+        dns.addr,
+        &format!("{}{GREYLIST}", redis_store(&redis, "gl")),
+    )
+    .await;
+    redis.kill();
+    let outcome = daemon
+        .milter_client()
+        .await
+        .transaction(&transaction("N1", "alice@pass.test", MESSAGE))
+        .await
+        .expect("transaction");
+    assert_eq!(
+        (outcome.step, &outcome.reply),
+        ("eom", &Reply::Continue),
+        "{outcome:?}"
+    );
+    daemon.wait_log("queue_id=\"N1\"").await;
+    let log = daemon.log();
+    assert!(log.contains("greylist: store unavailable"), "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("queue_id=\"N1\"") && l.contains("scanned"))
+        .expect("the message's line");
+    assert!(
+        line.contains("GREYLIST_UNAVAILABLE(0)") && line.contains("action=accept"),
+        "{line}"
+    );
+}
+
+/// Two MX hosts sharing one Redis share greylisting: deferred by one, the retry after the
+/// delay passes at the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_on_one_redis_share_greylisting() {
+    let dns = dns().await;
+    let redis = RedisServer::tcp();
+    let config = format!("{}{GREYLIST}", redis_store(&redis, "mx"));
+    let first = Daemon::start(dns.addr, &config).await;
+    let second = Daemon::start(dns.addr, &config).await;
+    let outcome = first
+        .milter_client()
+        .await
+        .transaction(&transaction("S1", "alice@pass.test", MESSAGE))
+        .await
+        .expect("transaction");
+    assert_eq!(outcome.step, "rcpt", "{outcome:?}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let outcome = second
+        .milter_client()
+        .await
+        .transaction(&transaction("S2", "alice@pass.test", MESSAGE))
+        .await
+        .expect("transaction");
+    assert_eq!(
+        (outcome.step, &outcome.reply),
+        ("eom", &Reply::Continue),
+        "{outcome:?}"
+    );
+    second.wait_log("GREYLIST_PASSED").await;
+}

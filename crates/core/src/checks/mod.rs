@@ -3,6 +3,7 @@
 mod arc;
 mod dkim;
 mod dmarc;
+mod greylist;
 mod helo;
 mod s25r;
 mod senders;
@@ -18,6 +19,8 @@ use crate::symbol::Symbol;
 pub(crate) use arc::ArcCheck;
 pub(crate) use dkim::DkimCheck;
 pub(crate) use dmarc::DmarcCheck;
+pub(crate) use greylist::Greylister;
+pub use greylist::Greylisting;
 pub(crate) use helo::HeloCheck;
 pub(crate) use s25r::S25rCheck;
 pub(crate) use senders::SenderRulesCheck;
@@ -38,6 +41,7 @@ pub fn catalogue() -> impl Iterator<Item = &'static Symbol> {
         arc::SYMBOLS,
         s25r::SYMBOLS,
         helo::SYMBOLS,
+        greylist::SYMBOLS,
         ENGINE_SYMBOLS,
     ]
     .into_iter()
@@ -72,7 +76,10 @@ pub(crate) fn enabled<R: Resolver + Clone + 'static>(
         checks.push(Box::new(ArcCheck));
     }
     if config.s25r.mode != Mode::Off {
-        checks.push(Box::new(S25rCheck::new(&config.s25r)));
+        // rgrey: with greylisting enforced, S25R's suspects are greylisted instead of
+        // refused until whitelisted, so S25R asks for nothing itself.
+        let greylisted = config.greylist.mode == Mode::Enforce;
+        checks.push(Box::new(S25rCheck::new(&config.s25r, greylisted)));
     }
     if config.helo.mode != Mode::Off {
         checks.push(Box::new(HeloCheck));

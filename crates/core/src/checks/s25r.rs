@@ -10,8 +10,11 @@
 //! misjudges retries, and its administrator can be asked to whitelist it meanwhile (the
 //! whitelist file S25R publishes is exactly that list); a bot rarely retries.
 //!
-//! Not here yet: S25R's best-known use, greylisting only the clients it suspects, needs
-//! greylisting, which kanmon does not have.
+//! Greylisting only the clients S25R suspects ("rgrey", S25R's best-known use) is
+//! `[greylist] only = "suspicious"`, which reads this check's hits. When greylisting is in
+//! `enforce` mode, this check asks for no refusal of its own (`greylisted`): a suspect is
+//! greylisted, and let through once it retries, rather than refused until someone
+//! whitelists it; its hits still score.
 
 use std::net::IpAddr;
 
@@ -57,10 +60,12 @@ pub(crate) struct S25rCheck {
     rules: Vec<Rule>,
     whitelist: Vec<WhitelistEntry>,
     ipv4_only: bool,
+    /// Greylisting is enforced and takes S25R's suspects: no tempfail of our own.
+    greylisted: bool,
 }
 
 impl S25rCheck {
-    pub(crate) fn new(config: &S25r) -> Self {
+    pub(crate) fn new(config: &S25r, greylisted: bool) -> Self {
         let published = RULES.iter().map(|(label, pattern)| Rule {
             label: (*label).to_owned(),
             pattern: Pattern::new(pattern).expect("invariant: the published rules compile"),
@@ -77,6 +82,7 @@ impl S25rCheck {
             rules: published.chain(extra).collect(),
             whitelist: config.whitelist.clone(),
             ipv4_only: config.ipv4_only,
+            greylisted,
         }
     }
 
@@ -136,10 +142,12 @@ impl S25rCheck {
                 &rule.label
             }
         };
-        outcome.enforce = Some((
-            Action::Tempfail,
-            format!("S25R check: be patient [{label}]"),
-        ));
+        if !self.greylisted {
+            outcome.enforce = Some((
+                Action::Tempfail,
+                format!("S25R check: be patient [{label}]"),
+            ));
+        }
         outcome
     }
 }
@@ -171,7 +179,11 @@ mod tests {
     use crate::envelope::Envelope;
 
     fn check(config: &str) -> S25rCheck {
-        S25rCheck::new(&Config::parse(config).unwrap().s25r)
+        let config = Config::parse(config).unwrap();
+        S25rCheck::new(
+            &config.s25r,
+            config.greylist.mode == crate::check::Mode::Enforce,
+        )
     }
 
     fn run(check: &S25rCheck, ip: &str, name: ReverseName) -> Outcome {
@@ -324,6 +336,16 @@ mod tests {
             rule_for(&check, "dhcp7.dynamic.example.net").as_deref(),
             Some("r6")
         );
+    }
+
+    #[test]
+    fn with_greylisting_enforced_s25r_asks_for_no_refusal_of_its_own() {
+        let check = check(
+            "[s25r]\nmode = \"enforce\"\n[greylist]\nmode = \"enforce\"\nonly = \"suspicious\"\n",
+        );
+        let outcome = run(&check, "192.0.2.1", named("dhcp0123.example.com"));
+        assert_eq!(outcome.hits[0].symbol, "S25R_GENERIC");
+        assert_eq!(outcome.enforce, None);
     }
 
     #[test]

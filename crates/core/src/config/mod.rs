@@ -14,6 +14,7 @@
 
 mod de;
 mod error;
+mod greylist;
 mod listen;
 mod network;
 mod raw;
@@ -37,6 +38,9 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use greylist::{
+    ClientEntry, ClientMatch, Greylist, GreylistOnly, RecipientEntry, RecipientMatch,
+};
 pub use listen::Listen;
 pub use raw::{
     DEFAULT_MILTER_LISTEN, DEFAULT_POLICY_LISTEN, OnError, RawActions, RawArc, RawConfig, RawDkim,
@@ -83,6 +87,7 @@ pub struct Config {
     pub helo: Helo,
     /// `[senders]` with the `[[sender_rules]]`.
     pub senders: Senders,
+    pub greylist: Greylist,
     pub thresholds: Thresholds,
     pub headers: RawHeaders,
     /// Symbols the file defines (list return codes, rules), in file order.

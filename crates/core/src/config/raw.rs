@@ -36,6 +36,7 @@ pub struct RawConfig {
     pub helo: RawHelo,
     pub senders: RawSenders,
     pub sender_rules: Vec<RawSenderRule>,
+    pub greylist: RawGreylist,
     pub actions: RawActions,
     pub headers: RawHeaders,
     /// Symbol name → score, overriding the defaults.
@@ -83,6 +84,7 @@ impl Default for RawConfig {
             helo: RawHelo::default(),
             senders: RawSenders::default(),
             sender_rules: Vec::new(),
+            greylist: RawGreylist::default(),
             actions: RawActions::default(),
             headers: RawHeaders::default(),
             scores: BTreeMap::new(),
@@ -355,6 +357,64 @@ impl Default for RawS25r {
             whitelist: Vec::new(),
             whitelist_file: String::new(),
             ipv4_only: true,
+        }
+    }
+}
+
+/// `[greylist]`: deferring the first attempt of each (client network, sender, recipient)
+/// triplet, postgrey's way, with its state in the store.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawGreylist {
+    /// `off` by default: greylisting delays first mail, so an administrator opts in; `tag`
+    /// records what would have been deferred without deferring.
+    #[serde(deserialize_with = "word")]
+    pub mode: Mode,
+    /// Seconds after the first attempt from which a retry is accepted (postgrey: 300).
+    pub delay_s: u64,
+    /// Seconds after the first attempt within which the retry must come (postgrey: 2 days).
+    pub retry_window_s: u64,
+    /// Seconds a triplet that passed, and a client network's passes, are remembered after
+    /// they were last seen (postgrey: 35 days).
+    pub max_age_s: u64,
+    /// Client networks that passed this many times are no longer greylisted; 0 never
+    /// (postgrey `--auto-whitelist-clients`: 5).
+    pub auto_whitelist_after: u64,
+    /// Prefix length of an IPv4 client's network in the triplet.
+    pub ipv4_prefix: u8,
+    /// Prefix length of an IPv6 client's network in the triplet.
+    pub ipv6_prefix: u8,
+    /// `all`, or `suspicious`: only clients S25R matched or whose score before DATA
+    /// reaches `min_score`.
+    #[serde(deserialize_with = "word")]
+    pub only: super::greylist::GreylistOnly,
+    pub min_score: f64,
+    /// A postgrey `postgrey_whitelist_clients` file; empty for none.
+    pub whitelist_clients_file: String,
+    /// A postgrey `postgrey_whitelist_recipients` file; empty for none.
+    pub whitelist_recipients_file: String,
+    /// Client entries in the same forms as the file's lines.
+    pub whitelist_clients: Vec<String>,
+    /// Recipient entries in the same forms as the file's lines.
+    pub whitelist_recipients: Vec<String>,
+}
+
+impl Default for RawGreylist {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Off,
+            delay_s: 300,
+            retry_window_s: 172_800,
+            max_age_s: 3_024_000,
+            auto_whitelist_after: 5,
+            ipv4_prefix: 24,
+            ipv6_prefix: 64,
+            only: super::greylist::GreylistOnly::All,
+            min_score: 3.0,
+            whitelist_clients_file: String::new(),
+            whitelist_recipients_file: String::new(),
+            whitelist_clients: Vec::new(),
+            whitelist_recipients: Vec::new(),
         }
     }
 }

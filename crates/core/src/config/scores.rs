@@ -63,6 +63,13 @@ pub const DEFAULT_SCORES: &[(&str, f64)] = &[
     ("HFILTER_HELO_NOT_FQDN", 1.0),
     ("RDNS_NONE", 1.0),
     ("HFILTER_HOSTNAME_UNKNOWN", 0.5),
+    // Greylisting (kanmon's names): evidence of how the sender behaved, not a judgement;
+    // 0 so greylisting changes the delivery time and never the score.
+    ("GREYLIST_DEFERRED", 0.0),
+    ("GREYLIST_PASSED", 0.0),
+    ("GREYLIST_WHITELISTED", 0.0),
+    ("GREYLIST_AUTOWHITELISTED", 0.0),
+    ("GREYLIST_UNAVAILABLE", 0.0),
     // The message itself.
     ("HEADER_UNREADABLE", 1.0),
 ];

@@ -98,6 +98,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         );
     }
     let s25r = super::s25r::validate(&mut errors, &raw.s25r);
+    let greylist = super::greylist::validate(&mut errors, &raw.greylist);
     let thresholds = thresholds(&mut errors, &raw.actions);
     headers(&mut errors, &raw.headers, &thresholds);
     let mut definitions = super::symbols::Definitions::default();
@@ -160,6 +161,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
             mode: raw.helo.mode,
         },
         senders,
+        greylist,
         thresholds,
         headers: raw.headers,
         defined,
@@ -483,8 +485,10 @@ fn at_least(errors: &mut ConfigErrors, path: &str, value: usize, least: usize, w
     }
 }
 
-/// Actions a check may ask for. Greylisting needs the greylist store, which kanmon does
-/// not have yet, so no check may ask for it.
+/// Actions a check may ask for. Greylisting is decided per recipient by `[greylist]`
+/// (a triplet needs the recipient, and a retry must be let through), so no check may ask
+/// for it for a whole message: `[greylist] only = "suspicious"` is how evidence selects
+/// the clients to greylist.
 fn check_actions(errors: &mut ConfigErrors, raw: &RawConfig) {
     let spf = &raw.spf.actions;
     let dkim = &raw.dkim.actions;
@@ -507,7 +511,7 @@ fn check_actions(errors: &mut ConfigErrors, raw: &RawConfig) {
         if action == Action::Greylist {
             errors.push(
                 path,
-                "\"greylist\" is not available yet: kanmon has no greylisting; use \"tempfail\" to defer",
+                "\"greylist\" is not a check's action: greylisting is [greylist] (only = \"suspicious\" greylists clients by their score); use \"tempfail\" to defer",
             );
         }
     }

@@ -41,6 +41,10 @@ impl Word for OnError {
     const WORDS: &'static [&'static str] = &["accept", "tempfail"];
 }
 
+impl Word for super::greylist::GreylistOnly {
+    const WORDS: &'static [&'static str] = &["all", "suspicious"];
+}
+
 impl Word for StoreBackend {
     const WORDS: &'static [&'static str] = &["embedded", "redis", "memory"];
 }
@@ -107,6 +111,10 @@ mod tests {
         assert_eq!(serde_words::<Action>(), Action::WORDS);
         assert_eq!(serde_words::<OnError>(), OnError::WORDS);
         assert_eq!(serde_words::<StoreBackend>(), StoreBackend::WORDS);
+        assert_eq!(
+            serde_words::<super::super::greylist::GreylistOnly>(),
+            super::super::greylist::GreylistOnly::WORDS
+        );
     }
 
     fn read<T: Word>(word: &str) -> T {

@@ -183,7 +183,7 @@ fn rsa_key_minimum_follows_rfc_8301() {
 }
 
 #[test]
-fn no_check_may_ask_for_greylisting_yet() {
+fn no_check_may_ask_for_greylisting_which_is_per_recipient() {
     assert_eq!(
         refused("[spf.actions]\nsoftfail = \"greylist\"\n"),
         ["spf.actions.softfail"]
