@@ -54,6 +54,7 @@ pub enum CheckName {
     Arc,
     S25r,
     Helo,
+    Rbl,
 }
 
 impl CheckName {
@@ -65,6 +66,7 @@ impl CheckName {
             CheckName::Arc => "arc",
             CheckName::S25r => "s25r",
             CheckName::Helo => "helo",
+            CheckName::Rbl => "rbl",
         }
     }
 }

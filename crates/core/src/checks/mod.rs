@@ -4,6 +4,7 @@ mod arc;
 mod dkim;
 mod dmarc;
 mod helo;
+mod rbl;
 mod s25r;
 mod spf;
 
@@ -18,6 +19,7 @@ pub(crate) use arc::ArcCheck;
 pub(crate) use dkim::DkimCheck;
 pub(crate) use dmarc::DmarcCheck;
 pub(crate) use helo::HeloCheck;
+pub(crate) use rbl::RblCheck;
 pub(crate) use s25r::S25rCheck;
 pub(crate) use spf::SpfCheck;
 
@@ -55,7 +57,7 @@ pub(crate) fn enabled<R: Resolver + Clone + 'static>(
     resolver: &R,
     store: &Store,
 ) -> Vec<Box<dyn Check>> {
-    let _ = (resolver, store);
+    let _ = store;
     let mut checks: Vec<Box<dyn Check>> = Vec::new();
     if config.spf.mode != Mode::Off {
         checks.push(Box::new(SpfCheck::new(&config.spf)));
@@ -74,6 +76,9 @@ pub(crate) fn enabled<R: Resolver + Clone + 'static>(
     }
     if config.helo.mode != Mode::Off {
         checks.push(Box::new(HeloCheck));
+    }
+    if config.rbl.mode != Mode::Off {
+        checks.push(Box::new(RblCheck::new(&config.rbl, resolver.clone())));
     }
     checks
 }

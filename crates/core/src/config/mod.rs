@@ -17,6 +17,8 @@ mod error;
 mod listen;
 mod network;
 mod raw;
+mod rbl;
+mod rbl_lists;
 mod regexp_table;
 mod s25r;
 mod scores;
@@ -42,6 +44,8 @@ pub use raw::{
     RawDkimActions, RawDmarc, RawDmarcActions, RawDns, RawHeaders, RawHelo, RawLimits, RawMilter,
     RawPolicy, RawS25r, RawServer, RawSpf, RawSpfActions, RawStore, StoreBackend,
 };
+pub use raw::{RawCode, RawList, RawRbl, RawRhsbl};
+pub use rbl::{AnswerPattern, Code, CodeMatch, DnsList, Identities, MAX_URI_DOMAINS, Rbl, Reading};
 pub use regexp_table::{Pattern, TableEntry, parse_ok_table};
 pub use s25r::{S25r, WhitelistEntry, WhitelistMatch};
 pub use scores::DEFAULT_SCORES;
@@ -78,6 +82,8 @@ pub struct Config {
     pub arc: Arc,
     pub s25r: S25r,
     pub helo: Helo,
+    /// The DNS lists (`[rbl]`, `[[dnsbl]]`, `[[rhsbl]]`, `[[uribl]]`).
+    pub rbl: Rbl,
     pub thresholds: Thresholds,
     pub headers: RawHeaders,
     /// Symbols the file defines (list return codes, rules), in file order.
