@@ -450,3 +450,254 @@ impl<R: Resolver + Clone + 'static> Check for RblCheck<R> {
         Box::pin(self.examine(scan))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::net::Ipv6Addr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use kanmon_auth::dns::{Answer, Mx, StaticResolver, TxtAnswer};
+    use kanmon_auth::message::Message;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::envelope::Envelope;
+
+    /// A static zone that counts the A questions asked of it.
+    #[derive(Clone)]
+    struct Counting {
+        zone: StaticResolver,
+        asked: Arc<AtomicUsize>,
+    }
+
+    impl Resolver for Counting {
+        fn txt(&self, name: &str) -> impl Future<Output = TxtAnswer> + Send {
+            self.zone.txt(name)
+        }
+        fn a(&self, name: &str) -> impl Future<Output = Answer<Ipv4Addr>> + Send {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            self.zone.a(name)
+        }
+        fn aaaa(&self, name: &str) -> impl Future<Output = Answer<Ipv6Addr>> + Send {
+            self.zone.aaaa(name)
+        }
+        fn mx(&self, name: &str) -> impl Future<Output = Answer<Mx>> + Send {
+            self.zone.mx(name)
+        }
+        fn ptr(&self, ip: IpAddr) -> impl Future<Output = Answer<String>> + Send {
+            self.zone.ptr(ip)
+        }
+    }
+
+    const LISTS: &str = "[[dnsbl]]\nzone = \"bl.test\"\nsymbol = \"RCVD_IN_TEST\"\nscore = 2.0\n\
+        [[rhsbl]]\nzone = \"dbl.test\"\nsymbol = \"SENDER_TEST\"\nscore = 1.0\n\
+        [[uribl]]\nzone = \"dbl.test\"\nsymbol = \"URI_TEST\"\nscore = 1.0\n";
+
+    fn listed(zone: StaticResolver, name: &str, answer: &str) -> StaticResolver {
+        zone.with_ip(name, answer.parse().unwrap())
+    }
+
+    async fn run(
+        config: &str,
+        zone: StaticResolver,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> (Outcome, usize) {
+        let config = Config::parse(config).unwrap();
+        let asked = Arc::new(AtomicUsize::new(0));
+        let resolver = Counting {
+            zone,
+            asked: asked.clone(),
+        };
+        let check = RblCheck::new(&config.rbl, resolver);
+        let message = (!raw.is_empty()).then(|| Message::parse(raw).unwrap());
+        let scan = Scan::new(envelope, raw, message, false, 0, 10);
+        let outcome = check.examine(&scan).await;
+        (outcome, asked.load(Ordering::SeqCst))
+    }
+
+    fn client(ip: &str) -> Envelope {
+        Envelope {
+            client_ip: Some(ip.parse().unwrap()),
+            ..Envelope::default()
+        }
+    }
+
+    fn hits(outcome: &Outcome) -> Vec<(&str, &str)> {
+        outcome
+            .hits
+            .iter()
+            .map(|h| (h.symbol, h.evidence.as_str()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_listed_ipv4_client_and_an_unlisted_one() {
+        let zone = listed(StaticResolver::new(), "1.2.0.192.bl.test", "127.0.0.2");
+        let (outcome, _) = run(LISTS, zone.clone(), &client("192.0.2.1"), b"").await;
+        assert_eq!(
+            hits(&outcome),
+            [(
+                "RCVD_IN_TEST",
+                "client [192.0.2.1] listed in bl.test (127.0.0.2)"
+            )]
+        );
+        assert_eq!(outcome.enforce, None, "the list does not enforce");
+        let (outcome, asked) = run(LISTS, zone, &client("192.0.2.2"), b"").await;
+        assert!(outcome.hits.is_empty() && outcome.skipped.is_empty());
+        assert_eq!(asked, 1);
+    }
+
+    #[tokio::test]
+    async fn ipv6_clients_are_asked_by_nibbles_and_mapped_ones_as_ipv4() {
+        let name = format!("1.0.0.0.{}8.b.d.0.1.0.0.2.bl.test", "0.0.0.0.".repeat(5));
+        let zone = listed(StaticResolver::new(), &name, "127.0.0.2");
+        let zone = listed(zone, "1.2.0.192.bl.test", "127.0.0.3");
+        let (outcome, _) = run(LISTS, zone.clone(), &client("2001:db8::1"), b"").await;
+        assert_eq!(
+            hits(&outcome),
+            [(
+                "RCVD_IN_TEST",
+                "client [2001:db8::1] listed in bl.test (127.0.0.2)"
+            )]
+        );
+        let (outcome, _) = run(LISTS, zone, &client("::ffff:192.0.2.1"), b"").await;
+        assert_eq!(
+            hits(&outcome),
+            [(
+                "RCVD_IN_TEST",
+                "client [192.0.2.1] listed in bl.test (127.0.0.3)"
+            )]
+        );
+    }
+
+    #[tokio::test]
+    async fn private_and_outbound_clients_are_not_asked() {
+        let (outcome, asked) = run(LISTS, StaticResolver::new(), &client("10.1.2.3"), b"").await;
+        assert_eq!((outcome.hits.len(), asked), (0, 0));
+        let config = Config::parse(LISTS).unwrap();
+        let check = RblCheck::new(&config.rbl, StaticResolver::new());
+        let envelope = client("192.0.2.1");
+        let scan = Scan::new(&envelope, b"", None, true, 0, 10);
+        let outcome = check.examine(&scan).await;
+        assert_eq!(
+            outcome.skipped[0].why,
+            "outbound: the client is in internal_hosts or authenticated"
+        );
+    }
+
+    #[tokio::test]
+    async fn sender_domains_are_asked_as_registrable_domains_once_each() {
+        let zone = listed(StaticResolver::new(), "bad.example.dbl.test", "127.0.0.2");
+        let envelope = Envelope {
+            mail_from: Some("bounce@mail.Bad.Example".to_owned()),
+            helo: Some("mx.bad.example".to_owned()),
+            ..Envelope::default()
+        };
+        let raw = b"From: a@news.bad.example\r\n\r\nSee https://www.bad.example/x and http://192.0.2.9/\r\n";
+        let (outcome, asked) = run(LISTS, zone, &envelope, raw).await;
+        // MAIL FROM, From, HELO and the URL name one domain: the RHSBL and the URIBL on the
+        // same zone ask it once.
+        assert_eq!(asked, 1);
+        assert_eq!(
+            hits(&outcome),
+            [
+                (
+                    "SENDER_TEST",
+                    "sender domain [bad.example] listed in dbl.test (127.0.0.2)"
+                ),
+                (
+                    "URI_TEST",
+                    "URL domain [bad.example] listed in dbl.test (127.0.0.2)"
+                )
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn rhsbl_identities_choose_the_domains() {
+        let config = "[[rhsbl]]\nzone = \"dbl.test\"\nsymbol = \"HELO_TEST\"\nscore = 1.0\nidentities = [\"helo\"]\n";
+        let zone = listed(StaticResolver::new(), "bad.example.dbl.test", "127.0.0.2");
+        let envelope = Envelope {
+            mail_from: Some("a@bad.example".to_owned()),
+            helo: Some("good.example".to_owned()),
+            ..Envelope::default()
+        };
+        let (outcome, _) = run(config, zone, &envelope, b"").await;
+        assert!(outcome.hits.is_empty(), "{:?}", outcome.hits);
+    }
+
+    #[tokio::test]
+    async fn many_url_domains_one_hit_bounded_questions() {
+        let mut zone = StaticResolver::new();
+        let mut body = String::from("From: a@example.org\r\n\r\n");
+        for i in 0..30 {
+            zone = listed(zone, &format!("spam{i}.example.dbl.test"), "127.0.0.2");
+            body.push_str(&format!("http://www.spam{i}.example/\r\n"));
+        }
+        let config = format!("[rbl]\nmax_uri_domains = 5\n{LISTS}");
+        let (outcome, asked) = run(&config, zone, &Envelope::default(), body.as_bytes()).await;
+        // example.org (From) plus five URL domains.
+        assert_eq!(asked, 6);
+        assert_eq!(
+            hits(&outcome),
+            [(
+                "URI_TEST",
+                "URL domain [spam0.example] listed in dbl.test (127.0.0.2); \
+                 URL domain [spam1.example] listed in dbl.test (127.0.0.2); \
+                 URL domain [spam2.example] listed in dbl.test (127.0.0.2); and 2 more"
+            )]
+        );
+    }
+
+    #[tokio::test]
+    async fn refused_queries_and_failures_are_not_listings() {
+        let zone = listed(
+            StaticResolver::new(),
+            "1.2.0.192.bl.test",
+            "127.255.255.254",
+        );
+        let (outcome, _) = run(LISTS, zone, &client("192.0.2.1"), b"").await;
+        assert_eq!(
+            hits(&outcome),
+            [(
+                "RCVD_IN_TEST_BLOCKED",
+                "bl.test refused the query about client [192.0.2.1] (127.255.255.254)"
+            )]
+        );
+        let zone = StaticResolver::new().with_failure("1.2.0.192.bl.test");
+        let (outcome, _) = run(LISTS, zone, &client("192.0.2.1"), b"").await;
+        assert!(outcome.hits.is_empty());
+        assert_eq!(outcome.skipped[0].what, "rbl bl.test");
+        assert_eq!(
+            outcome.skipped[0].why,
+            "lookup of 1.2.0.192.bl.test failed: dns lookup failed: SERVFAIL"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_enforcing_list_asks_for_a_refusal_in_postfix_words() {
+        let config = format!("{LISTS}enforce = true\n");
+        let config = config.replace(
+            "score = 2.0\n[[rhsbl]]",
+            "score = 2.0\nenforce = true\n[[rhsbl]]",
+        );
+        let zone = listed(StaticResolver::new(), "1.2.0.192.bl.test", "127.0.0.2");
+        let (outcome, _) = run(&config, zone, &client("192.0.2.1"), b"").await;
+        assert_eq!(
+            outcome.enforce,
+            Some((
+                Action::Reject,
+                "DNSBL: client [192.0.2.1] blocked using bl.test".to_owned()
+            ))
+        );
+        // A code answer the entry does not map and no symbol to fall back on: nothing.
+        let config = "[[dnsbl]]\nzone = \"bl.test\"\nenforce = true\nblocked_symbol = \"BL_BLOCKED\"\n\
+            codes = [{ answers = [\"127.0.0.2\"], symbol = \"BL_TWO\", score = 1.0 }]\n";
+        let zone = listed(StaticResolver::new(), "1.2.0.192.bl.test", "127.0.0.3");
+        let (outcome, _) = run(config, zone, &client("192.0.2.1"), b"").await;
+        assert!(outcome.hits.is_empty() && outcome.enforce.is_none());
+    }
+}
