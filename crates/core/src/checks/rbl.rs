@@ -330,8 +330,9 @@ fn read_answers(
             pieces: vec![piece],
         }),
     };
-    // Failures per zone: the first failed question and its error, and how many failed.
-    let mut failures: Vec<(&str, &str, &DnsError, usize)> = Vec::new();
+    // Failures per zone: the first failed question and its error, and the distinct
+    // questions that failed (lists sharing a zone share questions).
+    let mut failures: Vec<(&str, &DnsError, Vec<usize>)> = Vec::new();
     for ask in asks {
         let subject = &subjects[ask.subject];
         let zone = ask.list.zone.as_str();
@@ -340,8 +341,11 @@ fn read_answers(
             Err(DnsError::NxDomain) => continue,
             Err(error) => {
                 match failures.iter_mut().find(|f| f.0 == zone) {
-                    Some(failure) => failure.3 += 1,
-                    None => failures.push((zone, &questions[ask.question], error, 1)),
+                    Some((_, _, failed)) if !failed.contains(&ask.question) => {
+                        failed.push(ask.question);
+                    }
+                    Some(_) => {}
+                    None => failures.push((zone, error, vec![ask.question])),
                 }
                 continue;
             }
@@ -396,15 +400,15 @@ fn read_answers(
         }
         outcome.hit(g.symbol, evidence);
     }
-    for (zone, question, error, count) in failures {
-        let more = if count > 1 {
-            format!(" (and {} more)", count - 1)
+    for (zone, error, failed) in failures {
+        let more = if failed.len() > 1 {
+            format!(" (and {} more)", failed.len() - 1)
         } else {
             String::new()
         };
         outcome.skip(
             format!("rbl {zone}"),
-            format!("lookup of {question} failed: {error}{more}"),
+            format!("lookup of {} failed: {error}{more}", questions[failed[0]]),
         );
     }
 }
