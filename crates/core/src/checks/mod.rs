@@ -1,4 +1,7 @@
 //! The checks, one per file, and the catalogue of every symbol they declare.
+//!
+//! Some checks emit symbols the configuration defines rather than declares (`rbl`: each DNS
+//! list entry names its own); those are in `Config::defined`, not in [`catalogue`].
 
 mod arc;
 mod dkim;
