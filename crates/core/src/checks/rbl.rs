@@ -413,28 +413,43 @@ fn read_answers(
     }
 }
 
+/// When each zone's "query refused" warning was last logged.
+#[derive(Default)]
+struct BlockedWarnings {
+    last: HashMap<String, Instant>,
+}
+
+impl BlockedWarnings {
+    /// Whether a warning about `zone` is due at `now`, noting it as logged if so.
+    fn due(&mut self, zone: &str, now: Instant) -> bool {
+        let due = self
+            .last
+            .get(zone)
+            .is_none_or(|at| now.duration_since(*at) >= BLOCKED_WARNING_INTERVAL);
+        if due {
+            self.last.insert(zone.to_owned(), now);
+        }
+        due
+    }
+}
+
 /// Logs that `zone` refused a query, unless it was logged for that zone less than
-/// [`BLOCKED_WARNING_INTERVAL`] ago. Kept across reloads: the zones are the same.
+/// [`BLOCKED_WARNING_INTERVAL`] ago. Process-wide, so it holds across reloads (the zones
+/// are the same); bounded by the zones ever configured.
 fn warn_blocked(zone: &str, answer: Ipv4Addr) {
-    static LAST: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
-    let now = Instant::now();
-    let mut last = LAST
+    static WARNINGS: OnceLock<Mutex<BlockedWarnings>> = OnceLock::new();
+    let due = WARNINGS
         .get_or_init(Mutex::default)
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let due = last
-        .get(zone)
-        .is_none_or(|at| now.duration_since(*at) >= BLOCKED_WARNING_INTERVAL);
-    if !due {
-        return;
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .due(zone, Instant::now());
+    if due {
+        tracing::warn!(
+            zone,
+            %answer,
+            "DNS list refused the query (over its free limit, or asked through a public resolver): its listings are not seen; next warning for this zone in 10 minutes at the earliest"
+        );
     }
-    last.insert(zone.to_owned(), now);
-    drop(last);
-    tracing::warn!(
-        zone,
-        %answer,
-        "DNS list refused the query (over its free limit, or asked through a public resolver): its listings are not seen; next warning for this zone in 10 minutes at the earliest"
-    );
 }
 
 impl<R: Resolver + Clone + 'static> Check for RblCheck<R> {
@@ -678,6 +693,42 @@ mod tests {
         assert_eq!(
             outcome.skipped[0].why,
             "lookup of 1.2.0.192.bl.test failed: dns lookup failed: SERVFAIL"
+        );
+    }
+
+    #[test]
+    fn a_refused_zone_is_warned_about_once_per_interval() {
+        let mut warnings = BlockedWarnings::default();
+        let start = Instant::now();
+        assert!(warnings.due("zen.spamhaus.org", start));
+        assert!(!warnings.due("zen.spamhaus.org", start + Duration::from_secs(599)));
+        assert!(warnings.due("multi.uribl.com", start + Duration::from_secs(1)));
+        assert!(warnings.due("zen.spamhaus.org", start + BLOCKED_WARNING_INTERVAL));
+    }
+
+    #[tokio::test]
+    async fn a_failing_zone_shared_by_two_lists_is_one_note_per_question() {
+        let envelope = Envelope {
+            mail_from: Some("a@bad.example".to_owned()),
+            ..Envelope::default()
+        };
+        let raw = b"From: a@example.org\r\n\r\nhttp://bad.example/ http://other.example/\r\n";
+        let zone = StaticResolver::new()
+            .with_failure("bad.example.dbl.test")
+            .with_failure("other.example.dbl.test");
+        let (outcome, asked) = run(LISTS, zone, &envelope, raw).await;
+        assert_eq!(asked, 3, "bad.example, example.org, other.example");
+        let notes: Vec<(&str, &str)> = outcome
+            .skipped
+            .iter()
+            .map(|s| (s.what.as_str(), s.why.as_str()))
+            .collect();
+        assert_eq!(
+            notes,
+            [(
+                "rbl dbl.test",
+                "lookup of bad.example.dbl.test failed: dns lookup failed: SERVFAIL (and 1 more)"
+            )]
         );
     }
 
