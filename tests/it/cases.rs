@@ -13,7 +13,9 @@
 //!   set); `score = 1.1`; `spf = fail`, `helo = none`, `dmarc = pass`, `arc = none`,
 //!   `dkim = pass fail` (results per signature, in order); `header = Name: value` (an exact
 //!   header field among those added; repeatable); `skipped = what: why` (exact, repeatable;
-//!   when any is given the list must match entirely); `forged = 0 2` (indexes).
+//!   when any is given the list must match entirely); `forged = 0 2` (indexes);
+//!   `would_enforce = rbl:reject` (what checks in `tag` mode would have enforced, as the
+//!   log line's `would_enforce`, `-` for nothing).
 //! * `=== message`: the raw message to the end of the file; lines are sent with CRLF
 //!   endings, as SMTP delivers them.
 //!
@@ -191,6 +193,20 @@ fn compare(case: &Case, verdict: &Verdict) -> Vec<String> {
                     .collect::<Vec<_>>()
                     .join(" "),
             ),
+            "would_enforce" => {
+                let tagged: Vec<String> = verdict
+                    .enforcements
+                    .iter()
+                    .filter(|e| e.mode == kanmon_core::Mode::Tag)
+                    .map(|e| format!("{}:{}", e.check, e.action.as_str()))
+                    .collect();
+                let got = if tagged.is_empty() {
+                    "-".to_owned()
+                } else {
+                    tagged.join(",")
+                };
+                differ("would_enforce", value, got)
+            }
             other => Some(format!("unknown expectation {other:?}")),
         };
         wrong.extend(problem);

@@ -56,6 +56,7 @@ pub enum CheckName {
     Helo,
     Senders,
     Greylist,
+    Rbl,
 }
 
 impl CheckName {
@@ -69,6 +70,7 @@ impl CheckName {
             CheckName::Helo => "helo",
             CheckName::Senders => "senders",
             CheckName::Greylist => "greylist",
+            CheckName::Rbl => "rbl",
         }
     }
 }

@@ -431,6 +431,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             CheckName::Arc => self.config.arc.mode,
             CheckName::S25r => self.config.s25r.mode,
             CheckName::Helo => self.config.helo.mode,
+            CheckName::Rbl => self.config.rbl.mode,
             CheckName::Senders => self.config.senders.mode,
             CheckName::Greylist => self.config.greylist.mode,
         }

@@ -5,14 +5,22 @@
 //! Zone semantics follow the pyspf test driver that the SPF suites were written for:
 //! entries of a name are read in order; `Timeout` answers SERVFAIL unless a record of the
 //! asked type came before it; a CNAME is followed; unknown names answer NXDOMAIN, except
-//! names under `error.`, which answer SERVFAIL.
+//! names under `error.`, which answer SERVFAIL. A `Silent` entry makes the server drop the
+//! question, as a nameserver that never answers (the resolver times out).
+//!
+//! Two settings model real servers for benchmarks: [`DnsServer::set_delay`] answers every
+//! question after a fixed time, each on its own (concurrent questions wait once, together),
+//! and [`DnsServer::set_negative_ttl`] adds an SOA to NXDOMAIN and NODATA answers, so a
+//! resolver may cache them (RFC 2308 §5) as it caches a real DNS list's "not listed".
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, SOA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -51,11 +59,14 @@ impl Value {
     }
 }
 
-/// One entry of a name: a record, or a simulated timeout.
+/// One entry of a name: a record, or a simulated failure.
 #[derive(Debug, Clone)]
 pub enum Entry {
     Record(Value),
+    /// SERVFAIL (the pyspf test driver's name for it), unless a record came before.
     Timeout,
+    /// No answer at all: the question is dropped.
+    Silent,
 }
 
 /// Names (lowercase, no trailing dot, raw bytes) and their entries.
@@ -70,7 +81,17 @@ pub fn zone_key(name: &[u8]) -> Vec<u8> {
 /// A running server; dropped with the test's runtime.
 pub struct DnsServer {
     pub addr: SocketAddr,
-    zone: Arc<Mutex<Zone>>,
+    shared: Arc<Shared>,
+}
+
+/// What the serving tasks read for every question.
+#[derive(Default)]
+struct Shared {
+    zone: Mutex<Zone>,
+    /// Milliseconds every answer waits.
+    delay_ms: AtomicU64,
+    /// TTL of the SOA added to negative answers; 0: none.
+    negative_ttl: AtomicU32,
 }
 
 impl DnsServer {
@@ -78,15 +99,29 @@ impl DnsServer {
     pub async fn start() -> DnsServer {
         let (udp, tcp) = bind_pair().await;
         let addr = udp.local_addr().expect("bound socket has an address");
-        let zone = Arc::new(Mutex::new(Zone::new()));
-        tokio::spawn(serve_udp(udp, zone.clone()));
-        tokio::spawn(serve_tcp(tcp, zone.clone()));
-        DnsServer { addr, zone }
+        let shared = Arc::new(Shared::default());
+        tokio::spawn(serve_udp(Arc::new(udp), shared.clone()));
+        tokio::spawn(serve_tcp(tcp, shared.clone()));
+        DnsServer { addr, shared }
     }
 
     /// Replaces the zone served from now on.
     pub fn set_zone(&self, zone: Zone) {
-        *self.zone.lock().expect("zone lock") = zone;
+        *self.shared.zone.lock().expect("zone lock") = zone;
+    }
+
+    /// Answers every question `delay` after it arrived (zero: at once), each question on its
+    /// own, as a distant server does.
+    pub fn set_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Adds an SOA with this TTL to NXDOMAIN and NODATA answers, so resolvers cache them;
+    /// `None` (the default) sends none, and nothing negative is cached.
+    pub fn set_negative_ttl(&self, ttl: Option<u32>) {
+        let ttl = ttl.unwrap_or(0);
+        self.shared.negative_ttl.store(ttl, Ordering::Relaxed);
     }
 }
 
@@ -101,26 +136,35 @@ async fn bind_pair() -> (UdpSocket, TcpListener) {
     panic!("no loopback port free for both UDP and TCP");
 }
 
-async fn serve_udp(socket: UdpSocket, zone: Arc<Mutex<Zone>>) {
+async fn serve_udp(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
     let mut buf = vec![0u8; 4096];
     loop {
         let Ok((len, peer)) = socket.recv_from(&mut buf).await else {
             continue;
         };
-        let Some((reply, limit)) = respond(&buf[..len], &zone) else {
+        let Some((reply, limit)) = respond(&buf[..len], &shared) else {
             continue;
         };
         let bytes = encode_for_udp(reply, limit);
-        let _ = socket.send_to(&bytes, peer).await;
+        let delay = shared.delay_ms.load(Ordering::Relaxed);
+        if delay == 0 {
+            let _ = socket.send_to(&bytes, peer).await;
+            continue;
+        }
+        let socket = socket.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            let _ = socket.send_to(&bytes, peer).await;
+        });
     }
 }
 
-async fn serve_tcp(listener: TcpListener, zone: Arc<Mutex<Zone>>) {
+async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
             continue;
         };
-        let zone = zone.clone();
+        let shared = shared.clone();
         tokio::spawn(async move {
             loop {
                 let Ok(len) = stream.read_u16().await else {
@@ -130,9 +174,13 @@ async fn serve_tcp(listener: TcpListener, zone: Arc<Mutex<Zone>>) {
                 if stream.read_exact(&mut query).await.is_err() {
                     return;
                 }
-                let Some((reply, _)) = respond(&query, &zone) else {
+                let Some((reply, _)) = respond(&query, &shared) else {
                     return;
                 };
+                let delay = shared.delay_ms.load(Ordering::Relaxed);
+                if delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                }
                 let Ok(bytes) = reply.to_vec() else { return };
                 let Ok(len) = u16::try_from(bytes.len()) else {
                     return;
@@ -157,7 +205,7 @@ fn encode_for_udp(reply: Message, limit: usize) -> Vec<u8> {
     truncated.to_vec().unwrap_or_default()
 }
 
-fn respond(query: &[u8], zone: &Mutex<Zone>) -> Option<(Message, usize)> {
+fn respond(query: &[u8], shared: &Shared) -> Option<(Message, usize)> {
     let request = Message::from_vec(query).ok()?;
     let question = request.queries.first()?.clone();
     let limit = match &request.edns {
@@ -178,7 +226,7 @@ fn respond(query: &[u8], zone: &Mutex<Zone>) -> Option<(Message, usize)> {
         ours.set_max_payload(EDNS_UDP_LIMIT as u16);
         reply.set_edns(ours);
     }
-    let zone = zone.lock().expect("zone lock");
+    let zone = shared.zone.lock().expect("zone lock");
     let mut answers = Vec::new();
     let code = lookup(
         &zone,
@@ -186,7 +234,13 @@ fn respond(query: &[u8], zone: &Mutex<Zone>) -> Option<(Message, usize)> {
         question.query_type(),
         &mut answers,
         0,
-    );
+    )?;
+    let negative_ttl = shared.negative_ttl.load(Ordering::Relaxed);
+    let negative =
+        code == ResponseCode::NXDomain || code == ResponseCode::NoError && answers.is_empty();
+    if negative && negative_ttl > 0 {
+        reply.add_authority(negative_soa(negative_ttl));
+    }
     reply.metadata.response_code = code;
     reply.add_answers(answers);
     Some((reply, limit))
@@ -198,29 +252,30 @@ fn lookup(
     kind: RecordType,
     answers: &mut Vec<Record>,
     depth: usize,
-) -> ResponseCode {
+) -> Option<ResponseCode> {
     let key = zone_key(&name.iter().collect::<Vec<_>>().join(&b'.'));
     let Some(entries) = zone.get(&key) else {
         if key.starts_with(b"error.") {
-            return ResponseCode::ServFail;
+            return Some(ResponseCode::ServFail);
         }
-        return ResponseCode::NXDomain;
+        return Some(ResponseCode::NXDomain);
     };
     let mut answered = false;
     for entry in entries {
         let value = match entry {
+            Entry::Silent => return None,
             Entry::Timeout if answered => break,
-            Entry::Timeout => return ResponseCode::ServFail,
+            Entry::Timeout => return Some(ResponseCode::ServFail),
             Entry::Record(value) => value,
         };
         if let Value::Cname(target) = value
             && kind != RecordType::CNAME
         {
             if depth >= MAX_CNAME_CHAIN {
-                return ResponseCode::ServFail;
+                return Some(ResponseCode::ServFail);
             }
             let Ok(target) = raw_name(target.as_bytes()) else {
-                return ResponseCode::ServFail;
+                return Some(ResponseCode::ServFail);
             };
             answers.push(Record::from_rdata(
                 name.clone(),
@@ -236,7 +291,23 @@ fn lookup(
             }
         }
     }
-    ResponseCode::NoError
+    Some(ResponseCode::NoError)
+}
+
+/// The SOA of a negative answer: its TTL and MINIMUM both `ttl`, the smaller of which is how
+/// long the answer may be cached (RFC 2308 §5). The owner is the root: the test zone has no
+/// apex of its own.
+fn negative_soa(ttl: u32) -> Record {
+    let soa = SOA::new(
+        Name::from_labels([b"ns".as_slice(), b"test"]).expect("valid name"),
+        Name::from_labels([b"hostmaster".as_slice(), b"test"]).expect("valid name"),
+        1,
+        3600,
+        600,
+        86_400,
+        ttl,
+    );
+    Record::from_rdata(Name::root(), ttl, RData::SOA(soa))
 }
 
 fn rdata(value: &Value) -> Option<RData> {

@@ -12,7 +12,8 @@
 //!
 //! A TXT value is one or more quoted strings (joined as the DNS joins them, with `\"` and `\\`
 //! escapes) or bare text up to the end of the line. `SERVFAIL` makes every question for the
-//! name fail. `#` starts a comment line.
+//! name fail; `SILENT` leaves every question for it unanswered (the resolver times out).
+//! `#` starts a comment line.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -66,6 +67,7 @@ fn split_word(text: &str) -> (&str, &str) {
 fn parse_entry(kind: &str, value: &str) -> Result<Entry, String> {
     let record = match kind.to_ascii_uppercase().as_str() {
         "SERVFAIL" => return Ok(Entry::Timeout),
+        "SILENT" => return Ok(Entry::Silent),
         "TXT" => Value::Txt(txt_strings(value)?),
         "A" => Value::A(
             value
@@ -148,7 +150,8 @@ mod tests {
              10.2.0.192.in-addr.arpa PTR mx.example.org\n\
              alias.example.org CNAME example.org\n\
              bare.example.org TXT v=DMARC1; p=reject\n\
-             down.example.org SERVFAIL\n",
+             down.example.org SERVFAIL\n\
+             gone.example.org SILENT\n",
         )
         .unwrap();
         let org = &zone[b"example.org".as_slice()];
@@ -164,7 +167,11 @@ mod tests {
             zone[b"down.example.org".as_slice()][0],
             Entry::Timeout
         ));
-        assert_eq!(zone.len(), 6);
+        assert!(matches!(
+            zone[b"gone.example.org".as_slice()][0],
+            Entry::Silent
+        ));
+        assert_eq!(zone.len(), 7);
     }
 
     #[test]

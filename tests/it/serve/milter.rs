@@ -368,3 +368,33 @@ async fn a_deferred_recipient_does_not_stop_the_others() {
     assert!(lines[0].contains("action=greylist"), "{}", lines[0]);
     assert!(lines[1].contains("GREYLIST_WHITELISTED(0)"), "{}", lines[1]);
 }
+
+/// A URI list with `enforce = true`, `[rbl]` enforced: the envelope passes RCPT (the URLs are
+/// in the message), and the message whose link the list names is refused at its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uribl_enforced_refuses_the_message_at_its_end() {
+    let dns = kanmon_testdns::DnsServer::start().await;
+    let zone = format!("{}\nspam.test.uri.test A 127.0.0.2\n", super::ZONE);
+    dns.set_zone(kanmon_testdns::parse_zone(&zone).expect("zone parses"));
+    let daemon = Daemon::start(
+        dns.addr,
+        "[rbl]\nmode = \"enforce\"\n\n[[uribl]]\nzone = \"uri.test\"\nsymbol = \"URI_BL_TEST\"\nscore = 1.0\nenforce = true\n",
+    )
+    .await;
+    let message = "From: x@pass.test\nSubject: hi\n\nSee https://www.spam.test/offer now.\n";
+    let outcome = daemon
+        .milter_client()
+        .await
+        .transaction(&transaction("U1", "x@pass.test", message))
+        .await
+        .expect("transaction");
+    assert_eq!(outcome.step, "eom", "{outcome:?}");
+    let Reply::Code(code) = &outcome.reply else {
+        panic!("expected a reply code, got {outcome:?}");
+    };
+    assert_eq!(code.code(), 550);
+    assert_eq!(
+        code.text(),
+        "5.7.1 URIBL: URL domain [spam.test] blocked using uri.test"
+    );
+}

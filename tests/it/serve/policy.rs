@@ -199,3 +199,26 @@ async fn suspicious_only_greylists_s25r_suspects_and_s25r_does_not_refuse_them_t
     let reply = client.send(&unknown).await.expect("reply");
     assert!(reply.starts_with("PREPEND Received-SPF: pass"), "{reply}");
 }
+
+/// A DNSBL with `enforce = true`, `[rbl]` enforced: a listed client is refused at RCPT in
+/// Postfix's reject_rbl_client words, before any message is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dnsbl_enforced_refuses_a_listed_client() {
+    let dns = kanmon_testdns::DnsServer::start().await;
+    let zone = format!("{}\n25.2.0.192.bl.test A 127.0.0.2\n", super::ZONE);
+    dns.set_zone(kanmon_testdns::parse_zone(&zone).expect("zone parses"));
+    let daemon = Daemon::start(
+        dns.addr,
+        "[rbl]\nmode = \"enforce\"\n\n[[dnsbl]]\nzone = \"bl.test\"\nsymbol = \"RCVD_IN_BL_TEST\"\nscore = 1.0\nenforce = true\n",
+    )
+    .await;
+    let mut client = daemon.policy_client().await;
+    let reply = client
+        .send(&rcpt("d1.x", "alice@pass.test", "bob@kanmon.test"))
+        .await
+        .expect("reply");
+    assert_eq!(
+        reply,
+        "550 5.7.1 DNSBL: client [192.0.2.25] blocked using bl.test"
+    );
+}

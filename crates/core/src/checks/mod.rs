@@ -1,10 +1,14 @@
 //! The checks, one per file, and the catalogue of every symbol they declare.
+//!
+//! Some checks emit symbols the configuration defines rather than declares (`rbl`: each DNS
+//! list entry names its own); those are in `Config::defined`, not in [`catalogue`].
 
 mod arc;
 mod dkim;
 mod dmarc;
 mod greylist;
 mod helo;
+mod rbl;
 mod s25r;
 mod senders;
 mod spf;
@@ -22,6 +26,7 @@ pub(crate) use dmarc::DmarcCheck;
 pub(crate) use greylist::Greylister;
 pub use greylist::Greylisting;
 pub(crate) use helo::HeloCheck;
+pub(crate) use rbl::RblCheck;
 pub(crate) use s25r::S25rCheck;
 pub(crate) use senders::SenderRulesCheck;
 pub(crate) use spf::SpfCheck;
@@ -61,7 +66,7 @@ pub(crate) fn enabled<R: Resolver + Clone + 'static>(
     resolver: &R,
     store: &Store,
 ) -> Vec<Box<dyn Check>> {
-    let _ = (resolver, store);
+    let _ = store;
     let mut checks: Vec<Box<dyn Check>> = Vec::new();
     if config.spf.mode != Mode::Off {
         checks.push(Box::new(SpfCheck::new(&config.spf)));
@@ -86,6 +91,9 @@ pub(crate) fn enabled<R: Resolver + Clone + 'static>(
     }
     if config.senders.mode != Mode::Off && !config.senders.rules.is_empty() {
         checks.push(Box::new(SenderRulesCheck::new(&config.senders)));
+    }
+    if config.rbl.mode != Mode::Off {
+        checks.push(Box::new(RblCheck::new(&config.rbl, resolver.clone())));
     }
     checks
 }

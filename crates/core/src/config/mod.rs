@@ -18,6 +18,8 @@ mod greylist;
 mod listen;
 mod network;
 mod raw;
+mod rbl;
+mod rbl_lists;
 mod regexp_table;
 mod s25r;
 mod scores;
@@ -48,6 +50,8 @@ pub use raw::{
     RawPolicy, RawS25r, RawSenderRule, RawSenders, RawServer, RawSpf, RawSpfActions, RawStore,
     StoreBackend,
 };
+pub use raw::{RawCode, RawList, RawRbl, RawRhsbl};
+pub use rbl::{AnswerPattern, Code, CodeMatch, DnsList, Identities, MAX_URI_DOMAINS, Rbl, Reading};
 pub use regexp_table::{Pattern, TableEntry, parse_ok_table};
 pub use s25r::{S25r, WhitelistEntry, WhitelistMatch};
 pub use scores::DEFAULT_SCORES;
@@ -88,6 +92,8 @@ pub struct Config {
     /// `[senders]` with the `[[sender_rules]]`.
     pub senders: Senders,
     pub greylist: Greylist,
+    /// The DNS lists (`[rbl]`, `[[dnsbl]]`, `[[rhsbl]]`, `[[uribl]]`).
+    pub rbl: Rbl,
     pub thresholds: Thresholds,
     pub headers: RawHeaders,
     /// Symbols the file defines (list return codes, rules), in file order.

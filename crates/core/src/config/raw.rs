@@ -37,6 +37,14 @@ pub struct RawConfig {
     pub senders: RawSenders,
     pub sender_rules: Vec<RawSenderRule>,
     pub greylist: RawGreylist,
+    pub rbl: RawRbl,
+    /// DNS lists asked about the client address; writing any replaces the default set.
+    pub dnsbl: Vec<RawList>,
+    /// DNS lists asked about the sender's domains; writing any replaces the default set.
+    pub rhsbl: Vec<RawRhsbl>,
+    /// DNS lists asked about the domains of the message's URLs; writing any replaces the
+    /// default set.
+    pub uribl: Vec<RawList>,
     pub actions: RawActions,
     pub headers: RawHeaders,
     /// Symbol name → score, overriding the defaults.
@@ -60,6 +68,10 @@ impl RawConfig {
             symbol: Some(String::new()),
             ..RawSenderRule::default()
         }];
+        let every_list_key = RawList::with_every_key();
+        raw.dnsbl = vec![every_list_key.clone()];
+        raw.uribl = vec![every_list_key.clone()];
+        raw.rhsbl = vec![RawRhsbl::from_list(every_list_key)];
         raw.scores = DEFAULT_SCORES
             .iter()
             .map(|&(name, score)| (name.to_owned(), score))
@@ -85,6 +97,10 @@ impl Default for RawConfig {
             senders: RawSenders::default(),
             sender_rules: Vec::new(),
             greylist: RawGreylist::default(),
+            rbl: RawRbl::default(),
+            dnsbl: super::rbl_lists::default_dnsbl(),
+            rhsbl: super::rbl_lists::default_rhsbl(),
+            uribl: super::rbl_lists::default_uribl(),
             actions: RawActions::default(),
             headers: RawHeaders::default(),
             scores: BTreeMap::new(),
@@ -417,6 +433,128 @@ impl Default for RawGreylist {
             whitelist_recipients: Vec::new(),
         }
     }
+}
+
+/// `[rbl]`: how the DNS lists of `[[dnsbl]]`, `[[rhsbl]]` and `[[uribl]]` are used.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRbl {
+    /// `enforce` refuses mail that a list with `enforce = true` lists; `tag` only records it.
+    #[serde(deserialize_with = "word")]
+    pub mode: Mode,
+    /// Most URL domains of one message asked of each `[[uribl]]` list.
+    pub max_uri_domains: usize,
+}
+
+impl Default for RawRbl {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Tag,
+            max_uri_domains: 20,
+        }
+    }
+}
+
+/// One `[[dnsbl]]` or `[[uribl]]` list.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawList {
+    /// The list's DNS zone, e.g. "zen.spamhaus.org".
+    pub zone: String,
+    /// The symbol of a listing that no `codes` entry maps; without `codes`, of every one.
+    pub symbol: Option<String>,
+    /// That symbol's score.
+    pub score: Option<f64>,
+    /// Refuse listed mail when `[rbl] mode = "enforce"`.
+    pub enforce: bool,
+    /// Answers → symbols.
+    pub codes: Vec<RawCode>,
+    /// More answers that mean "query refused" rather than "listed".
+    pub blocked: Vec<String>,
+    /// The 0-score symbol of a refused query; default `<symbol>_BLOCKED`.
+    pub blocked_symbol: Option<String>,
+}
+
+impl RawList {
+    /// An entry with every optional key set: the schema of a list's keys.
+    fn with_every_key() -> Self {
+        Self {
+            zone: "bl.example".to_owned(),
+            symbol: Some("EXAMPLE".to_owned()),
+            score: Some(0.0),
+            enforce: false,
+            codes: vec![RawCode {
+                answers: vec!["127.0.0.2".to_owned()],
+                mask: Some(0),
+                symbol: Some("EXAMPLE_CODE".to_owned()),
+                score: Some(0.0),
+            }],
+            blocked: vec!["127.0.0.1".to_owned()],
+            blocked_symbol: Some("EXAMPLE_BLOCKED".to_owned()),
+        }
+    }
+}
+
+/// One `[[rhsbl]]` list: the keys of [`RawList`], and which domains it is asked about.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRhsbl {
+    pub zone: String,
+    pub symbol: Option<String>,
+    pub score: Option<f64>,
+    pub enforce: bool,
+    pub codes: Vec<RawCode>,
+    pub blocked: Vec<String>,
+    pub blocked_symbol: Option<String>,
+    /// Which domains: "mail_from" (envelope sender), "from" (header From), "helo".
+    pub identities: Vec<String>,
+}
+
+impl Default for RawRhsbl {
+    fn default() -> Self {
+        Self::from_list(RawList::default())
+    }
+}
+
+impl RawRhsbl {
+    /// `list`'s keys, asked about every identity.
+    pub(super) fn from_list(list: RawList) -> Self {
+        Self {
+            zone: list.zone,
+            symbol: list.symbol,
+            score: list.score,
+            enforce: list.enforce,
+            codes: list.codes,
+            blocked: list.blocked,
+            blocked_symbol: list.blocked_symbol,
+            identities: ["mail_from", "from", "helo"].map(str::to_owned).to_vec(),
+        }
+    }
+
+    /// The keys it shares with the other kinds of list.
+    pub(super) fn list(&self) -> RawList {
+        RawList {
+            zone: self.zone.clone(),
+            symbol: self.symbol.clone(),
+            score: self.score,
+            enforce: self.enforce,
+            codes: self.codes.clone(),
+            blocked: self.blocked.clone(),
+            blocked_symbol: self.blocked_symbol.clone(),
+        }
+    }
+}
+
+/// One `codes` entry of a list: the answers it maps, and to which symbol.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawCode {
+    /// "127.0.0.2", "127.0.0.4-127.0.0.7" or "127.0.*.3".
+    pub answers: Vec<String>,
+    /// Or: the answer has any of these bits set (multi lists such as SURBL's).
+    pub mask: Option<u32>,
+    pub symbol: Option<String>,
+    pub score: Option<f64>,
 }
 
 /// Score thresholds; the defaults are rspamd's.

@@ -108,6 +108,14 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         &raw.senders,
         &raw.sender_rules,
     );
+    let rbl = super::rbl::validate(
+        &mut errors,
+        &mut definitions,
+        &raw.rbl,
+        &raw.dnsbl,
+        &raw.rhsbl,
+        &raw.uribl,
+    );
     let defined = definitions.into_symbols();
     let scores = scores::resolve(&mut errors, &raw.scores, &defined);
     let milter = frontend(
@@ -162,6 +170,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         },
         senders,
         greylist,
+        rbl,
         thresholds,
         headers: raw.headers,
         defined,

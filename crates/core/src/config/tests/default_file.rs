@@ -85,6 +85,24 @@ fn contrib_file_names_every_key() {
             continue;
         }
         let (section, key) = path.rsplit_once('.').unwrap_or(("", path));
+        // A key of an entry's inline tables (`dnsbl[].codes[].mask`) shows in a commented
+        // line of its top-level array's entries.
+        if let Some((array, _)) = section.split_once("[].") {
+            let written = format!("{key} = ");
+            let shown = DEFAULT_TOML
+                .split(&format!("[[{array}]]\n"))
+                .skip(1)
+                .map(|body| body.split("\n[").next().unwrap_or(body))
+                .any(|body| {
+                    body.lines()
+                        .any(|line| line.trim_start().starts_with('#') && line.contains(&written))
+                });
+            assert!(
+                shown,
+                "contrib/kanmon.toml lacks an example of {key} in a [[{array}]] entry"
+            );
+            continue;
+        }
         if let Some(array) = section.strip_suffix("[]") {
             // An entry key no default entry uses: a commented-out `# [[array]]` example
             // (or a real entry's section) shows it.

@@ -162,7 +162,10 @@ fn scores_override_the_defaults() {
     assert_eq!(config.score("SPF_FAIL"), 9.0);
     assert_eq!(config.score("DKIM_VALID"), -2.0);
     assert_eq!(config.score("SPF_PASS"), -0.2);
-    assert_eq!(config.scores.len(), DEFAULT_SCORES.len());
+    assert_eq!(
+        config.scores.len(),
+        DEFAULT_SCORES.len() + config.defined.len()
+    );
     assert_eq!(refused("[scores]\nSPF_FAIL = nan\n"), ["scores.SPF_FAIL"]);
 }
 
