@@ -52,8 +52,6 @@ pub struct Engine<R> {
     checks: Vec<Box<dyn Check>>,
     /// Greylisting, when `[greylist]` is not off; it keeps its triplets in `store`.
     greylister: Option<Greylister>,
-    /// Kept to build the checks again when [`Engine::with_store`] gives them another store.
-    resolver: R,
     clock: Clock,
     dmarc_sampler: Sampler,
     store: Store,
@@ -80,15 +78,14 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
     /// and for the checks that ask the DNS; clones of a caching resolver share its cache.
     pub fn new(config: Config, resolver: R) -> Self {
         let store = Store::memory();
-        let checks = checks::enabled(&config, &resolver, &store);
+        let checks = checks::enabled(&config, &resolver);
         let greylister = greylister(&config, &store);
         Self {
             greylister,
             config,
             dkim: DkimVerifier::new(resolver.clone()),
-            spf: SpfVerifier::new(resolver.clone()),
+            spf: SpfVerifier::new(resolver),
             checks,
-            resolver,
             clock: Box::new(unix_now),
             dmarc_sampler: Box::new(|| fastrand::u8(0..100)),
             counter: Counter::new(store.clone()),
@@ -100,7 +97,6 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
     /// store in memory of its own, which a restart or a reload forgets: the daemon passes
     /// the one store it opened at start to every engine it builds.
     pub fn with_store(mut self, store: Store) -> Self {
-        self.checks = checks::enabled(&self.config, &self.resolver, &store);
         self.greylister = greylister(&self.config, &store);
         self.counter = Counter::new(store.clone());
         self.store = store;

@@ -14,7 +14,6 @@ mod senders;
 mod spf;
 
 use kanmon_auth::dns::Resolver;
-use kanmon_store::Store;
 
 use crate::check::{Check, Mode};
 use crate::config::Config;
@@ -59,14 +58,12 @@ pub fn declared(name: &str) -> Option<&'static Symbol> {
 }
 
 /// The checks the configuration turns on, in pipeline order. Those that ask the DNS get a
-/// clone of `resolver` (sharing its cache); those that keep state between messages get
-/// `store`.
+/// clone of `resolver` (sharing its cache). Greylisting, which keeps state in the store, is
+/// not among them: it is asked per recipient ([`crate::Engine::greylist`]).
 pub(crate) fn enabled<R: Resolver + Clone + 'static>(
     config: &Config,
     resolver: &R,
-    store: &Store,
 ) -> Vec<Box<dyn Check>> {
-    let _ = store;
     let mut checks: Vec<Box<dyn Check>> = Vec::new();
     if config.spf.mode != Mode::Off {
         checks.push(Box::new(SpfCheck::new(&config.spf)));

@@ -258,12 +258,9 @@ fn sender_domains(scan: &Scan<'_>) -> Vec<(Identity, String)> {
     if let Some(domain) = envelope.mail_from_domain() {
         add(Identity::MailFrom, &domain);
     }
-    if scan.message.is_some() {
-        for address in &scan.content().from {
-            if let Some((_, domain)) = address.rsplit_once('@') {
-                add(Identity::From, domain);
-            }
-        }
+    // The From field as DMARC reads it: no MIME decoding for a header field.
+    for domain in scan.author_domains() {
+        add(Identity::From, &domain);
     }
     if let Some(helo) = envelope.helo.as_deref()
         && helo.parse::<IpAddr>().is_err()
