@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::scan::Scan;
 use crate::symbol::{Hit, Symbol};
-use crate::verdict::{Action, Skipped};
+use crate::verdict::{Action, Header, Skipped};
 
 /// How much say a check has, per check in the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -54,6 +54,7 @@ pub enum CheckName {
     Arc,
     S25r,
     Helo,
+    Content,
 }
 
 impl CheckName {
@@ -65,6 +66,7 @@ impl CheckName {
             CheckName::Arc => "arc",
             CheckName::S25r => "s25r",
             CheckName::Helo => "helo",
+            CheckName::Content => "content",
         }
     }
 }
@@ -85,6 +87,8 @@ pub struct Outcome {
     pub enforce: Option<(Action, String)>,
     /// Parts of the check that could not run, and why.
     pub skipped: Vec<Skipped>,
+    /// Header fields it asks to add (a Postfix header_checks `PREPEND`), after kanmon's own.
+    pub headers: Vec<Header>,
 }
 
 impl Outcome {

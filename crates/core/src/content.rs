@@ -3,11 +3,16 @@
 //! Derived from the raw message with mail-parser, once per message and only when a check asks
 //! ([`crate::scan::Scan::content`]), since the authentication checks never need it. Text
 //! parts arrive as UTF-8 whatever their transfer encoding (base64, quoted-printable) and
-//! charset (ISO-2022-JP, Shift_JIS, Windows-1252, …); HTML parts are converted to text.
+//! charset (ISO-2022-JP, Shift_JIS, EUC-JP, ISO-8859-x, UTF-16, Windows-1252, …; mail-parser's
+//! `full_encoding` feature); HTML parts are converted to text, and their links (`href`,
+//! `src`), which that conversion drops, are added to the URLs. Header values are decoded
+//! (RFC 2047 encoded-words, in every field that is not structured) and unfolded, as the
+//! content rules match them.
 
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
-use mail_parser::{Address, Header, HeaderValue, MessageParser};
+use mail_parser::{Address, Header, HeaderName, HeaderValue, MessageParser, PartType};
 
 use crate::envelope::Envelope;
 
@@ -44,7 +49,7 @@ impl Content {
         if let Some(domain) = envelope.mail_from_domain() {
             content.domains.insert(domain);
         }
-        let Some(message) = MessageParser::default().parse(raw) else {
+        let Some(message) = PARSER.parse(raw) else {
             return content;
         };
         content.headers = message
@@ -67,21 +72,108 @@ impl Content {
                 content.text_parts.push(text.into_owned());
             }
         }
-        for text in &content.text_parts {
-            for url in find_urls(text) {
-                if content.urls.len() >= MAX_URLS {
-                    break;
-                }
+        let links: Vec<String> = (0..message.html_body_count().min(max_parts))
+            .filter_map(|index| message.html_part(index as u32))
+            .filter_map(|part| match &part.body {
+                PartType::Html(html) => Some(html_links(html)),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let text_urls = content.text_parts.iter().flat_map(|text| find_urls(text));
+        for url in text_urls.chain(links.iter().map(String::as_str)) {
+            if content.urls.len() >= MAX_URLS {
+                break;
+            }
+            if !content.urls.iter().any(|u| u == url) {
                 if let Some(host) = url_host(url) {
                     content.domains.insert(host);
                 }
-                if !content.urls.iter().any(|u| u == url) {
-                    content.urls.push(url.to_owned());
-                }
+                content.urls.push(url.to_owned());
             }
         }
         content
     }
+}
+
+/// mail-parser's default header parsers, except that every field it does not parse into
+/// parts is decoded as text (RFC 2047), where by default unknown fields (`X-Mailer`,
+/// `Thread-Topic`) stay raw; and message identifiers stay as written, angle brackets
+/// included, as Postfix header_checks patterns (`/^Message-ID:.*example.jp>/`) expect.
+static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+    MessageParser::new()
+        .with_mime_headers()
+        .with_date_headers()
+        .with_address_headers()
+        .header_text(HeaderName::Subject)
+        .header_text(HeaderName::Comments)
+        .header_comma_separated(HeaderName::Keywords)
+        .header_comma_separated(HeaderName::ContentLanguage)
+        .header_received(HeaderName::Received)
+        .header_raw(HeaderName::MessageId)
+        .header_raw(HeaderName::InReplyTo)
+        .header_raw(HeaderName::References)
+        .header_raw(HeaderName::ResentMessageId)
+        .header_raw(HeaderName::ReturnPath)
+        .header_raw(HeaderName::ContentId)
+        .header_raw(HeaderName::MimeVersion)
+        .default_header_text()
+});
+
+/// The `href` and `src` URLs of an HTML part (http, https and `www.` ones), entities
+/// `&amp;` undone, in order.
+fn html_links(html: &str) -> Vec<String> {
+    let bytes = html.as_bytes();
+    let mut links = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let name_len = if starts_with_ignore_case(&bytes[at..], b"href") {
+            4
+        } else if starts_with_ignore_case(&bytes[at..], b"src") {
+            3
+        } else {
+            at += 1;
+            continue;
+        };
+        let attribute_start = at == 0 || bytes[at - 1].is_ascii_whitespace();
+        at += name_len;
+        if !attribute_start {
+            continue;
+        }
+        let mut value_at = at;
+        while bytes.get(value_at).is_some_and(u8::is_ascii_whitespace) {
+            value_at += 1;
+        }
+        if bytes.get(value_at) != Some(&b'=') {
+            continue;
+        }
+        value_at += 1;
+        while bytes.get(value_at).is_some_and(u8::is_ascii_whitespace) {
+            value_at += 1;
+        }
+        let (value_start, end_byte) = match bytes.get(value_at) {
+            Some(&quote @ (b'"' | b'\'')) => (value_at + 1, Some(quote)),
+            _ => (value_at, None),
+        };
+        let value_len = bytes[value_start..]
+            .iter()
+            .position(|&b| match end_byte {
+                Some(quote) => b == quote,
+                None => b.is_ascii_whitespace() || b == b'>',
+            })
+            .unwrap_or(bytes.len() - value_start);
+        at = value_start + value_len;
+        let Some(value) = html.get(value_start..at) else {
+            continue;
+        };
+        let value = value.trim().replace("&amp;", "&");
+        if let Some(url) = find_urls(&value).next()
+            && value.starts_with(url)
+        {
+            links.push(url.to_owned());
+        }
+    }
+    links
 }
 
 /// A header value as text: decoded for the kinds mail-parser decodes (text, addresses,
@@ -89,8 +181,8 @@ impl Content {
 /// Received), whose parameters are not encoded-words.
 fn decoded_value(header: &Header<'_>, raw: &[u8]) -> String {
     match &header.value {
-        HeaderValue::Text(text) => text.trim().to_owned(),
-        HeaderValue::TextList(list) => list.join(", "),
+        HeaderValue::Text(text) => unfold(text.trim()),
+        HeaderValue::TextList(list) => unfold(&list.join(", ")),
         HeaderValue::Address(address) => address
             .iter()
             .map(|addr| match (addr.name(), addr.address()) {
@@ -111,6 +203,15 @@ fn decoded_value(header: &Header<'_>, raw: &[u8]) -> String {
                 .collect::<Vec<_>>()
                 .join(" ")
         }
+    }
+}
+
+/// RFC 5322 §2.2.3: unfolding removes the line breaks and keeps the white space after them.
+fn unfold(text: &str) -> String {
+    if text.contains(['\r', '\n']) {
+        text.replace(['\r', '\n'], "")
+    } else {
+        text.to_owned()
     }
 }
 

@@ -4,6 +4,7 @@ mod arc;
 mod dkim;
 mod dmarc;
 mod helo;
+mod rules;
 mod s25r;
 mod spf;
 
@@ -18,6 +19,7 @@ pub(crate) use arc::ArcCheck;
 pub(crate) use dkim::DkimCheck;
 pub(crate) use dmarc::DmarcCheck;
 pub(crate) use helo::HeloCheck;
+pub(crate) use rules::RulesCheck;
 pub(crate) use s25r::S25rCheck;
 pub(crate) use spf::SpfCheck;
 
@@ -36,6 +38,7 @@ pub fn catalogue() -> impl Iterator<Item = &'static Symbol> {
         arc::SYMBOLS,
         s25r::SYMBOLS,
         helo::SYMBOLS,
+        rules::SYMBOLS,
         ENGINE_SYMBOLS,
     ]
     .into_iter()
@@ -74,6 +77,9 @@ pub(crate) fn enabled<R: Resolver + Clone + 'static>(
     }
     if config.helo.mode != Mode::Off {
         checks.push(Box::new(HeloCheck));
+    }
+    if config.content.mode != Mode::Off && !config.content.is_empty() {
+        checks.push(Box::new(RulesCheck::new(&config.content)));
     }
     checks
 }

@@ -34,6 +34,12 @@ pub struct RawConfig {
     pub arc: RawArc,
     pub s25r: RawS25r,
     pub helo: RawHelo,
+    pub content: RawContent,
+    /// `[[rules]]`: regular expressions on the decoded message, each a symbol. None by
+    /// default (and then not serialized: an empty top-level array would clash with a
+    /// `[[rules]]` entry written after it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RawRule>,
     pub actions: RawActions,
     pub headers: RawHeaders,
     /// Symbol name → score, overriding the defaults.
@@ -50,6 +56,15 @@ impl RawConfig {
     pub fn with_every_key() -> Self {
         let mut raw = Self::default();
         raw.actions.rewrite_subject = Some(raw.actions.add_header);
+        raw.rules = vec![RawRule {
+            name: "EXAMPLE".to_owned(),
+            on: "body".to_owned(),
+            pattern: "example".to_owned(),
+            score: Some(1.0),
+            action: Some("reject".to_owned()),
+            description: Some("example".to_owned()),
+            case_insensitive: true,
+        }];
         raw.scores = DEFAULT_SCORES
             .iter()
             .map(|&(name, score)| (name.to_owned(), score))
@@ -72,6 +87,8 @@ impl Default for RawConfig {
             arc: RawArc::default(),
             s25r: RawS25r::default(),
             helo: RawHelo::default(),
+            content: RawContent::default(),
+            rules: Vec::new(),
             actions: RawActions::default(),
             headers: RawHeaders::default(),
             scores: BTreeMap::new(),
@@ -346,6 +363,57 @@ impl Default for RawS25r {
             ipv4_only: true,
         }
     }
+}
+
+/// `[content]`: how the rules on the decoded message (`[[rules]]` and Postfix
+/// header_checks/body_checks files) run.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawContent {
+    /// `enforce` lets rules with an action (reject, tempfail, tag) act; `tag` records what
+    /// they would have done; `off` runs no rule at all.
+    #[serde(deserialize_with = "word")]
+    pub mode: Mode,
+    /// Postfix header_checks regexp tables, matched against each decoded header line.
+    pub header_checks: Vec<String>,
+    /// Postfix body_checks regexp tables, matched against each line of the decoded text.
+    pub body_checks: Vec<String>,
+    /// Most bytes of decoded text, and of raw body, the rules scan per message.
+    pub max_scan_bytes: usize,
+}
+
+impl Default for RawContent {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Tag,
+            header_checks: Vec::new(),
+            body_checks: Vec::new(),
+            max_scan_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// One `[[rules]]` entry.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRule {
+    /// The symbol it defines (UPPER_SNAKE).
+    pub name: String,
+    /// What it matches: "body", "rawbody", "uri", "headers" or "header:Name".
+    pub on: String,
+    /// A regular expression (Rust regex syntax).
+    pub pattern: String,
+    /// The symbol's score; 0 when only an action is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// "reject", "tempfail" or "tag", done in `content.mode = "enforce"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// What a match means; written from `on` and `pattern` when not given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Match letters regardless of case (as `(?i)` in the pattern does).
+    pub case_insensitive: bool,
 }
 
 /// Score thresholds; the defaults are rspamd's.

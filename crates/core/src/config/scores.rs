@@ -63,6 +63,13 @@ pub const DEFAULT_SCORES: &[(&str, f64)] = &[
     ("HFILTER_HELO_NOT_FQDN", 1.0),
     ("RDNS_NONE", 1.0),
     ("HFILTER_HOSTNAME_UNKNOWN", 0.5),
+    // Postfix header_checks/body_checks files: an entry that refuses or holds scores the
+    // add_header threshold, so in content.mode = "tag" the message is still marked spam
+    // (the file's author judged it so); WARN-like entries only inform.
+    ("HEADER_CHECKS", 6.0),
+    ("HEADER_CHECKS_WARN", 0.0),
+    ("BODY_CHECKS", 6.0),
+    ("BODY_CHECKS_WARN", 0.0),
     // The message itself.
     ("HEADER_UNREADABLE", 1.0),
 ];

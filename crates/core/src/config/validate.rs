@@ -100,7 +100,8 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let s25r = super::s25r::validate(&mut errors, &raw.s25r);
     let thresholds = thresholds(&mut errors, &raw.actions);
     headers(&mut errors, &raw.headers, &thresholds);
-    let definitions = super::symbols::Definitions::default();
+    let mut definitions = super::symbols::Definitions::default();
+    let content = super::rules::validate(&mut errors, &mut definitions, &raw.content, &raw.rules);
     let defined = definitions.into_symbols();
     let scores = scores::resolve(&mut errors, &raw.scores, &defined);
     let milter = frontend(
@@ -153,6 +154,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         helo: Helo {
             mode: raw.helo.mode,
         },
+        content,
         thresholds,
         headers: raw.headers,
         defined,

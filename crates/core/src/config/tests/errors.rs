@@ -21,8 +21,8 @@ fn error(text: &str) -> String {
 fn unknown_top_level_key() {
     assert_eq!(
         error("authserv_id = \"mx.example\"\nbogus = 1\n"),
-        "line 2: bogus: unknown key; the top level has actions, arc, authserv_id, dkim, dmarc, \
-         dns, headers, helo, internal_hosts, limits, milter, on_error, policy, s25r, scores, server, spf, store"
+        "line 2: bogus: unknown key; the top level has actions, arc, authserv_id, content, dkim, dmarc, \
+         dns, headers, helo, internal_hosts, limits, milter, on_error, policy, rules, s25r, scores, server, spf, store"
     );
 }
 
@@ -68,7 +68,7 @@ fn misplaced_keys_say_where_they_belong() {
     );
     assert_eq!(
         error("[dns]\nmode = \"tag\"\n"),
-        "line 2: dns.mode: unknown key here; mode belongs in [arc] or [dkim] or [dmarc] or [helo] or [s25r] or [spf]"
+        "line 2: dns.mode: unknown key here; mode belongs in [arc] or [content] or [dkim] or [dmarc] or [helo] or [s25r] or [spf]"
     );
     assert_eq!(
         error("[arc]\nactions = {}\n"),

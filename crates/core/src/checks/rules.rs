@@ -1,0 +1,337 @@
+//! Content rules: `[[rules]]` regular expressions and Postfix header_checks/body_checks
+//! files, matched against the *decoded* message (base64 and quoted-printable undone,
+//! charsets converted to UTF-8, HTML reduced to text, RFC 2047 headers decoded), which is
+//! what Postfix's own checks could not see.
+//!
+//! Data flow: the decoded content ([`crate::content::Content`], derived once) → the inputs
+//! each target reads, bounded by `content.max_scan_bytes` → for each target, one pass of its
+//! [`PatternSet`] over the inputs joined by newlines → only for the patterns that matched
+//! somewhere, each pattern alone on each input, for the evidence (and, for Postfix files,
+//! the first-match-wins order per line) → hits on the rules' symbols (or `HEADER_CHECKS`,
+//! `BODY_CHECKS` and their `_WARN` companions) and the most severe action asked for.
+
+use std::borrow::Cow;
+
+use crate::check::{Check, CheckFuture, CheckName, Outcome};
+use crate::config::{
+    ChecksTable, ContentRules, Entry, PatternSet, RuleGroup, TableAction, TableKind, Target,
+};
+use crate::scan::Scan;
+use crate::symbol::Symbol;
+use crate::verdict::{Action, Header};
+
+pub(super) const SYMBOLS: &[Symbol] = &[
+    Symbol {
+        name: "HEADER_CHECKS",
+        description: "Postfix header_checks: a REJECT, DEFER, DISCARD or HOLD entry matched a decoded header line",
+    },
+    Symbol {
+        name: "HEADER_CHECKS_WARN",
+        description: "Postfix header_checks: a WARN, INFO or PREPEND entry matched a decoded header line",
+    },
+    Symbol {
+        name: "BODY_CHECKS",
+        description: "Postfix body_checks: a REJECT, DEFER, DISCARD or HOLD entry matched a line of the decoded text",
+    },
+    Symbol {
+        name: "BODY_CHECKS_WARN",
+        description: "Postfix body_checks: a WARN or INFO entry matched a line of the decoded text",
+    },
+];
+
+/// Longest piece of matched text quoted in evidence: enough to recognise the match, short
+/// enough that sender text cannot flood a report.
+const MAX_EVIDENCE_CHARS: usize = 60;
+
+pub(crate) struct RulesCheck {
+    rules: ContentRules,
+}
+
+impl RulesCheck {
+    pub(crate) fn new(rules: &ContentRules) -> Self {
+        Self {
+            rules: rules.clone(),
+        }
+    }
+
+    fn examine(&self, scan: &Scan<'_>) -> Outcome {
+        let mut outcome = Outcome::default();
+        let inputs = Inputs::new(scan, self.rules.max_scan_bytes);
+        let mut asked: Option<(Action, String)> = None;
+        let mut ask = |action: Action, reason: String| {
+            if asked.as_ref().is_none_or(|(a, _)| action > *a) {
+                asked = Some((action, reason));
+            }
+        };
+        for group in &self.rules.groups {
+            let items = inputs.for_target(&group.target);
+            for (index, evidence) in group_matches(group, &items) {
+                let rule = &group.rules[index];
+                outcome.hit(rule.symbol, evidence);
+                if let Some(action) = rule.action {
+                    ask(action, format!("Content rule: {}", rule.symbol));
+                }
+            }
+        }
+        for table in &self.rules.tables {
+            let lines: Vec<&str> = match table.kind {
+                TableKind::Header => inputs.headers.iter().map(String::as_str).collect(),
+                TableKind::Body => inputs.body.iter().flat_map(|part| part.lines()).collect(),
+            };
+            for found in table_matches(table, &lines) {
+                apply(table, &found, &mut outcome, &mut ask);
+            }
+        }
+        if inputs.truncated {
+            outcome.skip(
+                "content",
+                format!(
+                    "text beyond content.max_scan_bytes ({} bytes) was not scanned",
+                    self.rules.max_scan_bytes
+                ),
+            );
+        }
+        outcome.enforce = asked;
+        outcome
+    }
+}
+
+/// The texts rules read, each bounded.
+struct Inputs<'s> {
+    /// `Name: value`, decoded and unfolded.
+    headers: Vec<String>,
+    /// Decoded text parts, together at most `max_scan_bytes`.
+    body: Vec<&'s str>,
+    raw_body: Cow<'s, str>,
+    uris: Vec<&'s str>,
+    fields: &'s [(String, String)],
+    truncated: bool,
+}
+
+impl<'s> Inputs<'s> {
+    fn new(scan: &'s Scan<'_>, max_bytes: usize) -> Self {
+        let content = scan.content();
+        let mut budget = max_bytes;
+        let mut truncated = false;
+        let mut body = Vec::new();
+        for part in &content.text_parts {
+            let kept = prefix(part, budget);
+            truncated |= kept.len() < part.len();
+            budget -= kept.len();
+            if !kept.is_empty() {
+                body.push(kept);
+            }
+        }
+        let raw = scan.message.as_ref().map_or(&[][..], |m| m.body);
+        let raw = &raw[..raw.len().min(max_bytes)];
+        Inputs {
+            headers: content
+                .headers
+                .iter()
+                .map(|(name, value)| format!("{name}: {value}"))
+                .collect(),
+            body,
+            raw_body: String::from_utf8_lossy(raw),
+            uris: content.urls.iter().map(String::as_str).collect(),
+            fields: &content.headers,
+            truncated,
+        }
+    }
+
+    fn for_target<'a>(&'a self, target: &Target) -> Vec<&'a str> {
+        match target {
+            Target::Body => self.body.clone(),
+            Target::RawBody => vec![self.raw_body.as_ref()],
+            Target::Uri => self.uris.clone(),
+            Target::Headers => self.headers.iter().map(String::as_str).collect(),
+            Target::Header(name) => self
+                .fields
+                .iter()
+                .filter(|(field, _)| field.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value.as_str())
+                .collect(),
+        }
+    }
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn prefix(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The patterns of `set` that match somewhere in `items`: one pass over them joined.
+fn candidates(set: &PatternSet, items: &[&str]) -> Vec<usize> {
+    match items {
+        [] => Vec::new(),
+        [one] => set.matching(one),
+        many => set.matching(&many.join("\n")),
+    }
+}
+
+/// Each rule of the group that matches an item, with its evidence from the first such item.
+fn group_matches(group: &RuleGroup, items: &[&str]) -> Vec<(usize, String)> {
+    let on = group.target.as_on();
+    candidates(&group.set, items)
+        .into_iter()
+        .filter_map(|index| {
+            let regex = group.set.regex(index);
+            items.iter().find_map(|item| regex.find(item)).map(|found| {
+                let rule = &group.rules[index];
+                (
+                    index,
+                    format!("{on} matches /{}/: {}", rule.pattern, quote(found.as_str())),
+                )
+            })
+        })
+        .collect()
+}
+
+/// A rule entry of a table that decided some line, with the text its pattern matched there.
+struct TableMatch<'t> {
+    line: usize,
+    pattern: usize,
+    action: &'t TableAction,
+    matched: Option<String>,
+}
+
+/// Postfix's evaluation: for each line, the first entry that matches decides; each entry is
+/// reported once, for the first line it decided.
+fn table_matches<'t>(table: &'t ChecksTable, lines: &[&str]) -> Vec<TableMatch<'t>> {
+    let candidates = candidates(&table.set, lines);
+    let mut found: Vec<TableMatch<'t>> = Vec::new();
+    if candidates.is_empty() && !table.has_negation {
+        return found;
+    }
+    for text in lines {
+        let on_line: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| table.set.regex(i).is_match(text))
+            .collect();
+        if on_line.is_empty() && !table.has_negation {
+            continue;
+        }
+        let Some(Entry::Rule {
+            line,
+            condition,
+            action,
+        }) = table.first_match(|i| on_line.contains(&i))
+        else {
+            continue;
+        };
+        if matches!(action, TableAction::Ignore) || found.iter().any(|f| f.line == *line) {
+            continue;
+        }
+        let matched = (!condition.negated)
+            .then(|| table.set.regex(condition.pattern).find(text))
+            .flatten()
+            .map(|m| quote(m.as_str()));
+        found.push(TableMatch {
+            line: *line,
+            pattern: condition.pattern,
+            action,
+            matched,
+        });
+    }
+    found
+}
+
+/// A table entry's hit, its enforcement request and, for PREPEND, its header field.
+fn apply(
+    table: &ChecksTable,
+    found: &TableMatch<'_>,
+    outcome: &mut Outcome,
+    ask: &mut impl FnMut(Action, String),
+) {
+    let (symbol, warn_symbol, file_kind) = match table.kind {
+        TableKind::Header => ("HEADER_CHECKS", "HEADER_CHECKS_WARN", "header_checks"),
+        TableKind::Body => ("BODY_CHECKS", "BODY_CHECKS_WARN", "body_checks"),
+    };
+    let word = found.action.word();
+    let mut evidence = format!(
+        "{}:{} /{}/ {word}",
+        table.path, found.line, table.written[found.pattern]
+    );
+    match found.action {
+        TableAction::Reject(text)
+        | TableAction::Defer(text)
+        | TableAction::Warn { text, .. }
+        | TableAction::Tag { text, .. }
+        | TableAction::Prepend(text)
+            if !text.is_empty() =>
+        {
+            evidence.push(' ');
+            evidence.push_str(text);
+        }
+        _ => {}
+    }
+    if let Some(matched) = &found.matched {
+        evidence.push_str(": ");
+        evidence.push_str(matched);
+    }
+    match found.action {
+        TableAction::Reject(text) => {
+            outcome.hit(symbol, evidence);
+            ask(Action::Reject, text.clone());
+        }
+        TableAction::Defer(text) => {
+            outcome.hit(symbol, evidence);
+            ask(Action::Tempfail, text.clone());
+        }
+        TableAction::Tag { .. } => {
+            outcome.hit(symbol, evidence);
+            ask(
+                Action::AddHeader,
+                format!("{file_kind} {word}: {}:{}", table.path, found.line),
+            );
+        }
+        TableAction::Warn { .. } => outcome.hit(warn_symbol, evidence),
+        TableAction::Prepend(field) => {
+            outcome.hit(warn_symbol, evidence);
+            if let Some((name, value)) = field.split_once(':') {
+                outcome
+                    .headers
+                    .push(Header::new(name, value.trim().to_owned()));
+            }
+        }
+        TableAction::Ignore => {}
+    }
+}
+
+/// Matched text for evidence: quoted, control characters shown as spaces, bounded.
+fn quote(text: &str) -> String {
+    let mut shown: String = text
+        .chars()
+        .take(MAX_EVIDENCE_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().nth(MAX_EVIDENCE_CHARS).is_some() {
+        shown.push('…');
+    }
+    format!("{shown:?}")
+}
+
+impl Check for RulesCheck {
+    fn name(&self) -> CheckName {
+        CheckName::Content
+    }
+
+    fn needs_message(&self) -> bool {
+        true
+    }
+
+    fn symbols(&self) -> &'static [Symbol] {
+        SYMBOLS
+    }
+
+    fn check<'a>(&'a self, scan: &'a Scan<'a>) -> CheckFuture<'a> {
+        Box::pin(std::future::ready(self.examine(scan)))
+    }
+}
