@@ -387,6 +387,42 @@ mod tests {
     }
 
     #[test]
+    fn html_links_are_urls_and_quoted_printable_does_not_split_them() {
+        let raw = b"Message-ID: <a.b@xxxxx.jp>\r\n\
+            X-Mailer: =?UTF-8?B?5LiA?=\r\n\
+            Thread-Topic: folded\r\n  twice\r\n\
+            Content-Type: multipart/alternative; boundary=b\r\n\r\n\
+            --b\r\nContent-Type: text/plain; charset=utf-8\r\n\
+            Content-Transfer-Encoding: quoted-printable\r\n\r\n\
+            see http://qp.example/a/very/long/pa=\r\nth?x=3D1 now\r\n\
+            --b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+            <a HREF = \"https://link.example/?a=1&amp;b=2\">x</a> <img src=http://img.example/i.png>\r\n\
+            <a data-href=\"http://not.example/\">y</a> <a href=\"mailto:a@b.example\">z</a>\r\n\
+            <a href='http://qp.example/a/very/long/path?x=1'>dup</a>\r\n\
+            --b--\r\n";
+        let content = Content::derive(raw, &Envelope::default(), 10);
+        assert_eq!(
+            content.urls,
+            [
+                "http://qp.example/a/very/long/path?x=1",
+                "https://link.example/?a=1&b=2",
+                "http://img.example/i.png"
+            ]
+        );
+        let value = |name: &str| {
+            content
+                .headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        // Identifiers as written; unknown fields decoded; values unfolded.
+        assert_eq!(value("Message-ID"), Some("<a.b@xxxxx.jp>"));
+        assert_eq!(value("X-Mailer"), Some("一"));
+        assert_eq!(value("Thread-Topic"), Some("folded twice"));
+    }
+
+    #[test]
     fn part_limit_is_reported() {
         let mut raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n".to_vec();
         for i in 0..5 {
