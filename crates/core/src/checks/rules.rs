@@ -166,12 +166,13 @@ fn prefix(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// The patterns of `set` that match somewhere in `items`: one pass over them joined.
+/// The patterns of `set` that may match one of `items` (confirmed later, each alone): one
+/// pass of the set over the items joined.
 fn candidates(set: &PatternSet, items: &[&str]) -> Vec<usize> {
     match items {
         [] => Vec::new(),
-        [one] => set.matching(one),
-        many => set.matching(&many.join("\n")),
+        [one] => set.candidates(one),
+        many => set.candidates(&many.join("\n")),
     }
 }
 
@@ -333,5 +334,58 @@ impl Check for RulesCheck {
 
     fn check<'a>(&'a self, scan: &'a Scan<'a>) -> CheckFuture<'a> {
         Box::pin(std::future::ready(self.examine(scan)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::envelope::Envelope;
+
+    fn run(config: &str, raw: &[u8]) -> Outcome {
+        let config = Config::parse(config).unwrap();
+        let check = RulesCheck::new(&config.content);
+        let envelope = Envelope::default();
+        let message = kanmon_auth::message::Message::parse(raw).ok();
+        let scan = Scan::new(&envelope, raw, message, false, 0, 10);
+        check.examine(&scan)
+    }
+
+    #[test]
+    fn text_past_the_scan_limit_is_not_scanned_and_says_so() {
+        let mut raw = b"Subject: x\r\n\r\n".to_vec();
+        raw.extend(std::iter::repeat_n(b'a', 5_000));
+        raw.extend_from_slice(b" needle\r\n");
+        let rule =
+            "[[rules]]\nname = \"NEEDLE\"\non = \"body\"\npattern = \"needle\"\nscore = 1.0\n";
+        let outcome = run(&format!("[content]\nmax_scan_bytes = 4096\n{rule}"), &raw);
+        assert!(outcome.hits.is_empty(), "{:?}", outcome.hits);
+        assert_eq!(
+            outcome.skipped[0].why,
+            "text beyond content.max_scan_bytes (4096 bytes) was not scanned"
+        );
+        let outcome = run(rule, &raw);
+        assert_eq!(outcome.hits[0].symbol, "NEEDLE");
+        assert_eq!(
+            outcome.hits[0].evidence,
+            "body matches /needle/: \"needle\""
+        );
+        assert!(outcome.skipped.is_empty());
+    }
+
+    #[test]
+    fn the_most_severe_action_wins_and_each_rule_hits_once() {
+        let config = "\
+[[rules]]\nname = \"TAGGED\"\non = \"header:Received\"\npattern = \"relay\"\naction = \"tag\"\n\
+[[rules]]\nname = \"REFUSED\"\non = \"headers\"\npattern = \"^X-Bad: \"\naction = \"tempfail\"\n";
+        let raw = b"Received: from relay1\r\nReceived: from relay2\r\nX-Bad: yes\r\n\r\nhi\r\n";
+        let outcome = run(config, raw);
+        let symbols: Vec<&str> = outcome.hits.iter().map(|h| h.symbol).collect();
+        assert_eq!(symbols, ["TAGGED", "REFUSED"]);
+        assert_eq!(
+            outcome.enforce,
+            Some((Action::Tempfail, "Content rule: REFUSED".to_owned()))
+        );
     }
 }
