@@ -39,6 +39,9 @@ pub(super) const SYMBOLS: &[Symbol] = &[
     },
 ];
 
+/// Most file entries named in the evidence of one `*_CHECKS` hit; the rest are counted.
+const MAX_ENTRIES_SHOWN: usize = 5;
+
 /// Longest piece of matched text quoted in evidence: enough to recognise the match, short
 /// enough that sender text cannot flood a report.
 const MAX_EVIDENCE_CHARS: usize = 60;
@@ -73,15 +76,17 @@ impl RulesCheck {
                 }
             }
         }
+        let mut entry_hits = EntryHits::default();
         for table in &self.rules.tables {
             let lines: Vec<&str> = match table.kind {
                 TableKind::Header => inputs.headers.iter().map(String::as_str).collect(),
                 TableKind::Body => inputs.body.iter().flat_map(|part| part.lines()).collect(),
             };
             for found in table_matches(table, &lines) {
-                apply(table, &found, &mut outcome, &mut ask);
+                apply(table, &found, &mut entry_hits, &mut outcome, &mut ask);
             }
         }
+        entry_hits.into_hits(&mut outcome);
         if inputs.truncated {
             outcome.skip(
                 "content",
@@ -248,6 +253,7 @@ fn table_matches<'t>(table: &'t ChecksTable, lines: &[&str]) -> Vec<TableMatch<'
 fn apply(
     table: &ChecksTable,
     found: &TableMatch<'_>,
+    hits: &mut EntryHits,
     outcome: &mut Outcome,
     ask: &mut impl FnMut(Action, String),
 ) {
@@ -279,23 +285,23 @@ fn apply(
     }
     match found.action {
         TableAction::Reject(text) => {
-            outcome.hit(symbol, evidence);
+            hits.add(symbol, evidence);
             ask(Action::Reject, text.clone());
         }
         TableAction::Defer(text) => {
-            outcome.hit(symbol, evidence);
+            hits.add(symbol, evidence);
             ask(Action::Tempfail, text.clone());
         }
         TableAction::Tag { .. } => {
-            outcome.hit(symbol, evidence);
+            hits.add(symbol, evidence);
             ask(
                 Action::AddHeader,
                 format!("{file_kind} {word}: {}:{}", table.path, found.line),
             );
         }
-        TableAction::Warn { .. } => outcome.hit(warn_symbol, evidence),
+        TableAction::Warn { .. } => hits.add(warn_symbol, evidence),
         TableAction::Prepend(field) => {
-            outcome.hit(warn_symbol, evidence);
+            hits.add(warn_symbol, evidence);
             if let Some((name, value)) = field.split_once(':') {
                 outcome
                     .headers
@@ -303,6 +309,31 @@ fn apply(
             }
         }
         TableAction::Ignore => {}
+    }
+}
+
+/// Evidence of the file entries that matched, per symbol: a symbol scores once per message
+/// however many entries matched, so they share one hit.
+#[derive(Default)]
+struct EntryHits(Vec<(&'static str, Vec<String>)>);
+
+impl EntryHits {
+    fn add(&mut self, symbol: &'static str, evidence: String) {
+        match self.0.iter_mut().find(|(s, _)| *s == symbol) {
+            Some((_, list)) => list.push(evidence),
+            None => self.0.push((symbol, vec![evidence])),
+        }
+    }
+
+    /// One hit per symbol, naming at most [`MAX_ENTRIES_SHOWN`] entries, then a count.
+    fn into_hits(self, outcome: &mut Outcome) {
+        for (symbol, list) in self.0 {
+            let mut evidence = list[..list.len().min(MAX_ENTRIES_SHOWN)].join("; ");
+            if list.len() > MAX_ENTRIES_SHOWN {
+                evidence.push_str(&format!("; and {} more", list.len() - MAX_ENTRIES_SHOWN));
+            }
+            outcome.hit(symbol, evidence);
+        }
     }
 }
 
@@ -386,6 +417,40 @@ mod tests {
         assert_eq!(
             outcome.enforce,
             Some((Action::Tempfail, "Content rule: REFUSED".to_owned()))
+        );
+    }
+
+    #[test]
+    fn entries_of_one_symbol_share_one_hit() {
+        use std::io::Write;
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        for i in 0..8 {
+            writeln!(file, "/^X-N{i}:/ DEFER slow down {i}").unwrap();
+        }
+        writeln!(file, "/^X-Bad:/ REJECT go away").unwrap();
+        let path = file.path().display().to_string();
+        let mut raw = String::from("X-Bad: 1\r\n");
+        for i in 0..8 {
+            raw.push_str(&format!("X-N{i}: x\r\n"));
+        }
+        raw.push_str("\r\nbody\r\n");
+        let outcome = run(
+            &format!("[content]\nheader_checks = [{path:?}]\n"),
+            raw.as_bytes(),
+        );
+        assert_eq!(outcome.hits.len(), 1, "{:?}", outcome.hits);
+        let evidence = &outcome.hits[0].evidence;
+        assert!(
+            evidence.starts_with(&format!(
+                "{path}:9 /^X-Bad:/ REJECT go away: \"X-Bad:\"; {path}:1 "
+            )),
+            "{evidence}"
+        );
+        assert!(evidence.ends_with("; and 4 more"), "{evidence}");
+        // The most severe action asked wins, with its entry's text.
+        assert_eq!(
+            outcome.enforce,
+            Some((Action::Reject, "go away".to_owned()))
         );
     }
 }
