@@ -205,6 +205,8 @@ struct TableMatch<'t> {
     pattern: usize,
     action: &'t TableAction,
     matched: Option<String>,
+    /// The action's text with `$1`… substituted from the line.
+    text: String,
 }
 
 /// Postfix's evaluation: for each line, the first entry that matches decides; each entry is
@@ -235,18 +237,52 @@ fn table_matches<'t>(table: &'t ChecksTable, lines: &[&str]) -> Vec<TableMatch<'
         if matches!(action, TableAction::Ignore) || found.iter().any(|f| f.line == *line) {
             continue;
         }
+        let regex = table.set.regex(condition.pattern);
         let matched = (!condition.negated)
-            .then(|| table.set.regex(condition.pattern).find(text))
+            .then(|| regex.find(text))
             .flatten()
             .map(|m| quote(m.as_str()));
+        let template = match action {
+            TableAction::Reject(t)
+            | TableAction::Defer(t)
+            | TableAction::Warn { text: t, .. }
+            | TableAction::Tag { text: t, .. }
+            | TableAction::Prepend(t) => t.as_str(),
+            TableAction::Ignore => "",
+        };
+        let expanded = substitute(template, (!condition.negated).then_some(regex), text);
         found.push(TableMatch {
             line: *line,
             pattern: condition.pattern,
             action,
             matched,
+            text: expanded,
         });
     }
     found
+}
+
+/// Longest action text after substitution: what an SMTP reply line or a header field can
+/// carry comfortably (RFC 5321 §4.5.3.1.5 allows 512 octets per reply line).
+const MAX_SUBSTITUTED_BYTES: usize = 400;
+
+/// `template` with `$1`, `${1}` and `$$` replaced as Postfix's regexp tables do (in the
+/// regex crate's syntax for the same forms), from the pattern's match on `line`; unchanged
+/// when it has no `$` or the entry is negated (no match, nothing to take).
+fn substitute(template: &str, regex: Option<&regex::Regex>, line: &str) -> String {
+    let captures = regex
+        .filter(|_| template.contains('$'))
+        .and_then(|r| r.captures(line));
+    let Some(captures) = captures else {
+        return template.to_owned();
+    };
+    let mut out = String::new();
+    captures.expand(template, &mut out);
+    let out: String = out
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    prefix(&out, MAX_SUBSTITUTED_BYTES).to_owned()
 }
 
 /// A table entry's hit, its enforcement request and, for PREPEND, its header field.
@@ -262,47 +298,44 @@ fn apply(
         TableKind::Body => ("BODY_CHECKS", "BODY_CHECKS_WARN", "body_checks"),
     };
     let word = found.action.word();
+    let text = &found.text;
     let mut evidence = format!(
         "{}:{} /{}/ {word}",
         table.path, found.line, table.written[found.pattern]
     );
-    match found.action {
-        TableAction::Reject(text)
-        | TableAction::Defer(text)
-        | TableAction::Warn { text, .. }
-        | TableAction::Tag { text, .. }
-        | TableAction::Prepend(text)
-            if !text.is_empty() =>
-        {
-            evidence.push(' ');
-            evidence.push_str(text);
-        }
-        _ => {}
+    if !text.is_empty() {
+        evidence.push(' ');
+        evidence.push_str(text);
     }
     if let Some(matched) = &found.matched {
         evidence.push_str(": ");
         evidence.push_str(matched);
     }
     match found.action {
-        TableAction::Reject(text) => {
+        TableAction::Reject(_) => {
             hits.add(symbol, evidence);
             ask(Action::Reject, text.clone());
         }
-        TableAction::Defer(text) => {
+        TableAction::Defer(_) => {
             hits.add(symbol, evidence);
             ask(Action::Tempfail, text.clone());
         }
         TableAction::Tag { .. } => {
             hits.add(symbol, evidence);
-            ask(
-                Action::AddHeader,
-                format!("{file_kind} {word}: {}:{}", table.path, found.line),
-            );
+            let mut reason = format!("{file_kind} {word}: {}:{}", table.path, found.line);
+            if !text.is_empty() {
+                reason.push(' ');
+                reason.push_str(text);
+            }
+            ask(Action::AddHeader, reason);
         }
         TableAction::Warn { .. } => hits.add(warn_symbol, evidence),
-        TableAction::Prepend(field) => {
+        TableAction::Prepend(_) => {
             hits.add(warn_symbol, evidence);
-            if let Some((name, value)) = field.split_once(':') {
+            let field = text.split_once(':').filter(|(name, _)| {
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+            });
+            if let Some((name, value)) = field {
                 outcome
                     .headers
                     .push(Header::new(name, value.trim().to_owned()));
@@ -451,6 +484,29 @@ mod tests {
         assert_eq!(
             outcome.enforce,
             Some((Action::Reject, "go away".to_owned()))
+        );
+    }
+
+    #[test]
+    fn dollar_numbers_take_the_matched_groups() {
+        use std::io::Write;
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "/^Subject: .*(viagra|cialis)/ REJECT no $1 here, $$5 either"
+        )
+        .unwrap();
+        writeln!(file, "/^X-Mailer: (\\S+)/ PREPEND X-Mailer-Seen: ${{1}}").unwrap();
+        let path = file.path().display().to_string();
+        let raw = b"Subject: cheap Cialis\r\nX-Mailer: Blaster/3\r\n\r\nbody\r\n";
+        let outcome = run(&format!("[content]\nheader_checks = [{path:?}]\n"), raw);
+        assert_eq!(
+            outcome.enforce,
+            Some((Action::Reject, "no Cialis here, $5 either".to_owned()))
+        );
+        assert_eq!(
+            outcome.headers,
+            [Header::new("X-Mailer-Seen", "Blaster/3".to_owned())]
         );
     }
 }

@@ -16,9 +16,12 @@
 //! | `DEFER`, `DEFER_IF_PERMIT` | tempfail with the text, in `enforce` mode                |
 //! | `WARN text`, `INFO text` | a 0-score hit with the text, logged                        |
 //! | `DISCARD`, `HOLD`        | the spam tag (at least `add_header`), in `enforce` mode: kanmon never drops mail silently, and a held message is one an admin looks at, which the spam folder is |
-//! | `IGNORE`, `OK`, `DUNNO`  | the line matches nothing further (later entries do not see it) |
+//! | `IGNORE`, `OK`, `DUNNO`  | the line matches nothing further (later entries do not see it); IGNORE's deletion of the line is not done |
 //! | `PREPEND Name: value`    | (header_checks) the header field is added, plus a 0-score hit |
 //! | anything else            | a load-time error naming the file and line                 |
+//!
+//! `$1`, `${1}` and `$$` in the text are substituted when the entry matches
+//! (by the rules check, `checks/rules.rs`, which has the line).
 
 use super::pattern_set::{FlaggedPattern, PatternFlags, PatternSet};
 use super::regexp_table::{logical_lines, split_entry};
