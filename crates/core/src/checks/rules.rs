@@ -60,6 +60,11 @@ impl RulesCheck {
     fn examine(&self, scan: &Scan<'_>) -> Outcome {
         let mut outcome = Outcome::default();
         let inputs = Inputs::new(scan, self.rules.max_scan_bytes);
+        let reads = |target: Target| self.rules.groups.iter().any(|g| g.target == target);
+        let body_read =
+            reads(Target::Body) || self.rules.tables.iter().any(|t| t.kind == TableKind::Body);
+        let truncated =
+            body_read && inputs.body_truncated || reads(Target::RawBody) && inputs.raw_truncated;
         let mut asked: Option<(Action, String)> = None;
         let mut ask = |action: Action, reason: String| {
             if asked.as_ref().is_none_or(|(a, _)| action > *a) {
@@ -87,7 +92,7 @@ impl RulesCheck {
             }
         }
         entry_hits.into_hits(&mut outcome);
-        if inputs.truncated {
+        if truncated {
             outcome.skip(
                 "content",
                 format!(
@@ -110,7 +115,9 @@ struct Inputs<'s> {
     raw_body: Cow<'s, str>,
     uris: Vec<&'s str>,
     fields: &'s [(String, String)],
-    truncated: bool,
+    /// Whether text parts, or the raw body, went past `max_scan_bytes`.
+    body_truncated: bool,
+    raw_truncated: bool,
 }
 
 impl<'s> Inputs<'s> {
@@ -128,6 +135,7 @@ impl<'s> Inputs<'s> {
             }
         }
         let raw = scan.message.as_ref().map_or(&[][..], |m| m.body);
+        let raw_truncated = raw.len() > max_bytes;
         let raw = &raw[..raw.len().min(max_bytes)];
         Inputs {
             headers: content
@@ -139,7 +147,8 @@ impl<'s> Inputs<'s> {
             raw_body: String::from_utf8_lossy(raw),
             uris: content.urls.iter().map(String::as_str).collect(),
             fields: &content.headers,
-            truncated,
+            body_truncated: truncated,
+            raw_truncated,
         }
     }
 
@@ -425,6 +434,14 @@ mod tests {
             "[[rules]]\nname = \"NEEDLE\"\non = \"body\"\npattern = \"needle\"\nscore = 1.0\n";
         let outcome = run(&format!("[content]\nmax_scan_bytes = 4096\n{rule}"), &raw);
         assert!(outcome.hits.is_empty(), "{:?}", outcome.hits);
+        // Only rules that read the body make the cut worth a note.
+        let header_rule = rule.replace("\"body\"", "\"headers\"");
+        let outcome = run(
+            &format!("[content]\nmax_scan_bytes = 4096\n{header_rule}"),
+            &raw,
+        );
+        assert!(outcome.skipped.is_empty());
+        let outcome = run(&format!("[content]\nmax_scan_bytes = 4096\n{rule}"), &raw);
         assert_eq!(
             outcome.skipped[0].why,
             "text beyond content.max_scan_bytes (4096 bytes) was not scanned"
