@@ -422,6 +422,45 @@ mod tests {
         assert_eq!(value("Thread-Topic"), Some("folded twice"));
     }
 
+    /// Charsets beyond those of the rules cases (testdata/cases/rules-*.case), as 8-bit
+    /// parts; the bytes are Python's codecs' encoding of each text.
+    #[test]
+    fn more_charsets_become_utf8() {
+        let samples: [(&str, &[u8], &str); 10] = [
+            ("ISO-8859-2", b"\xa3\xf3\x64\xbc", "Łódź"),
+            ("ISO-8859-5", b"\xbf\xe0\xd8\xd2\xd5\xe2", "Привет"),
+            (
+                "ISO-8859-7",
+                b"\xc3\xe5\xe9\xdc\x20\xf3\xef\xf5",
+                "Γειά σου",
+            ),
+            (
+                "ISO-8859-9",
+                b"\xdd\x73\x74\x61\x6e\x62\x75\x6c",
+                "İstanbul",
+            ),
+            ("UTF-16BE", b"\x65\xe5\x67\x2c", "日本"),
+            (
+                "windows-1252",
+                b"\x93\x71\x75\x6f\x74\x65\x64\x94\x20\x80",
+                "“quoted” €",
+            ),
+            ("KOI8-R", b"\xf0\xd2\xc9\xd7\xc5\xd4", "Привет"),
+            ("GB2312", b"\xd6\xd0\xce\xc4", "中文"),
+            ("EUC-KR", b"\xc7\xd1\xb1\xb9\xbe\xee", "한국어"),
+            ("Big5", b"\xa4\xa4\xa4\xe5", "中文"),
+        ];
+        for (charset, bytes, text) in samples {
+            let mut raw = format!(
+                "Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            )
+            .into_bytes();
+            raw.extend_from_slice(bytes);
+            let content = Content::derive(&raw, &Envelope::default(), 10);
+            assert_eq!(content.text_parts, [text], "{charset}");
+        }
+    }
+
     #[test]
     fn part_limit_is_reported() {
         let mut raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n".to_vec();
