@@ -4,7 +4,8 @@
 //!
 //! A case file is a sequence of sections, each opened by a `=== <name>` line:
 //!
-//! * `=== config`: TOML merged into the defaults (the runner adds `[dns] nameservers`).
+//! * `=== config`: TOML merged into the defaults (the runner adds `[dns] nameservers`);
+//!   `${testdata}` stands for the absolute path of `testdata/` (files a config names).
 //! * `=== dns`: zone lines, `name TYPE value` (see `kanmon_testdns::parse_zone`).
 //! * `=== envelope`: `ip =`, `helo =`, `client_name =` and `client_ptr =` (as Postfix
 //!   passes them: `unknown` when it found none), `from =` (`<>` for the null sender),
@@ -16,6 +17,8 @@
 //!   when any is given the list must match entirely); `forged = 0 2` (indexes);
 //!   `would_enforce = rbl:reject` (what checks in `tag` mode would have enforced, as the
 //!   log line's `would_enforce`, `-` for nothing).
+//!   `config_error = <text>`: the config must fail to load with an error containing the
+//!   text (`${testdata}` substituted), and nothing is scanned.
 //! * `=== message`: the raw message to the end of the file; lines are sent with CRLF
 //!   endings, as SMTP delivers them.
 //!
@@ -44,7 +47,16 @@ struct Case {
 }
 
 fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/cases")
+    testdata_dir().join("cases")
+}
+
+fn testdata_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
+}
+
+/// `text` with `${testdata}` replaced by the testdata directory's path.
+fn with_testdata(text: &str) -> String {
+    text.replace("${testdata}", &testdata_dir().display().to_string())
 }
 
 fn read_case(path: &Path) -> Result<Case, String> {
@@ -183,6 +195,9 @@ fn compare(case: &Case, verdict: &Verdict) -> Vec<String> {
                 expected_skips.push(value.clone());
                 None
             }
+            "config_error" => Some(format!(
+                "config_error: expected the config to fail with {value:?}, but it loaded"
+            )),
             "forged" => differ(
                 "forged",
                 value,
@@ -246,7 +261,8 @@ async fn run_case(server: &DnsServer, case: &Case) -> Result<Verdict, String> {
     };
     let config_text = format!(
         "{authserv_id}{}\n[dns]\nnameservers = [\"{}\"]\ntimeout_ms = 1000\n",
-        case.config, server.addr
+        with_testdata(&case.config),
+        server.addr
     );
     let config = Config::parse(&config_text).map_err(|e| format!("config: {e}"))?;
     // A fresh engine per case: nothing cached from another case's zone.
@@ -305,7 +321,16 @@ async fn case_files() {
             failures.push(format!("{name}: no expectations"));
             continue;
         }
+        let config_error = case
+            .expect
+            .iter()
+            .find(|(key, _)| key == "config_error")
+            .map(|(_, value)| with_testdata(value));
         match run_case(&server, &case).await {
+            Err(e)
+                if config_error
+                    .as_ref()
+                    .is_some_and(|wanted| e.contains(wanted)) => {}
             Ok(verdict) => {
                 if std::env::var_os("KANMON_CASE_SHOW").is_some() {
                     show(&name, &verdict);

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::scan::Scan;
 use crate::symbol::{Hit, Symbol};
-use crate::verdict::{Action, Skipped};
+use crate::verdict::{Action, Header, Skipped};
 
 /// How much say a check has, per check in the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -57,6 +57,7 @@ pub enum CheckName {
     Senders,
     Greylist,
     Rbl,
+    Content,
 }
 
 impl CheckName {
@@ -71,6 +72,7 @@ impl CheckName {
             CheckName::Senders => "senders",
             CheckName::Greylist => "greylist",
             CheckName::Rbl => "rbl",
+            CheckName::Content => "content",
         }
     }
 }
@@ -91,6 +93,8 @@ pub struct Outcome {
     pub enforce: Option<(Action, String)>,
     /// Parts of the check that could not run, and why.
     pub skipped: Vec<Skipped>,
+    /// Header fields it asks to add (a Postfix header_checks `PREPEND`), after kanmon's own.
+    pub headers: Vec<Header>,
 }
 
 impl Outcome {

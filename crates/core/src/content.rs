@@ -3,11 +3,16 @@
 //! Derived from the raw message with mail-parser, once per message and only when a check asks
 //! ([`crate::scan::Scan::content`]), since the authentication checks never need it. Text
 //! parts arrive as UTF-8 whatever their transfer encoding (base64, quoted-printable) and
-//! charset (ISO-2022-JP, Shift_JIS, Windows-1252, …); HTML parts are converted to text.
+//! charset (ISO-2022-JP, Shift_JIS, EUC-JP, ISO-8859-x, UTF-16, Windows-1252, …; mail-parser's
+//! `full_encoding` feature); HTML parts are converted to text, and their links (`href`,
+//! `src`), which that conversion drops, are added to the URLs. Header values are decoded
+//! (RFC 2047 encoded-words, in every field that is not structured) and unfolded, as the
+//! content rules match them.
 
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
-use mail_parser::{Address, Header, HeaderValue, MessageParser};
+use mail_parser::{Address, Header, HeaderName, HeaderValue, MessageParser, PartType};
 
 use crate::envelope::Envelope;
 
@@ -44,7 +49,7 @@ impl Content {
         if let Some(domain) = envelope.mail_from_domain() {
             content.domains.insert(domain);
         }
-        let Some(message) = MessageParser::default().parse(raw) else {
+        let Some(message) = PARSER.parse(raw) else {
             return content;
         };
         content.headers = message
@@ -67,21 +72,108 @@ impl Content {
                 content.text_parts.push(text.into_owned());
             }
         }
-        for text in &content.text_parts {
-            for url in find_urls(text) {
-                if content.urls.len() >= MAX_URLS {
-                    break;
-                }
+        let links: Vec<String> = (0..message.html_body_count().min(max_parts))
+            .filter_map(|index| message.html_part(index as u32))
+            .filter_map(|part| match &part.body {
+                PartType::Html(html) => Some(html_links(html)),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let text_urls = content.text_parts.iter().flat_map(|text| find_urls(text));
+        for url in text_urls.chain(links.iter().map(String::as_str)) {
+            if content.urls.len() >= MAX_URLS {
+                break;
+            }
+            if !content.urls.iter().any(|u| u == url) {
                 if let Some(host) = url_host(url) {
                     content.domains.insert(host);
                 }
-                if !content.urls.iter().any(|u| u == url) {
-                    content.urls.push(url.to_owned());
-                }
+                content.urls.push(url.to_owned());
             }
         }
         content
     }
+}
+
+/// mail-parser's default header parsers, except that every field it does not parse into
+/// parts is decoded as text (RFC 2047), where by default unknown fields (`X-Mailer`,
+/// `Thread-Topic`) stay raw; and message identifiers stay as written, angle brackets
+/// included, as Postfix header_checks patterns (`/^Message-ID:.*example.jp>/`) expect.
+static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+    MessageParser::new()
+        .with_mime_headers()
+        .with_date_headers()
+        .with_address_headers()
+        .header_text(HeaderName::Subject)
+        .header_text(HeaderName::Comments)
+        .header_comma_separated(HeaderName::Keywords)
+        .header_comma_separated(HeaderName::ContentLanguage)
+        .header_received(HeaderName::Received)
+        .header_raw(HeaderName::MessageId)
+        .header_raw(HeaderName::InReplyTo)
+        .header_raw(HeaderName::References)
+        .header_raw(HeaderName::ResentMessageId)
+        .header_raw(HeaderName::ReturnPath)
+        .header_raw(HeaderName::ContentId)
+        .header_raw(HeaderName::MimeVersion)
+        .default_header_text()
+});
+
+/// The `href` and `src` URLs of an HTML part (http, https and `www.` ones), entities
+/// `&amp;` undone, in order.
+fn html_links(html: &str) -> Vec<String> {
+    let bytes = html.as_bytes();
+    let mut links = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let name_len = if starts_with_ignore_case(&bytes[at..], b"href") {
+            4
+        } else if starts_with_ignore_case(&bytes[at..], b"src") {
+            3
+        } else {
+            at += 1;
+            continue;
+        };
+        let attribute_start = at == 0 || bytes[at - 1].is_ascii_whitespace();
+        at += name_len;
+        if !attribute_start {
+            continue;
+        }
+        let mut value_at = at;
+        while bytes.get(value_at).is_some_and(u8::is_ascii_whitespace) {
+            value_at += 1;
+        }
+        if bytes.get(value_at) != Some(&b'=') {
+            continue;
+        }
+        value_at += 1;
+        while bytes.get(value_at).is_some_and(u8::is_ascii_whitespace) {
+            value_at += 1;
+        }
+        let (value_start, end_byte) = match bytes.get(value_at) {
+            Some(&quote @ (b'"' | b'\'')) => (value_at + 1, Some(quote)),
+            _ => (value_at, None),
+        };
+        let value_len = bytes[value_start..]
+            .iter()
+            .position(|&b| match end_byte {
+                Some(quote) => b == quote,
+                None => b.is_ascii_whitespace() || b == b'>',
+            })
+            .unwrap_or(bytes.len() - value_start);
+        at = value_start + value_len;
+        let Some(value) = html.get(value_start..at) else {
+            continue;
+        };
+        let value = value.trim().replace("&amp;", "&");
+        if let Some(url) = find_urls(&value).next()
+            && value.starts_with(url)
+        {
+            links.push(url.to_owned());
+        }
+    }
+    links
 }
 
 /// A header value as text: decoded for the kinds mail-parser decodes (text, addresses,
@@ -89,8 +181,8 @@ impl Content {
 /// Received), whose parameters are not encoded-words.
 fn decoded_value(header: &Header<'_>, raw: &[u8]) -> String {
     match &header.value {
-        HeaderValue::Text(text) => text.trim().to_owned(),
-        HeaderValue::TextList(list) => list.join(", "),
+        HeaderValue::Text(text) => unfold(text.trim()),
+        HeaderValue::TextList(list) => unfold(&list.join(", ")),
         HeaderValue::Address(address) => address
             .iter()
             .map(|addr| match (addr.name(), addr.address()) {
@@ -111,6 +203,15 @@ fn decoded_value(header: &Header<'_>, raw: &[u8]) -> String {
                 .collect::<Vec<_>>()
                 .join(" ")
         }
+    }
+}
+
+/// RFC 5322 §2.2.3: unfolding removes the line breaks and keeps the white space after them.
+fn unfold(text: &str) -> String {
+    if text.contains(['\r', '\n']) {
+        text.replace(['\r', '\n'], "")
+    } else {
+        text.to_owned()
     }
 }
 
@@ -283,6 +384,81 @@ mod tests {
                 "spam.example"
             ]
         );
+    }
+
+    #[test]
+    fn html_links_are_urls_and_quoted_printable_does_not_split_them() {
+        let raw = b"Message-ID: <a.b@xxxxx.jp>\r\n\
+            X-Mailer: =?UTF-8?B?5LiA?=\r\n\
+            Thread-Topic: folded\r\n  twice\r\n\
+            Content-Type: multipart/alternative; boundary=b\r\n\r\n\
+            --b\r\nContent-Type: text/plain; charset=utf-8\r\n\
+            Content-Transfer-Encoding: quoted-printable\r\n\r\n\
+            see http://qp.example/a/very/long/pa=\r\nth?x=3D1 now\r\n\
+            --b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+            <a HREF = \"https://link.example/?a=1&amp;b=2\">x</a> <img src=http://img.example/i.png>\r\n\
+            <a data-href=\"http://not.example/\">y</a> <a href=\"mailto:a@b.example\">z</a>\r\n\
+            <a href='http://qp.example/a/very/long/path?x=1'>dup</a>\r\n\
+            --b--\r\n";
+        let content = Content::derive(raw, &Envelope::default(), 10);
+        assert_eq!(
+            content.urls,
+            [
+                "http://qp.example/a/very/long/path?x=1",
+                "https://link.example/?a=1&b=2",
+                "http://img.example/i.png"
+            ]
+        );
+        let value = |name: &str| {
+            content
+                .headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        // Identifiers as written; unknown fields decoded; values unfolded.
+        assert_eq!(value("Message-ID"), Some("<a.b@xxxxx.jp>"));
+        assert_eq!(value("X-Mailer"), Some("一"));
+        assert_eq!(value("Thread-Topic"), Some("folded twice"));
+    }
+
+    /// Charsets beyond those of the rules cases (testdata/cases/rules-*.case), as 8-bit
+    /// parts; the bytes are Python's codecs' encoding of each text.
+    #[test]
+    fn more_charsets_become_utf8() {
+        let samples: [(&str, &[u8], &str); 10] = [
+            ("ISO-8859-2", b"\xa3\xf3\x64\xbc", "Łódź"),
+            ("ISO-8859-5", b"\xbf\xe0\xd8\xd2\xd5\xe2", "Привет"),
+            (
+                "ISO-8859-7",
+                b"\xc3\xe5\xe9\xdc\x20\xf3\xef\xf5",
+                "Γειά σου",
+            ),
+            (
+                "ISO-8859-9",
+                b"\xdd\x73\x74\x61\x6e\x62\x75\x6c",
+                "İstanbul",
+            ),
+            ("UTF-16BE", b"\x65\xe5\x67\x2c", "日本"),
+            (
+                "windows-1252",
+                b"\x93\x71\x75\x6f\x74\x65\x64\x94\x20\x80",
+                "“quoted” €",
+            ),
+            ("KOI8-R", b"\xf0\xd2\xc9\xd7\xc5\xd4", "Привет"),
+            ("GB2312", b"\xd6\xd0\xce\xc4", "中文"),
+            ("EUC-KR", b"\xc7\xd1\xb1\xb9\xbe\xee", "한국어"),
+            ("Big5", b"\xa4\xa4\xa4\xe5", "中文"),
+        ];
+        for (charset, bytes, text) in samples {
+            let mut raw = format!(
+                "Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            )
+            .into_bytes();
+            raw.extend_from_slice(bytes);
+            let content = Content::derive(&raw, &Envelope::default(), 10);
+            assert_eq!(content.text_parts, [text], "{charset}");
+        }
     }
 
     #[test]

@@ -329,6 +329,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             });
         let mut hits = engine_hits;
         let mut enforcements = Vec::new();
+        let mut check_headers = Vec::new();
         for (name, outcome) in join_all(runs).await {
             let Ok(outcome) = outcome else {
                 skipped.push(Skipped {
@@ -342,6 +343,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             };
             hits.extend(outcome.hits);
             skipped.extend(outcome.skipped);
+            check_headers.extend(outcome.headers);
             if let Some((action, reason)) = outcome.enforce {
                 enforcements.push(Enforcement {
                     check: name,
@@ -365,15 +367,19 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
         let (action, reason) = decide(score, &enforcements, &self.config.thresholds);
         let required = self.config.thresholds.add_header;
         let header_fields = match purpose {
-            Purpose::Final => headers::render(&HeaderContext {
-                config: &self.config,
-                envelope,
-                auth: &scan.auth,
-                action,
-                score,
-                required,
-                hits: &hits,
-            }),
+            Purpose::Final => {
+                let mut fields = headers::render(&HeaderContext {
+                    config: &self.config,
+                    envelope,
+                    auth: &scan.auth,
+                    action,
+                    score,
+                    required,
+                    hits: &hits,
+                });
+                fields.extend(check_headers);
+                fields
+            }
             Purpose::Early => Vec::new(),
         };
         let forged = scan
@@ -427,6 +433,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             CheckName::Arc => self.config.arc.mode,
             CheckName::S25r => self.config.s25r.mode,
             CheckName::Helo => self.config.helo.mode,
+            CheckName::Content => self.config.content.mode,
             CheckName::Rbl => self.config.rbl.mode,
             CheckName::Senders => self.config.senders.mode,
             CheckName::Greylist => self.config.greylist.mode,

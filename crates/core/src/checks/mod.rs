@@ -9,6 +9,7 @@ mod dmarc;
 mod greylist;
 mod helo;
 mod rbl;
+mod rules;
 mod s25r;
 mod senders;
 mod spf;
@@ -26,6 +27,7 @@ pub(crate) use greylist::Greylister;
 pub use greylist::Greylisting;
 pub(crate) use helo::HeloCheck;
 pub(crate) use rbl::RblCheck;
+pub(crate) use rules::RulesCheck;
 pub(crate) use s25r::S25rCheck;
 pub(crate) use senders::SenderRulesCheck;
 pub(crate) use spf::SpfCheck;
@@ -46,6 +48,7 @@ pub fn catalogue() -> impl Iterator<Item = &'static Symbol> {
         s25r::SYMBOLS,
         helo::SYMBOLS,
         greylist::SYMBOLS,
+        rules::SYMBOLS,
         ENGINE_SYMBOLS,
     ]
     .into_iter()
@@ -91,6 +94,9 @@ pub(crate) fn enabled<R: Resolver + Clone + 'static>(
     }
     if config.rbl.mode != Mode::Off {
         checks.push(Box::new(RblCheck::new(&config.rbl, resolver.clone())));
+    }
+    if config.content.mode != Mode::Off && !config.content.is_empty() {
+        checks.push(Box::new(RulesCheck::new(&config.content)));
     }
     checks
 }

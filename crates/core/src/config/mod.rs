@@ -12,15 +12,18 @@
 //! parses to [`Config::default`] and names every key and symbol. `docs/config.md` is the
 //! reference an administrator reads.
 
+mod checks_table;
 mod de;
 mod error;
 mod greylist;
 mod listen;
 mod network;
+mod pattern_set;
 mod raw;
 mod rbl;
 mod rbl_lists;
 mod regexp_table;
+mod rules;
 mod s25r;
 mod scores;
 mod senders;
@@ -39,20 +42,26 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+pub use checks_table::{
+    ChecksTable, Condition, DEFAULT_DEFER_TEXT, DEFAULT_REJECT_TEXT, Entry, TableAction, TableKind,
+    parse_checks_table,
+};
 pub use error::{ConfigError, ConfigErrors};
 pub use greylist::{
     ClientEntry, ClientMatch, Greylist, GreylistOnly, RecipientEntry, RecipientMatch,
 };
 pub use listen::Listen;
+pub use pattern_set::{FlaggedPattern, MAX_SET_BYTES, PatternFlags, PatternSet};
 pub use raw::{
-    DEFAULT_MILTER_LISTEN, DEFAULT_POLICY_LISTEN, OnError, RawActions, RawArc, RawConfig, RawDkim,
-    RawDkimActions, RawDmarc, RawDmarcActions, RawDns, RawHeaders, RawHelo, RawLimits, RawMilter,
-    RawPolicy, RawS25r, RawSenderRule, RawSenders, RawServer, RawSpf, RawSpfActions, RawStore,
-    StoreBackend,
+    DEFAULT_MILTER_LISTEN, DEFAULT_POLICY_LISTEN, OnError, RawActions, RawArc, RawConfig,
+    RawContent, RawDkim, RawDkimActions, RawDmarc, RawDmarcActions, RawDns, RawHeaders, RawHelo,
+    RawLimits, RawMilter, RawPolicy, RawRule, RawS25r, RawSenderRule, RawSenders, RawServer,
+    RawSpf, RawSpfActions, RawStore, StoreBackend,
 };
 pub use raw::{RawCode, RawList, RawRbl, RawRhsbl};
 pub use rbl::{AnswerPattern, Code, CodeMatch, DnsList, Identities, MAX_URI_DOMAINS, Rbl, Reading};
 pub use regexp_table::{Pattern, TableEntry, parse_ok_table};
+pub use rules::{ContentRules, MIN_SCAN_BYTES, Rule, RuleGroup, Target};
 pub use s25r::{S25r, WhitelistEntry, WhitelistMatch};
 pub use scores::DEFAULT_SCORES;
 pub use senders::{SenderIdentity, SenderRule, Senders};
@@ -94,6 +103,8 @@ pub struct Config {
     pub greylist: Greylist,
     /// The DNS lists (`[rbl]`, `[[dnsbl]]`, `[[rhsbl]]`, `[[uribl]]`).
     pub rbl: Rbl,
+    /// `[content]` and `[[rules]]`: rules on the decoded message.
+    pub content: ContentRules,
     pub thresholds: Thresholds,
     pub headers: RawHeaders,
     /// Symbols the file defines (list return codes, rules), in file order.

@@ -45,6 +45,12 @@ pub struct RawConfig {
     /// DNS lists asked about the domains of the message's URLs; writing any replaces the
     /// default set.
     pub uribl: Vec<RawList>,
+    pub content: RawContent,
+    /// `[[rules]]`: regular expressions on the decoded message, each a symbol. None by
+    /// default (and then not serialized: an empty top-level array would clash with a
+    /// `[[rules]]` entry written after it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RawRule>,
     pub actions: RawActions,
     pub headers: RawHeaders,
     /// Symbol name → score, overriding the defaults.
@@ -72,6 +78,15 @@ impl RawConfig {
         raw.dnsbl = vec![every_list_key.clone()];
         raw.uribl = vec![every_list_key.clone()];
         raw.rhsbl = vec![RawRhsbl::from_list(every_list_key)];
+        raw.rules = vec![RawRule {
+            name: "EXAMPLE".to_owned(),
+            on: "body".to_owned(),
+            pattern: "example".to_owned(),
+            score: Some(1.0),
+            action: Some("reject".to_owned()),
+            description: Some("example".to_owned()),
+            case_insensitive: true,
+        }];
         raw.scores = DEFAULT_SCORES
             .iter()
             .map(|&(name, score)| (name.to_owned(), score))
@@ -101,6 +116,8 @@ impl Default for RawConfig {
             dnsbl: super::rbl_lists::default_dnsbl(),
             rhsbl: super::rbl_lists::default_rhsbl(),
             uribl: super::rbl_lists::default_uribl(),
+            content: RawContent::default(),
+            rules: Vec::new(),
             actions: RawActions::default(),
             headers: RawHeaders::default(),
             scores: BTreeMap::new(),
@@ -455,6 +472,34 @@ impl Default for RawRbl {
     }
 }
 
+/// `[content]`: how the rules on the decoded message (`[[rules]]` and Postfix
+/// header_checks/body_checks files) run.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawContent {
+    /// `enforce` lets rules with an action (reject, tempfail, tag) act; `tag` records what
+    /// they would have done; `off` runs no rule at all.
+    #[serde(deserialize_with = "word")]
+    pub mode: Mode,
+    /// Postfix header_checks regexp tables, matched against each decoded header line.
+    pub header_checks: Vec<String>,
+    /// Postfix body_checks regexp tables, matched against each line of the decoded text.
+    pub body_checks: Vec<String>,
+    /// Most bytes of decoded text, and of raw body, the rules scan per message.
+    pub max_scan_bytes: usize,
+}
+
+impl Default for RawContent {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Tag,
+            header_checks: Vec::new(),
+            body_checks: Vec::new(),
+            max_scan_bytes: 256 * 1024,
+        }
+    }
+}
+
 /// One `[[dnsbl]]` or `[[uribl]]` list.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -555,6 +600,29 @@ pub struct RawCode {
     pub mask: Option<u32>,
     pub symbol: Option<String>,
     pub score: Option<f64>,
+}
+
+/// One `[[rules]]` entry.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRule {
+    /// The symbol it defines (UPPER_SNAKE).
+    pub name: String,
+    /// What it matches: "body", "rawbody", "uri", "headers" or "header:Name".
+    pub on: String,
+    /// A regular expression (Rust regex syntax).
+    pub pattern: String,
+    /// The symbol's score; 0 when only an action is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// "reject", "tempfail" or "tag", done in `content.mode = "enforce"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// What a match means; written from `on` and `pattern` when not given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Match letters regardless of case (as `(?i)` in the pattern does).
+    pub case_insensitive: bool,
 }
 
 /// Score thresholds; the defaults are rspamd's.

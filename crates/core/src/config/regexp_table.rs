@@ -39,9 +39,14 @@ impl Pattern {
 
 /// Bound on one compiled pattern, against a pathological one from a downloaded file; the
 /// S25R rules and whitelist lines compile to a few kilobytes each.
-const MAX_PATTERN_BYTES: usize = 1 << 20;
+pub(super) const MAX_PATTERN_BYTES: usize = 1 << 20;
 
-fn compile(text: &str, ignore_case: bool, extended: bool, multi: bool) -> Result<Pattern, String> {
+pub(super) fn compile(
+    text: &str,
+    ignore_case: bool,
+    extended: bool,
+    multi: bool,
+) -> Result<Pattern, String> {
     RegexBuilder::new(text)
         .case_insensitive(ignore_case)
         .ignore_whitespace(extended)
@@ -49,14 +54,19 @@ fn compile(text: &str, ignore_case: bool, extended: bool, multi: bool) -> Result
         .size_limit(MAX_PATTERN_BYTES)
         .build()
         .map(Pattern)
-        .map_err(|e| match e {
-            regex::Error::Syntax(detail) => {
-                // The parser's message spans lines (pattern, caret, error); keep the last.
-                let last = detail.lines().last().unwrap_or_default().trim().to_owned();
-                format!("bad regular expression /{text}/: {last}")
-            }
-            other => format!("bad regular expression /{text}/: {other}"),
-        })
+        .map_err(|e| regex_error(text, e))
+}
+
+/// A regex crate error in one line, naming the pattern as written.
+pub(super) fn regex_error(text: &str, error: regex::Error) -> String {
+    match error {
+        regex::Error::Syntax(detail) => {
+            // The parser's message spans lines (pattern, caret, error); keep the last.
+            let last = detail.lines().last().unwrap_or_default().trim().to_owned();
+            format!("bad regular expression /{text}/: {last}")
+        }
+        other => format!("bad regular expression /{text}/: {other}"),
+    }
 }
 
 /// One `/pattern/flags OK` entry of a regexp table, with its line.
@@ -85,7 +95,7 @@ pub fn parse_ok_table(text: &str) -> Result<Vec<TableEntry>, (usize, String)> {
 
 /// Logical lines with their first line number: comments and blank lines dropped, a line
 /// starting with white space joined to the one before.
-fn logical_lines(text: &str) -> Vec<(usize, String)> {
+pub(super) fn logical_lines(text: &str) -> Vec<(usize, String)> {
     let mut lines: Vec<(usize, String)> = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let trimmed = line.trim();
@@ -110,6 +120,39 @@ fn parse_entry(line: &str) -> Result<Pattern, String> {
             "{word:?}: only plain /pattern/ OK entries can whitelist (no negation or if/endif)"
         ));
     }
+    let entry = split_entry(line)?;
+    if !entry.result.eq_ignore_ascii_case("OK") {
+        return Err(format!(
+            "the result is {:?}; a whitelist entry says OK",
+            entry.result
+        ));
+    }
+    compile(
+        entry.pattern,
+        entry.flags.ignore_case,
+        entry.flags.extended,
+        entry.flags.multi,
+    )
+}
+
+/// The flags after a pattern (regexp_table(5)): `i` toggles case-insensitivity, which is
+/// on by default; `x` extended syntax; `m` multi-line mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Flags {
+    pub(super) ignore_case: bool,
+    pub(super) extended: bool,
+    pub(super) multi: bool,
+}
+
+/// `/pattern/flags result` taken apart, the result trimmed (possibly empty).
+pub(super) struct SplitEntry<'a> {
+    pub(super) pattern: &'a str,
+    pub(super) flags: Flags,
+    pub(super) result: &'a str,
+}
+
+/// Splits `/pattern/flags result`, with any non-alphanumeric delimiter.
+pub(super) fn split_entry(line: &str) -> Result<SplitEntry<'_>, String> {
     let mut chars = line.chars();
     let delimiter = chars
         .next()
@@ -134,22 +177,25 @@ fn parse_entry(line: &str) -> Result<Pattern, String> {
     let pattern = &rest[..end];
     let after = &rest[end + delimiter.len_utf8()..];
     let flags_end = after.find(char::is_whitespace).unwrap_or(after.len());
-    let (flags, result) = (&after[..flags_end], after[flags_end..].trim());
-    let (mut ignore_case, mut extended, mut multi) = (true, false, false);
-    for flag in flags.chars() {
+    let (written, result) = (&after[..flags_end], after[flags_end..].trim());
+    let mut flags = Flags {
+        ignore_case: true,
+        extended: false,
+        multi: false,
+    };
+    for flag in written.chars() {
         match flag {
-            'i' => ignore_case = !ignore_case,
-            'x' => extended = !extended,
-            'm' => multi = !multi,
+            'i' => flags.ignore_case = !flags.ignore_case,
+            'x' => flags.extended = !flags.extended,
+            'm' => flags.multi = !flags.multi,
             other => return Err(format!("unknown flag {other:?} after the pattern")),
         }
     }
-    if !result.eq_ignore_ascii_case("OK") {
-        return Err(format!(
-            "the result is {result:?}; a whitelist entry says OK"
-        ));
-    }
-    compile(pattern, ignore_case, extended, multi)
+    Ok(SplitEntry {
+        pattern,
+        flags,
+        result,
+    })
 }
 
 #[cfg(test)]

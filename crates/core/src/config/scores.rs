@@ -70,6 +70,13 @@ pub const DEFAULT_SCORES: &[(&str, f64)] = &[
     ("GREYLIST_WHITELISTED", 0.0),
     ("GREYLIST_AUTOWHITELISTED", 0.0),
     ("GREYLIST_UNAVAILABLE", 0.0),
+    // Postfix header_checks/body_checks files: an entry that refuses or holds scores the
+    // add_header threshold, so in content.mode = "tag" the message is still marked spam
+    // (the file's author judged it so); WARN-like entries only inform.
+    ("HEADER_CHECKS", 6.0),
+    ("HEADER_CHECKS_WARN", 0.0),
+    ("BODY_CHECKS", 6.0),
+    ("BODY_CHECKS_WARN", 0.0),
     // The message itself.
     ("HEADER_UNREADABLE", 1.0),
 ];

@@ -116,6 +116,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         &raw.rhsbl,
         &raw.uribl,
     );
+    let content = super::rules::validate(&mut errors, &mut definitions, &raw.content, &raw.rules);
     let defined = definitions.into_symbols();
     let scores = scores::resolve(&mut errors, &raw.scores, &defined);
     let milter = frontend(
@@ -171,6 +172,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         senders,
         greylist,
         rbl,
+        content,
         thresholds,
         headers: raw.headers,
         defined,
