@@ -13,8 +13,13 @@
 //! alternations, `\s+` between words and `(?i)`; generated from a fixed seed, so every run
 //! measures the same rules. Some match corpus messages, as real rules do.
 //!
-//! DNS: the production resolver against a loopback server answering nothing (NXDOMAIN), its
-//! cache warmed by a first pass, so the numbers are CPU cost, not lookups.
+//! DNS lists: the rules-only variants turn `[rbl]` off; the `+ 10 DNS lists` variants ask ten
+//! lists (5 DNSBL, 2 RHSBL, 3 URIBL, the client listed on two of them) about every message's
+//! client, sender, HELO and up to 20 URL domains, which is issue 6's combined target.
+//!
+//! DNS: the production resolver against a loopback server that answers the listings and
+//! NXDOMAIN (with an SOA, so negative answers are cached) for the rest, its cache warmed by a
+//! first pass, so the numbers are CPU cost, not lookups.
 //!
 //! The corpus: `KANMON_CORPUS` (a directory of `.eml` files, searched recursively), by
 //! default `target/corpus/msgs`, which `scripts/bench-rules` fills with npm and
@@ -168,6 +173,60 @@ impl Seeded {
 
 /// `[[rules]]` entries: `body` rules on the decoded text, `header` rules on Subject, From
 /// and every header line.
+/// Ten DNS lists: five on the client address (the client is listed on two), two on the
+/// sender's domains, three on URL domains.
+const TEN_LISTS: &str = r#"
+[[dnsbl]]
+zone = "zen.bench"
+codes = [
+    { answers = ["127.0.0.2"], symbol = "LIST_SBL", score = 3.0 },
+    { answers = ["127.0.0.4-127.0.0.7"], symbol = "LIST_XBL", score = 3.0 },
+]
+blocked_symbol = "LIST_ZEN_BLOCKED"
+[[dnsbl]]
+zone = "bl1.bench"
+symbol = "LIST_BL1"
+score = 1.0
+[[dnsbl]]
+zone = "bl2.bench"
+symbol = "LIST_BL2"
+score = 1.0
+[[dnsbl]]
+zone = "bl3.bench"
+symbol = "LIST_BL3"
+score = 1.0
+[[dnsbl]]
+zone = "wl.bench"
+codes = [{ answers = ["127.0.*.2"], symbol = "LIST_WL", score = -1.0 }]
+blocked_symbol = "LIST_WL_BLOCKED"
+[[rhsbl]]
+zone = "dbl.bench"
+symbol = "LIST_DBL"
+score = 2.0
+[[rhsbl]]
+zone = "rhs.bench"
+symbol = "LIST_RHS"
+score = 1.0
+[[uribl]]
+zone = "dbl.bench"
+symbol = "LIST_URI_DBL"
+score = 2.0
+[[uribl]]
+zone = "multi.surbl.bench"
+codes = [{ mask = 8, symbol = "LIST_SURBL_PH", score = 2.0 }]
+blocked_symbol = "LIST_SURBL_BLOCKED"
+[[uribl]]
+zone = "multi.uribl.bench"
+codes = [{ mask = 2, symbol = "LIST_URIBL_BLACK", score = 2.0 }]
+blocked_symbol = "LIST_URIBL_BLOCKED"
+"#;
+
+/// What the lists answer; every other question is NXDOMAIN.
+const LISTINGS: &str = "\
+40.2.0.192.zen.bench A 127.0.0.4
+40.2.0.192.wl.bench A 127.0.10.2
+";
+
 fn rules_toml(body: usize, header: usize) -> String {
     let mut random = Seeded(0x6b61_6e6d_6f6e);
     let mut toml = String::new();
@@ -268,7 +327,13 @@ fn measure(
         let _context = runtime.enter();
         Engine::from_config(config).unwrap()
     };
-    let envelope = Envelope::default();
+    let envelope = Envelope {
+        client_ip: Some("192.0.2.40".parse().unwrap()),
+        helo: Some("mta1.sender.example".to_owned()),
+        mail_from: Some("news@sender.example".to_owned()),
+        rcpt_to: vec!["bob@example.org".to_owned()],
+        ..Envelope::default()
+    };
     let is_rule = |name: &str| name.starts_with("BENCH_") || name.ends_with("_CHECKS_WARN");
     // The warm-up pass fills the DNS cache and counts the rules' hits.
     let mut rule_hits = 0;
@@ -313,30 +378,53 @@ fn main() {
         .build()
         .unwrap();
     let server = runtime.block_on(DnsServer::start());
+    server.set_negative_ttl(Some(3_600));
+    server.set_zone(kanmon_testdns::parse_zone(LISTINGS).unwrap());
     let files = tempfile::tempdir().unwrap();
+    let no_lists = "[rbl]\nmode = \"off\"\n";
     let variants = [
-        ("no rules", String::new()),
-        ("10 rules (5 body + 5 header)", rules_toml(5, 5)),
-        ("200 rules (100 body + 100 header)", rules_toml(100, 100)),
+        ("no rules", no_lists.to_owned()),
+        (
+            "10 rules (5 body + 5 header)",
+            format!("{no_lists}{}", rules_toml(5, 5)),
+        ),
+        (
+            "200 rules (100 body + 100 header)",
+            format!("{no_lists}{}", rules_toml(100, 100)),
+        ),
         (
             "2,000 rules (1,000 body + 1,000 header)",
-            rules_toml(1_000, 1_000),
+            format!("{no_lists}{}", rules_toml(1_000, 1_000)),
         ),
         (
             "2,000 entries as body_checks + header_checks files",
-            checks_files(files.path(), 1_000, 1_000),
+            format!("{no_lists}{}", checks_files(files.path(), 1_000, 1_000)),
+        ),
+        (
+            "10 DNS lists + 10 rules",
+            format!("{TEN_LISTS}{}", rules_toml(5, 5)),
+        ),
+        (
+            "10 DNS lists + 2,000 rules",
+            format!("{TEN_LISTS}{}", rules_toml(1_000, 1_000)),
         ),
     ];
-    let mut baseline = None;
+    // Each group's ratio is to its own 10-rule variant: rules alone, or rules with the lists.
+    let mut baselines: Vec<(&str, f64)> = Vec::new();
     for (name, extra) in &variants {
         let started = Instant::now();
         let measured = measure(&runtime, &server, extra, &messages);
-        let ratio = match baseline {
-            None if name.starts_with("10 rules") => {
-                baseline = Some(measured.per_second);
+        let group = if name.starts_with("10 DNS lists") {
+            "10 DNS lists"
+        } else {
+            "rules"
+        };
+        let ratio = match baselines.iter().find(|(g, _)| *g == group) {
+            Some((_, ten)) => format!(", {:.2}× the time of 10 rules", ten / measured.per_second),
+            None if name.contains("10 rules") => {
+                baselines.push((group, measured.per_second));
                 String::new()
             }
-            Some(ten) => format!(", {:.2}× the time of 10 rules", ten / measured.per_second),
             None => String::new(),
         };
         println!(
