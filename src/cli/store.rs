@@ -116,7 +116,7 @@ async fn run_async(command: StoreCommand) -> Result<ExitCode, CliError> {
 
 async fn open(common: &Common) -> Result<Store, CliError> {
     let config = load_config(common.config.as_ref())?;
-    Store::open(&config.store).await.map_err(failed)
+    Store::open_or_connect(&config.store).await.map_err(failed)
 }
 
 fn failed(error: StoreError) -> CliError {

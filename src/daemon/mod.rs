@@ -127,6 +127,7 @@ async fn serve(
         .await
         .map_err(DaemonError::Store)?;
     tracing::info!(backend = config.store.backend.as_str(), "store opened");
+    let store_socket = serve_store_socket(&config.store, &store).await;
     let counter = Counter::new(store.clone());
     let engine = ScanEngine::from_config(config)
         .map_err(|e| DaemonError::Setup("the DNS resolver", Box::new(e)))?
@@ -193,8 +194,40 @@ async fn serve(
     }
     flushing.abort();
     counter.flush().await;
+    if let Some((serving, path)) = store_socket {
+        serving.abort();
+        let _ = std::fs::remove_file(path);
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves the embedded store to kanmon's own tools (`kanmon learn`, `kanmon store`) on the
+/// socket beside its file: the file admits one process, and this daemon is it. Without the
+/// socket mail still flows, so a failure to bind it is a warning, not a stop.
+async fn serve_store_socket(
+    settings: &kanmon_store::StoreSettings,
+    store: &Store,
+) -> Option<(tokio::task::JoinHandle<()>, std::path::PathBuf)> {
+    if settings.backend != kanmon_store::BackendKind::Embedded {
+        return None;
+    }
+    let path = settings.socket_path();
+    match kanmon_store::remote::bind(&path).await {
+        Ok(listener) => {
+            tracing::info!(socket = %path.display(), "store served to kanmon's tools");
+            let serving = tokio::spawn(kanmon_store::remote::serve(store.clone(), listener));
+            Some((serving, path))
+        }
+        Err(error) => {
+            tracing::warn!(
+                socket = %path.display(),
+                %error,
+                "cannot serve the store to kanmon's tools; `kanmon store` and `kanmon learn` cannot reach it while this daemon runs"
+            );
+            None
+        }
+    }
 }
 
 async fn serve_milter(stream: Stream, engines: EngineSlot, stop: watch::Receiver<bool>) {

@@ -10,6 +10,10 @@ pub enum StoreError {
     /// The server is down, unreachable, or refused the command.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The embedded file is held by another process (a running `kanmon serve`): reach it
+    /// through that daemon ([`crate::Store::open_or_connect`]).
+    #[error("store unavailable: {0}")]
+    InUse(String),
     #[error("store call timed out after {} ms", .0.as_millis())]
     Timeout(Duration),
     /// The data on disk or on the server is not what this version wrote.

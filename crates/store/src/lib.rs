@@ -28,6 +28,7 @@ mod entry;
 mod error;
 pub mod memory;
 mod redis;
+pub mod remote;
 mod settings;
 
 use std::time::Duration;
@@ -41,6 +42,7 @@ pub use embedded::EmbeddedStore;
 pub use entry::Entry;
 pub use error::StoreError;
 pub use memory::MemoryStore;
+pub use remote::RemoteStore;
 pub use settings::{BackendKind, FILE_NAME, SYSTEM_DIR, StoreSettings, default_path};
 
 /// Seconds since the Unix epoch.
@@ -152,6 +154,7 @@ enum Backends {
     Memory(MemoryStore),
     Redis(RedisStore),
     Embedded(EmbeddedStore),
+    Remote(RemoteStore),
 }
 
 /// Calls `$op` on whichever backend this is.
@@ -161,6 +164,7 @@ macro_rules! dispatch {
             Backends::Memory($backend) => $call,
             Backends::Redis($backend) => $call,
             Backends::Embedded($backend) => $call,
+            Backends::Remote($backend) => $call,
         }
     };
 }
@@ -193,6 +197,38 @@ impl Store {
             }
         };
         Ok(Store { backend, clock })
+    }
+
+    /// The store the settings describe, or, when it is the embedded file and a running
+    /// daemon holds it, that daemon's store through its socket
+    /// ([`StoreSettings::socket_path`]): how the command-line tools reach the store whether
+    /// or not `kanmon serve` runs.
+    pub async fn open_or_connect(settings: &StoreSettings) -> Result<Store> {
+        match Store::open(settings).await {
+            Err(StoreError::InUse(reason)) => {
+                let socket = settings.socket_path();
+                Store::connect(&socket, settings.timeout)
+                    .await
+                    .map_err(|e| StoreError::Unavailable(format!("{reason}; and {e}")))
+            }
+            other => other,
+        }
+    }
+
+    /// The store a daemon serves on `socket`, with the system clock (the daemon's decides).
+    pub async fn connect(socket: &std::path::Path, timeout: Duration) -> Result<Store> {
+        Store::connect_with_clock(socket, timeout, Clock::System).await
+    }
+
+    pub async fn connect_with_clock(
+        socket: &std::path::Path,
+        timeout: Duration,
+        clock: Clock,
+    ) -> Result<Store> {
+        Ok(Store {
+            backend: Backends::Remote(RemoteStore::connect(socket, timeout).await?),
+            clock,
+        })
     }
 
     pub fn clock(&self) -> &Clock {

@@ -42,6 +42,14 @@ pub struct StoreSettings {
     pub connect_timeout: Duration,
 }
 
+impl StoreSettings {
+    /// Where a daemon holding the embedded file serves it to kanmon's own tools: beside the
+    /// file, `kanmon.sock` for `kanmon.redb`.
+    pub fn socket_path(&self) -> PathBuf {
+        self.path.with_extension("sock")
+    }
+}
+
 impl Default for StoreSettings {
     fn default() -> StoreSettings {
         StoreSettings {

@@ -241,3 +241,91 @@ async fn two_daemons_on_one_redis_share_greylisting() {
     );
     second.wait_log("GREYLIST_PASSED").await;
 }
+
+/// `kanmon store …` run as a separate process while the daemon holds the embedded file.
+fn store_command(daemon: &Daemon, args: &[&str]) -> std::process::Output {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kanmon"))
+        .arg("store")
+        .arg(args[0])
+        .arg("--config")
+        .arg(daemon.config_path())
+        .args(&args[1..])
+        .output()
+        .expect("run kanmon store");
+    assert!(
+        output.status.success(),
+        "kanmon store {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The embedded file admits one process: while `kanmon serve` holds it, `kanmon store`
+/// reaches the same store through the daemon's socket beside the file, reads what the
+/// daemon counted, and writes what the daemon then sees; the socket goes when it stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tools_reach_the_embedded_store_through_the_running_daemon() {
+    let dns = dns().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(
+        state.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod temp dir");
+    let path = state.path().join("var").join("kanmon.redb");
+    let daemon = Daemon::start(
+        dns.addr,
+        &format!("[store]\npath = \"{}\"\n", path.display()),
+    )
+    .await;
+    daemon.wait_log("store served to kanmon's tools").await;
+    let socket = path.with_extension("sock");
+    let mode = std::fs::metadata(&socket)
+        .expect("the socket exists")
+        .mode();
+    assert_eq!(mode & 0o777, 0o660, "{mode:o}");
+
+    let outcome = daemon
+        .milter_client()
+        .await
+        .transaction(&transaction("S1", "alice@pass.test", MESSAGE))
+        .await
+        .expect("transaction");
+    assert_eq!((outcome.step, &outcome.reply), ("eom", &Reply::Continue));
+
+    // The tool's value lands in the daemon's store, and the daemon's counts reach the tool
+    // (flushed every 2 s).
+    let backup =
+        "{\"kind\":\"value\",\"key\":\"from-the-tool\",\"value\":\"dg==\",\"expires\":null}\n";
+    let import_file = state.path().join("backup.jsonl");
+    std::fs::write(&import_file, backup).expect("write backup");
+    store_command(&daemon, &["import", import_file.to_str().expect("utf-8")]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exported = loop {
+        let out = store_command(&daemon, &["export"]);
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        if text.contains("\"name\":\"messages\"") || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(exported.contains("\"key\":\"from-the-tool\""), "{exported}");
+    assert!(
+        exported.contains("\"name\":\"messages\",\"value\":1"),
+        "{exported}"
+    );
+    let stats = store_command(&daemon, &["stats"]);
+    let stats = String::from_utf8(stats.stdout).expect("utf-8");
+    assert!(stats.contains("through the daemon"), "{stats}");
+    assert!(stats.contains("values      1"), "{stats}");
+
+    daemon.signal("TERM");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while socket.exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !socket.exists(),
+        "the daemon removes its socket when it stops"
+    );
+}

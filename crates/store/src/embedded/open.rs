@@ -71,6 +71,7 @@ pub(super) fn failed(path: &Path, error: StoreError) -> StoreError {
         StoreError::Io(e) => StoreError::Config(format!("{at}: {}", io_reason(&e))),
         StoreError::Corrupt(reason) => StoreError::Corrupt(format!("{at}: {reason}")),
         StoreError::Unavailable(reason) => StoreError::Unavailable(format!("{at}: {reason}")),
+        StoreError::InUse(reason) => StoreError::InUse(format!("{at}: {reason}")),
         StoreError::Config(reason) => StoreError::Config(format!("{at}: {reason}")),
         other => other,
     }

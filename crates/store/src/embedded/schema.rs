@@ -190,7 +190,7 @@ pub(super) fn store_error(error: redb::Error) -> StoreError {
         | E::UpgradeRequired(_)) => StoreError::Corrupt(e.to_string()),
         E::DatabaseAlreadyOpen => {
             // redb locks the file for one process: a running `kanmon serve` holds it.
-            StoreError::Unavailable(
+            StoreError::InUse(
                 "the file is open in another process (a running `kanmon serve`?); the \
                  embedded store has one user at a time"
                     .to_owned(),

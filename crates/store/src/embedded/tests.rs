@@ -112,7 +112,7 @@ async fn a_second_open_of_the_same_file_is_refused_while_the_first_is_open() {
     let Err(error) = EmbeddedStore::open(&path, TIMEOUT).await else {
         panic!("opened one file twice");
     };
-    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+    assert!(matches!(error, StoreError::InUse(_)), "{error:?}");
 }
 
 /// Calls far bigger than the timeout allows (a millisecond for a million lookups, or for

@@ -180,6 +180,7 @@ fn copy(error: &StoreError) -> StoreError {
     match error {
         StoreError::Config(s) => StoreError::Config(s.clone()),
         StoreError::Unavailable(s) => StoreError::Unavailable(s.clone()),
+        StoreError::InUse(s) => StoreError::InUse(s.clone()),
         StoreError::Timeout(d) => StoreError::Timeout(*d),
         StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
         StoreError::Io(e) => StoreError::Io(std::io::Error::new(e.kind(), e.to_string())),

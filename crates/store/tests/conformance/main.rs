@@ -131,3 +131,44 @@ async fn embedded() -> Subject {
 }
 
 conformance!(embedded, embedded);
+
+/// The embedded store as the command-line tools reach it while `kanmon serve` holds the
+/// file: served on a unix socket, every call over the wire. The sockets live in one
+/// temporary directory for the whole binary.
+async fn remote() -> Subject {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static CASE: AtomicU64 = AtomicU64::new(0);
+    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap()).path();
+    let case = CASE.fetch_add(1, Ordering::SeqCst);
+    let clock = kanmon_store::Clock::manual(suite::START);
+    let settings = kanmon_store::StoreSettings {
+        backend: kanmon_store::BackendKind::Embedded,
+        path: dir.join(format!("case{case}.redb")),
+        ..kanmon_store::StoreSettings::default()
+    };
+    let served = kanmon_store::Store::open_with_clock(&settings, clock.clone())
+        .await
+        .unwrap();
+    let socket = settings.socket_path();
+    let listener = kanmon_store::remote::bind(&socket).await.unwrap();
+    tokio::spawn(kanmon_store::remote::serve(served, listener));
+    // What a tool does: the file is held, so `open_or_connect` goes through the socket.
+    let tool = kanmon_store::Store::open_or_connect(&settings)
+        .await
+        .unwrap();
+    let location = tool.summary().await.unwrap().location;
+    assert!(location.contains("through the daemon"), "{location}");
+    Subject {
+        store: kanmon_store::Store::connect_with_clock(
+            &socket,
+            Duration::from_secs(5),
+            clock.clone(),
+        )
+        .await
+        .unwrap(),
+        clock,
+        real_expiry: false,
+    }
+}
+
+conformance!(remote, remote);
