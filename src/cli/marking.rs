@@ -149,6 +149,17 @@ impl Marking<'_> {
         let eol = parts.line_ending.as_str();
         let mut out = Vec::with_capacity(raw.len() + 1024);
         out.extend_from_slice(parts.from_line);
+        // What the delivery agent put on top (pipe's `flags=DRO`) stays on top: RFC 5321
+        // §4.4 has the final delivery add Return-Path as the first field.
+        let delivery = parts
+            .fields
+            .iter()
+            .take_while(|f| DELIVERY_FIELDS.iter().any(|name| f.is(name)))
+            .count();
+        let (delivery_fields, fields) = parts.fields.split_at(delivery);
+        for field in delivery_fields {
+            out.extend_from_slice(field.raw);
+        }
         for header in &self.verdict.headers {
             if !self.with_auth && is_auth_field(&header.name) {
                 continue;
@@ -157,7 +168,7 @@ impl Marking<'_> {
             out.extend_from_slice(format!("{}: {value}{eol}", header.name).as_bytes());
         }
         let mut subject_done = self.verdict.action != Action::RewriteSubject;
-        for field in &parts.fields {
+        for field in fields {
             if self.is_stale(field) {
                 continue;
             }
@@ -212,6 +223,9 @@ impl Marking<'_> {
         out
     }
 }
+
+/// The fields a delivery agent prepends (Postfix pipe(8) `flags=D`, `O`, `R`).
+const DELIVERY_FIELDS: &[&str] = &["Return-Path", "Delivered-To", "X-Original-To"];
 
 /// The header field a message delivered unscanned carries (as the milter's `on_error =
 /// "accept"` writes it).

@@ -158,11 +158,6 @@ impl Kanmon {
         std::fs::write(self.dir.path().join("kanmon.toml"), config).expect("write config");
     }
 
-    /// The configuration file the daemon runs (for `kanmon deliver` beside it).
-    pub(crate) fn config_path(&self) -> PathBuf {
-        self.dir.path().join("kanmon.toml")
-    }
-
     pub(crate) fn milter_port(&self) -> Option<u16> {
         self.milter_port
     }

@@ -100,21 +100,23 @@ fn deliver_scans_and_files_ham_into_new_and_spam_into_the_spam_folder() {
         .assert_queued();
     let ham = wait_for_files(&postfix, &domain_dir.join("bob/new"), 1);
     let fields = header_fields(&ham[0]);
-    let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).take(4).collect();
+    let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).take(5).collect();
     assert_eq!(
         names,
         [
+            "Return-Path",
             "Authentication-Results",
             "Received-SPF",
             "Received-SPF",
             "X-Spam-Checker-Version"
         ],
-        "deliver's fields on top, the mailfrom and HELO identities each with a Received-SPF"
+        "pipe's Return-Path first (flags=R), then deliver's fields, the mailfrom and HELO \
+         identities each with a Received-SPF"
     );
     assert!(
-        fields[0].1.starts_with("mx.kanmon.test;") && fields[0].1.contains("spf=pass"),
+        fields[1].1.starts_with("mx.kanmon.test;") && fields[1].1.contains("spf=pass"),
         "{}",
-        fields[0].1
+        fields[1].1
     );
     let status = field(&fields, "X-Spam-Status");
     assert_eq!(status.len(), 1);
@@ -156,9 +158,20 @@ fn deliver_behind_the_milter_files_by_the_milters_verdict() {
     let kanmon = Kanmon::start(&dns, Settings::milter().with(SPAM_RULE));
     let root = mail_root();
     let mail = root.path().join("mail");
+    // deliver's own configuration has no rule against spammer.test: scanning again would
+    // call the message ham, so only the milter's verdict can file it as spam.
+    let config = root.path().join("kanmon.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "authserv_id = \"mx.kanmon.test\"\n[dns]\nnameservers = [\"{}\"]\n",
+            dns.addr
+        ),
+    )
+    .expect("write config");
     let postfix = Postfix::start(&Filters {
         milter: kanmon.milter_port().map(|p| format!("inet:127.0.0.1:{p}")),
-        deliver: Some(argv(&kanmon.config_path(), &mail)),
+        deliver: Some(argv(&config, &mail)),
         ..Filters::none()
     });
     let to = format!("dave@{DELIVER_DOMAIN}");
@@ -168,10 +181,10 @@ fn deliver_behind_the_milter_files_by_the_milters_verdict() {
     let dave = mail.join(DELIVER_DOMAIN).join("dave");
     let spam = wait_for_files(&postfix, &dave.join(".Spam/new"), 1);
     let fields = header_fields(&spam[0]);
-    // Nothing above pipe's Return-Path: deliver added no fields of its own (no rescan);
-    // the milter's block is the only one.
-    assert_eq!(fields[0].0, "Return-Path");
+    // Filed as it came: the milter's one block (its score, with the rule deliver's
+    // configuration does not have).
     assert_eq!(field(&fields, "X-Spam-Status").len(), 1);
+    assert!(field(&fields, "X-Kanmon-Symbols")[0].contains("SENDER_DOMAIN_SPAMMER_TEST(10.00)"));
     assert_eq!(field(&fields, "Authentication-Results").len(), 1);
     assert_eq!(field(&fields, "X-Spam-Flag"), ["YES"]);
 }
