@@ -188,3 +188,67 @@ fn deliver_behind_the_milter_files_by_the_milters_verdict() {
     assert_eq!(field(&fields, "Authentication-Results").len(), 1);
     assert_eq!(field(&fields, "X-Spam-Flag"), ["YES"]);
 }
+
+#[test]
+fn filter_marks_what_a_real_postfix_pipes_to_it() {
+    require_postfix();
+    let dns = Dns::start();
+    let root = mail_root();
+    let out = root.path().join("mail");
+    let config = root.path().join("kanmon.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "authserv_id = \"mx.kanmon.test\"\ninternal_hosts = [\"127.0.0.10/32\"]\n\n\
+             {SPAM_RULE}\n[dns]\nnameservers = [\"{}\"]\ntimeout_ms = 2000\n",
+            dns.addr
+        ),
+    )
+    .expect("write config");
+    // What a procmail recipe does with `:0fw | kanmon filter`, minus procmail: the filtered
+    // message goes to a file named after the queue id (written, then moved into done/).
+    let script = root.path().join("filter.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncd {} && mkdir -p done && \
+             {} filter --config {} --ip \"$1\" --from \"$2\" > \"$3.tmp\" && \
+             mv \"$3.tmp\" \"done/$3.eml\"\n",
+            out.display(),
+            env!("CARGO_BIN_EXE_kanmon"),
+            config.display(),
+        ),
+    )
+    .expect("write script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let postfix = Postfix::start(&Filters {
+        deliver: Some(format!(
+            "{} ${{client_address}} ${{sender}} ${{queue_id}}",
+            script.display()
+        )),
+        ..Filters::none()
+    });
+    let to = format!("erin@{DELIVER_DOMAIN}");
+    Mail::new("x@spammer.test", &to, "x@spammer.test", "")
+        .send(&postfix)
+        .assert_queued();
+    let filtered = wait_for_files(&postfix, &out.join("done"), 1);
+    let text = String::from_utf8(filtered[0].clone()).expect("UTF-8");
+    assert!(
+        !text.contains('\r'),
+        "pipe(8) hands over LF lines, and they stay LF"
+    );
+    let fields = header_fields(&filtered[0]);
+    assert_eq!(fields[0].0, "Return-Path");
+    assert_eq!(fields[1].0, "Authentication-Results");
+    assert_eq!(field(&fields, "X-Spam-Flag"), ["YES"]);
+    assert!(field(&fields, "X-Spam-Status")[0].starts_with("Yes, score="));
+    // The body as Postfix piped it (swaks ends the DATA with a blank line of its own).
+    assert!(
+        text.ends_with(
+            "MIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n\
+             Hello from the end-to-end tests.\n\n"
+        ),
+        "{text:?}"
+    );
+}
