@@ -291,22 +291,20 @@ fn encoded_prefix(prefix: &str) -> String {
 /// The verdict a trusted kanmon already wrote into the message, when there is one: is it
 /// spam? `deliver` then files the message without scanning it again.
 ///
-/// The rule: the message has an `Authentication-Results` field claiming our authserv-id,
-/// its first `X-Spam-Checker-Version` field reads `kanmon … on <our authserv-id>`, and it
-/// has an `X-Spam-Status` field; the first one's `Yes`/`No` is the verdict. Trust rests on
+/// The rule: the first `X-Spam-Checker-Version` field reads `kanmon … on <our authserv-id>`
+/// and sits right under an `Authentication-Results` field claiming our authserv-id (only
+/// `Received-SPF` fields between them), as kanmon writes its block; the `X-Spam-Status` in
+/// the run of `X-Spam-*` fields that follows gives the verdict (`Yes`/`No`). Trust rests on
 /// RFC 8601 §5: the kanmon milter deletes arriving Authentication-Results fields that claim
-/// our id, so one that survives was written by us, and ours are inserted on top, so the
-/// first X-Spam-* fields are ours. A message that reached Postfix without passing the
-/// milter (`non_smtpd_milters` unset) could carry a forged block: `deliver --rescan`
-/// ignores what the message says.
+/// our id, so one that survives was written by us; a sender's own `X-Spam-*` fields sit
+/// below Postfix's `Received`, never right under our field. A message that reached Postfix
+/// without passing the milter (`non_smtpd_milters` unset) could carry a forged block:
+/// `deliver --rescan` ignores what the message says.
 pub(crate) fn trusted_verdict(raw: &[u8], authserv_id: &str) -> Option<bool> {
     let parts = Parts::split(raw);
     let fields = &parts.fields;
-    let ours = fields
-        .iter()
-        .any(|f| f.is("Authentication-Results") && claims_authserv_id(f.value(), authserv_id));
-    let checker = fields.iter().find(|f| f.is("X-Spam-Checker-Version"))?;
-    let checker = String::from_utf8_lossy(checker.value());
+    let checker_at = fields.iter().position(|f| f.is("X-Spam-Checker-Version"))?;
+    let checker = String::from_utf8_lossy(fields.get(checker_at)?.value()).into_owned();
     let mut words = checker.split_ascii_whitespace();
     let by_us = words.next() == Some("kanmon")
         && words.next().is_some()
@@ -314,22 +312,29 @@ pub(crate) fn trusted_verdict(raw: &[u8], authserv_id: &str) -> Option<bool> {
         && words
             .next()
             .is_some_and(|id| id.eq_ignore_ascii_case(authserv_id));
-    if !ours || !by_us {
+    let above = fields
+        .get(..checker_at)?
+        .iter()
+        .rev()
+        .find(|f| !f.is("Received-SPF"))?;
+    let ours = above.is("Authentication-Results") && claims_authserv_id(above.value(), authserv_id);
+    if !by_us || !ours {
         return None;
     }
-    let status = fields.iter().find(|f| f.is("X-Spam-Status"))?;
+    let status = fields
+        .get(checker_at..)?
+        .iter()
+        .take_while(|f| is_spam_field(f.name))
+        .find(|f| f.is("X-Spam-Status"))?;
     let status = status.value().trim_ascii_start();
-    if status.len() >= 3
-        && status
-            .get(..3)
-            .is_some_and(|s| s.eq_ignore_ascii_case(b"yes"))
-    {
+    let starts = |word: &[u8]| {
+        status
+            .get(..word.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(word))
+    };
+    if starts(b"yes") {
         Some(true)
-    } else if status.len() >= 2
-        && status
-            .get(..2)
-            .is_some_and(|s| s.eq_ignore_ascii_case(b"no"))
-    {
+    } else if starts(b"no") {
         Some(false)
     } else {
         None
@@ -389,6 +394,102 @@ body\n";
         assert!(!spf_receiver_is(b" pass", "mx.example.net"));
     }
 
+    fn verdict(action: Action, headers: &[(&str, &str)]) -> Verdict {
+        Verdict {
+            action,
+            reason: None,
+            score: 0.0,
+            required: 6.0,
+            hits: Vec::new(),
+            enforcements: Vec::new(),
+            auth: Default::default(),
+            headers: headers
+                .iter()
+                .map(|(name, value)| kanmon_core::Header::new(name, (*value).to_owned()))
+                .collect(),
+            forged_authentication_results: Vec::new(),
+            skipped: Vec::new(),
+            internal: false,
+        }
+    }
+
+    fn config() -> Config {
+        Config::parse("authserv_id = \"mx.example.net\"\n").unwrap()
+    }
+
+    #[test]
+    fn delivery_fields_stay_on_top_and_ours_replace_the_earlier_ones() {
+        let config = config();
+        let verdict = verdict(
+            Action::Accept,
+            &[
+                (
+                    "Authentication-Results",
+                    "mx.example.net; spf=pass smtp.mailfrom=a@b.test",
+                ),
+                ("X-Spam-Status", "No, score=0.0"),
+            ],
+        );
+        let raw = b"Return-Path: <a@b.test>\r\n\
+Delivered-To: bob@example.net\r\n\
+Authentication-Results: mx.example.net; spf=fail\r\n\
+Authentication-Results: elsewhere.example; spf=pass\r\n\
+Received-SPF: fail (mx.example.net: no) receiver=mx.example.net;\r\n\
+X-Spam-Status: Yes, score=99\r\n\
+\tfolded\r\n\
+X-Kanmon-Symbols: old\r\n\
+Subject: hi\r\n\
+\r\n\
+body\r\n";
+        let marking = |with_auth| Marking {
+            config: &config,
+            verdict: &verdict,
+            with_auth,
+        };
+        assert_eq!(
+            String::from_utf8(marking(true).apply(raw)).unwrap(),
+            "Return-Path: <a@b.test>\r\n\
+Delivered-To: bob@example.net\r\n\
+Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=a@b.test\r\n\
+X-Spam-Status: No, score=0.0\r\n\
+Authentication-Results: elsewhere.example; spf=pass\r\n\
+Subject: hi\r\n\
+\r\n\
+body\r\n"
+        );
+        // Without envelope data ours are not written, and the milter's stay.
+        assert_eq!(
+            String::from_utf8(marking(false).apply(raw)).unwrap(),
+            "Return-Path: <a@b.test>\r\n\
+Delivered-To: bob@example.net\r\n\
+X-Spam-Status: No, score=0.0\r\n\
+Authentication-Results: mx.example.net; spf=fail\r\n\
+Authentication-Results: elsewhere.example; spf=pass\r\n\
+Received-SPF: fail (mx.example.net: no) receiver=mx.example.net;\r\n\
+Subject: hi\r\n\
+\r\n\
+body\r\n"
+        );
+    }
+
+    #[test]
+    fn the_subject_is_prefixed_once() {
+        let config = config();
+        let verdict = verdict(Action::RewriteSubject, &[]);
+        let marking = Marking {
+            config: &config,
+            verdict: &verdict,
+            with_auth: false,
+        };
+        let once = marking.apply(b"Subject: cheap\n\tpills\n\nbody\n");
+        assert_eq!(once, b"Subject: ***SPAM*** cheap\n\tpills\n\nbody\n");
+        assert_eq!(marking.apply(&once), once);
+        assert_eq!(
+            marking.apply(b"To: a@b\n\nbody\n"),
+            b"To: a@b\nSubject: ***SPAM***\n\nbody\n"
+        );
+    }
+
     const V: &str = env!("CARGO_PKG_VERSION");
 
     fn block(id: &str, status: &str) -> String {
@@ -416,5 +517,17 @@ Subject: s\n\nbody\n"
         let spamassassin = block(id, "Yes").replace("kanmon", "SpamAssassin");
         assert_eq!(trusted_verdict(spamassassin.as_bytes(), id), None);
         assert_eq!(trusted_verdict(b"Subject: x\n\nbody\n", id), None);
+        // Our Authentication-Results on top, but the spam fields (a sender's) further down.
+        let forged = format!(
+            "Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=a@b.test\n\
+Received: from b.test by mx.example.net\n{}",
+            block(id, "No").replace("Authentication-Results: mx.example.net;", "X-A:")
+        );
+        assert_eq!(trusted_verdict(forged.as_bytes(), id), None);
+        let with_spf = block(id, "Yes").replace(
+            "\nX-Spam-Checker-Version",
+            "\nReceived-SPF: pass (mx.example.net: ...) receiver=mx.example.net;\nX-Spam-Checker-Version",
+        );
+        assert_eq!(trusted_verdict(with_spf.as_bytes(), id), Some(true));
     }
 }
