@@ -3,8 +3,13 @@
 
 mod check;
 mod config;
+mod deliver;
+mod envelope;
+mod filter;
+mod maildir;
+mod marking;
 #[cfg_attr(not(test), allow(dead_code))] // `kanmon learn` reads through it next
-mod mailbox;
+mod message_sources;
 mod postfix;
 mod report;
 mod serve;
@@ -41,6 +46,10 @@ enum Command {
     /// Look after the state store: stats, export, import, expire.
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Mark one message with kanmon's header fields (stdin to stdout), for procmail.
+    Filter(filter::FilterArgs),
+    /// Scan one message and file it into a Maildir, spam into .Spam (Postfix pipe transport).
+    Deliver(deliver::DeliverArgs),
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -50,6 +59,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Serve(args) => serve::run(args),
         Command::Postfix(args) => postfix::run(args),
         Command::Store(command) => store::run(command),
+        Command::Filter(args) => filter::run(args),
+        Command::Deliver(args) => deliver::run(args),
     }
 }
 

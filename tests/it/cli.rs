@@ -9,7 +9,9 @@
 mod bad_input;
 mod check;
 mod config;
+mod deliver;
 mod dns_failure;
+mod filter;
 mod store;
 
 use std::io::Write;
@@ -210,4 +212,46 @@ fn skipped(json: &serde_json::Value) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// What one run of `filter` or `deliver` did, its output as bytes (a message need not be
+/// UTF-8).
+#[derive(Debug)]
+struct Piped {
+    code: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+/// Runs `command` (the environment cleared of what Postfix's local(8) would set, so the
+/// caller's shell cannot leak an envelope in) with `stdin` on standard input.
+fn piped(mut command: Command, stdin: &[u8]) -> Piped {
+    for name in [
+        "KANMON_LOG",
+        "SENDER",
+        "RECIPIENT",
+        "CLIENT_ADDRESS",
+        "CLIENT_HELO",
+        "CLIENT_HOSTNAME",
+        "SASL_USERNAME",
+    ] {
+        command.env_remove(name);
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kanmon");
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    let input = stdin.to_vec();
+    std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let output = child.wait_with_output().expect("wait for kanmon");
+    Piped {
+        code: output.status.code(),
+        stdout: output.stdout,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
 }

@@ -17,6 +17,7 @@
 //! daemon's stderr.
 
 mod daemon;
+mod deliver;
 mod greylist;
 mod instance;
 mod lifecycle;
@@ -130,6 +131,7 @@ impl Stack {
             milter: kanmon.milter_port().map(|p| format!("inet:127.0.0.1:{p}")),
             policy: kanmon.policy_port().map(|p| format!("inet:127.0.0.1:{p}")),
             default_action: default_action.to_owned(),
+            deliver: None,
         };
         let postfix = Postfix::start(&filters);
         Stack {

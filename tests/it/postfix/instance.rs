@@ -33,7 +33,14 @@ pub(crate) struct Filters {
     pub(crate) policy: Option<String>,
     /// `milter_default_action`: `accept` or `tempfail`.
     pub(crate) default_action: String,
+    /// The `argv=` of a pipe(8) transport (`flags=R user=nobody`, one recipient per
+    /// delivery) that mail for [`DELIVER_DOMAIN`] is routed to, e.g. `kanmon deliver …`.
+    pub(crate) deliver: Option<String>,
 }
+
+/// The domain a pipe transport delivers when [`Filters::deliver`] is set (a relay domain
+/// with a transport_maps entry).
+pub(crate) const DELIVER_DOMAIN: &str = "deliver.kanmon.test";
 
 impl Filters {
     /// Plain Postfix: no milter, no policy server.
@@ -42,6 +49,7 @@ impl Filters {
             milter: None,
             policy: None,
             default_action: "accept".to_owned(),
+            deliver: None,
         }
     }
 }
@@ -77,7 +85,7 @@ impl Postfix {
             None => "permit_mynetworks, reject_unauth_destination".to_owned(),
         };
         let milter = filters.milter.clone().unwrap_or_default();
-        let main = render(
+        let mut main = render(
             "main.cf.in",
             &[
                 ("DIR", root.to_str().expect("utf-8 temp path")),
@@ -89,8 +97,27 @@ impl Postfix {
                 ("MILTER_DEFAULT_ACTION", &filters.default_action),
             ],
         );
+        let mut master = render("master.cf.in", &[("LISTEN", &format!("127.0.0.1:{port}"))]);
+        let mut etc_files = vec!["main.cf", "master.cf", "vmailbox"];
+        if let Some(argv) = &filters.deliver {
+            main.push_str(&format!(
+                "relay_domains = {DELIVER_DOMAIN}\n\
+                 transport_maps = texthash:{}/etc/transport\n\
+                 kanmon-deliver_destination_recipient_limit = 1\n",
+                root.display()
+            ));
+            master.push_str(&format!(
+                "kanmon-deliver unix -  n       n       -       -       pipe\n  \
+                 flags=R user=nobody argv={argv}\n"
+            ));
+            std::fs::write(
+                root.join("etc/transport"),
+                format!("{DELIVER_DOMAIN} kanmon-deliver:\n"),
+            )
+            .expect("write transport");
+            etc_files.push("transport");
+        }
         std::fs::write(root.join("etc/main.cf"), main).expect("write main.cf");
-        let master = render("master.cf.in", &[("LISTEN", &format!("127.0.0.1:{port}"))]);
         std::fs::write(root.join("etc/master.cf"), master).expect("write master.cf");
         let mut boxes: String = MAILBOXES
             .iter()
@@ -102,7 +129,7 @@ impl Postfix {
         // written): it re-reads it every 300 ms until it is old enough, which made every
         // start 2.4 s slower. The files are complete, so they get an mtime in the past.
         let past = std::time::SystemTime::now() - Duration::from_secs(60);
-        for name in ["main.cf", "master.cf", "vmailbox"] {
+        for name in etc_files {
             std::fs::File::options()
                 .write(true)
                 .open(root.join("etc").join(name))

@@ -17,12 +17,14 @@ pub(crate) fn find(message: &Message<'_>, authserv_id: &str) -> Vec<usize> {
     message
         .fields("Authentication-Results")
         .enumerate()
-        .filter(|(_, field)| {
-            authserv_id_of(field.value())
-                .is_some_and(|id| id.eq_ignore_ascii_case(authserv_id.as_bytes()))
-        })
+        .filter(|(_, field)| claims(field.value(), authserv_id))
         .map(|(index, _)| index)
         .collect()
+}
+
+/// Whether the value's authserv-id is `authserv_id`, ignoring ASCII case.
+pub(crate) fn claims(value: &[u8], authserv_id: &str) -> bool {
+    authserv_id_of(value).is_some_and(|id| id.eq_ignore_ascii_case(authserv_id.as_bytes()))
 }
 
 /// The authserv-id of an Authentication-Results value, quoted-pairs resolved.

@@ -104,6 +104,13 @@ pub fn forged_authentication_results(message: &Message<'_>, authserv_id: &str) -
     forged::find(message, authserv_id)
 }
 
+/// Whether an Authentication-Results value (as written, folded or not) claims
+/// `authserv_id`, by the same reading as [`forged_authentication_results`]: what `filter`
+/// and `deliver` use to find an earlier kanmon's field in a message they rewrite.
+pub fn claims_authserv_id(value: &[u8], authserv_id: &str) -> bool {
+    forged::claims(value, authserv_id)
+}
+
 /// The HELO check's result when it says something the MAIL FROM result does not: with a
 /// null reverse-path the "MAIL FROM" result already is the HELO identity's (RFC 7208 §2.4),
 /// and repeating it would report one check as two.
