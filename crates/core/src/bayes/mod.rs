@@ -1,0 +1,56 @@
+//! The Bayesian classifier (issue 7): tokeniser, pure maths, message digests, and the
+//! functions `kanmon learn` and autolearn call.
+//!
+//! Counts live in the store (`Store::token_counts`, `Store::relabel`): a token's key is a
+//! stable 64-bit hash ([`tokenize`]), a learned message's label is keyed by [`digest`].
+//! Learning is `store.relabel(digest, Some(class), &keys)` with the output of
+//! [`learn_tokens`]; forgetting is the same with `None`.
+
+pub mod classify;
+pub mod digest;
+pub mod tokenize;
+
+pub use classify::{Abstention, Classification, Params, band, classify};
+pub use digest::{DIGEST_LEN, message_digest};
+pub use tokenize::{TOKENIZER_VERSION, TokenizerOptions, Tokens, token_key, tokenize};
+
+use kanmon_store::TokenKey;
+
+use crate::content::Content;
+use crate::envelope::Envelope;
+
+/// The store value naming the tokeniser version the counts were learned with.
+pub const VERSION_KEY: &str = "bayes:tokenizer";
+
+/// MIME parts read when learning, as many as a scan reads by default.
+const LEARN_MAX_PARTS: usize = 100;
+
+/// What learning or forgetting one message needs: its digest and its token keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Learnable {
+    pub digest: [u8; DIGEST_LEN],
+    pub keys: Vec<TokenKey>,
+    /// The tokeniser stopped early (a very long message).
+    pub truncated: bool,
+}
+
+/// Tokenises and digests a raw message for `store.relabel(digest, class, &keys)`. Pure and
+/// CPU-bound: callers learning many messages run it on several threads and keep many
+/// relabels in flight, so the store's group commit shares one fsync among them.
+pub fn learn_tokens(raw: &[u8], options: &TokenizerOptions) -> Learnable {
+    let content = Content::derive(raw, &Envelope::default(), LEARN_MAX_PARTS);
+    learn_tokens_of(&content, raw, options)
+}
+
+/// [`learn_tokens`] for a message already decoded.
+pub fn learn_tokens_of(content: &Content, raw: &[u8], options: &TokenizerOptions) -> Learnable {
+    let tokens = tokenize(content, options);
+    Learnable {
+        digest: message_digest(content, raw),
+        keys: tokens.keys,
+        truncated: tokens.truncated,
+    }
+}
+
+#[cfg(test)]
+mod tests;
