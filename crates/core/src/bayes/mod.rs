@@ -14,7 +14,7 @@ pub use classify::{Abstention, Classification, Params, band, classify};
 pub use digest::{DIGEST_LEN, message_digest};
 pub use tokenize::{TOKENIZER_VERSION, TokenizerOptions, Tokens, token_key, tokenize};
 
-use kanmon_store::TokenKey;
+use kanmon_store::{Store, TokenKey};
 
 use crate::content::Content;
 use crate::envelope::Envelope;
@@ -49,6 +49,30 @@ pub fn learn_tokens_of(content: &Content, raw: &[u8], options: &TokenizerOptions
         digest: message_digest(content, raw),
         keys: tokens.keys,
         truncated: tokens.truncated,
+    }
+}
+
+/// The tokeniser version the store's counts were learned with, if any was recorded.
+pub async fn learned_version(store: &Store) -> kanmon_store::Result<Option<String>> {
+    let value = store.get(VERSION_KEY).await?;
+    Ok(value.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// Before learning: records this tokeniser's version in an empty store, or refuses (with
+/// the message to show) when the counts there were learned by another version, since
+/// forgetting or moving them would then change the wrong counters.
+pub async fn claim_version(store: &Store) -> kanmon_store::Result<Result<(), String>> {
+    match learned_version(store).await? {
+        Some(version) if version == TOKENIZER_VERSION => Ok(Ok(())),
+        Some(version) => Ok(Err(format!(
+            "the store was learned by tokenizer {version}, this kanmon has {TOKENIZER_VERSION}; reset it and learn again"
+        ))),
+        None => {
+            store
+                .set(VERSION_KEY, TOKENIZER_VERSION.as_bytes(), None)
+                .await?;
+            Ok(Ok(()))
+        }
     }
 }
 

@@ -145,7 +145,7 @@ fn digest_ignores_our_own_headers_and_sees_the_body() {
     );
     let again = learn_tokens(delivered.as_bytes(), &TokenizerOptions::default());
     assert_eq!(learned.digest, again.digest);
-    let mut sorted = |mut keys: Vec<u64>| {
+    let sorted = |mut keys: Vec<u64>| {
         keys.sort_unstable();
         keys
     };

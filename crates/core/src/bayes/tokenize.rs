@@ -259,7 +259,7 @@ fn read_text(sink: &mut Sink, prefix: &str, text: &str, mut body: Option<&mut Bo
             flush_word(sink, prefix, &mut word, body.as_deref_mut());
         }
     }
-    flush_word(sink, prefix, &mut word, body.as_deref_mut());
+    flush_word(sink, prefix, &mut word, body);
     if !run.is_empty() {
         emit_bigrams(sink, &run);
     }
@@ -627,7 +627,7 @@ fn by_local_host(hop: &str, local_hosts: &[String]) -> bool {
             && let Some(host) = words.next()
         {
             let host = host.trim_end_matches([';', '.']).to_ascii_lowercase();
-            return host.starts_with("localhost") || local_hosts.iter().any(|local| *local == host);
+            return host.starts_with("localhost") || local_hosts.contains(&host);
         }
     }
     false
