@@ -10,7 +10,9 @@ pub mod classify;
 pub mod digest;
 pub mod tokenize;
 
-pub use classify::{Abstention, Classification, Params, band, classify};
+pub use classify::{
+    Abstention, Classification, Params, band, classify, evidence, fisher, robinson,
+};
 pub use digest::{DIGEST_LEN, message_digest};
 pub use tokenize::{TOKENIZER_VERSION, TokenizerOptions, Tokens, token_key, tokenize};
 

@@ -83,6 +83,14 @@ impl BayesCheck {
 
     async fn examine(&self, scan: &Scan<'_>) -> Outcome {
         let mut outcome = Outcome::default();
+        if scan.internal {
+            // Our own users' mail is not judged, as by every other check.
+            outcome.skip(
+                "bayes",
+                "outbound: the client is in internal_hosts or authenticated",
+            );
+            return outcome;
+        }
         let tokens = bayes::tokenize(scan.content(), &self.tokenizer);
         let read = match self.store.token_counts(&tokens.keys).await {
             Ok(read) => read,
