@@ -524,6 +524,8 @@ fn main() {
         combining: Combining::Fisher,
         params: Params {
             min_dev: 0.375,
+            robs: 0.0178,
+            robx: 0.52,
             ..defaults
         },
     };
@@ -533,7 +535,7 @@ fn main() {
         params: defaults,
     };
     let mut comparisons = vec![("kanmon Bayes, shipped defaults (in-memory counts)", shipped)];
-    comparisons.push(("Fisher unigrams, bogofilter's min_dev 0.375", bogofilter));
+    comparisons.push(("Fisher unigrams, bogofilter's constants", bogofilter));
     for (name, variant) in &chosen {
         comparisons.push((name, *variant));
     }
