@@ -28,7 +28,9 @@ impl Default for Bayes {
     }
 }
 
-pub(super) fn validate(errors: &mut ConfigErrors, raw: &RawBayes) -> Bayes {
+/// `authserv_id` (by default this host's name) names our own MX: its Received hops are
+/// never read either.
+pub(super) fn validate(errors: &mut ConfigErrors, raw: &RawBayes, authserv_id: &str) -> Bayes {
     if raw.mode == Mode::Enforce {
         errors.push(
             "bayes.mode",
@@ -76,6 +78,8 @@ pub(super) fn validate(errors: &mut ConfigErrors, raw: &RawBayes) -> Bayes {
             local_hosts: raw
                 .local_hosts
                 .iter()
+                .map(String::as_str)
+                .chain((!authserv_id.is_empty()).then_some(authserv_id))
                 .map(|host| host.trim_end_matches('.').to_ascii_lowercase())
                 .collect(),
             osb: false,
@@ -99,7 +103,7 @@ mod tests {
             ..RawBayes::default()
         };
         let mut errors = ConfigErrors::default();
-        validate(&mut errors, &raw);
+        validate(&mut errors, &raw, "");
         let text = errors.to_string();
         for key in [
             "bayes.mode",
@@ -114,15 +118,18 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_valid_and_local_hosts_normalised() {
+    fn defaults_are_valid_and_local_hosts_include_our_authserv_id() {
         let raw = RawBayes {
             local_hosts: vec!["MX.Example.".to_owned()],
             ..RawBayes::default()
         };
         let mut errors = ConfigErrors::default();
-        let bayes = validate(&mut errors, &raw);
+        let bayes = validate(&mut errors, &raw, "MX.Ours.Example");
         assert!(errors.to_string().is_empty(), "{errors}");
-        assert_eq!(bayes.tokenizer.local_hosts, vec!["mx.example"]);
+        assert_eq!(
+            bayes.tokenizer.local_hosts,
+            vec!["mx.example", "mx.ours.example"]
+        );
         assert_eq!(bayes.params, Params::default());
     }
 }
