@@ -198,6 +198,10 @@ fn symbol_names(json: &serde_json::Value) -> Vec<&str> {
         .collect()
 }
 
+/// The note Bayes leaves while nothing is learned: `kanmon check` scans with a store of its
+/// own in memory.
+const BAYES_COLD_START: &str = "bayes: 0 spam and 0 ham learned, needs 50 spam and 50 ham";
+
 /// The `skipped` entries of a `--json` report as `what: why`.
 fn skipped(json: &serde_json::Value) -> Vec<String> {
     json["skipped"]

@@ -58,6 +58,7 @@ pub enum CheckName {
     Greylist,
     Rbl,
     Content,
+    Bayes,
 }
 
 impl CheckName {
@@ -73,6 +74,7 @@ impl CheckName {
             CheckName::Greylist => "greylist",
             CheckName::Rbl => "rbl",
             CheckName::Content => "content",
+            CheckName::Bayes => "bayes",
         }
     }
 }

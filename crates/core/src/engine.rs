@@ -56,6 +56,8 @@ pub struct Engine<R> {
     dmarc_sampler: Sampler,
     store: Store,
     counter: Counter,
+    /// Kept to rebuild the checks when [`Engine::with_store`] gives another store.
+    resolver: R,
 }
 
 impl Engine<HickoryResolver> {
@@ -78,13 +80,14 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
     /// and for the checks that ask the DNS; clones of a caching resolver share its cache.
     pub fn new(config: Config, resolver: R) -> Self {
         let store = Store::memory();
-        let checks = checks::enabled(&config, &resolver);
+        let checks = checks::enabled(&config, &resolver, &store);
         let greylister = greylister(&config, &store);
         Self {
             greylister,
             config,
             dkim: DkimVerifier::new(resolver.clone()),
-            spf: SpfVerifier::new(resolver),
+            spf: SpfVerifier::new(resolver.clone()),
+            resolver,
             checks,
             clock: Box::new(unix_now),
             dmarc_sampler: Box::new(|| fastrand::u8(0..100)),
@@ -97,6 +100,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
     /// store in memory of its own, which a restart or a reload forgets: the daemon passes
     /// the one store it opened at start to every engine it builds.
     pub fn with_store(mut self, store: Store) -> Self {
+        self.checks = checks::enabled(&self.config, &self.resolver, &store);
         self.greylister = greylister(&self.config, &store);
         self.counter = Counter::new(store.clone());
         self.store = store;
@@ -437,6 +441,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             CheckName::Rbl => self.config.rbl.mode,
             CheckName::Senders => self.config.senders.mode,
             CheckName::Greylist => self.config.greylist.mode,
+            CheckName::Bayes => self.config.bayes.mode,
         }
     }
 }

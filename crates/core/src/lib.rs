@@ -9,6 +9,7 @@
 //! verdict into their protocol; no protocol type appears here.
 
 pub mod auth;
+pub mod bayes;
 pub mod check;
 pub mod checks;
 pub mod config;

@@ -75,7 +75,13 @@ Action: reject (SPF fail: 203.0.113.5 is not permitted by spoofed.test (-all))
     let json = kanmon
         .check(&[&["--json"], SPOOFED_ENVELOPE].concat(), SPOOFED)
         .json();
-    assert_eq!(headers, headers_section(&json));
+    assert_eq!(
+        headers,
+        format!(
+            "{}\nSkipped:\n  {BAYES_COLD_START}\n",
+            headers_section(&json)
+        )
+    );
     assert_eq!(run.stderr, "");
 }
 
@@ -177,7 +183,7 @@ fn json_report_of_a_signed_newsletter_from_its_own_servers() {
             "arc": {"result": "none", "sets": 0, "reason": "message has no ARC header fields"},
             "enforcements": [],
             "forged_authentication_results": [],
-            "skipped": [],
+            "skipped": [{"what": "bayes", "why": "0 spam and 0 ham learned, needs 50 spam and 50 ham"}],
         }),
     );
     assert_header_fields(&json);
@@ -250,7 +256,7 @@ fn json_report_carries_the_domains_spf_explanation_and_the_enforcement() {
                 {"check": "spf", "action": "reject", "reason": reason, "mode": "enforce"},
                 {"check": "dmarc", "action": "reject", "mode": "tag"},
             ],
-            "skipped": [],
+            "skipped": [{"what": "bayes", "why": "0 spam and 0 ham learned, needs 50 spam and 50 ham"}],
         }),
     );
     assert_eq!(
@@ -287,6 +293,7 @@ fn without_ip_or_sender_dkim_and_dmarc_still_run_and_the_skips_are_listed() {
             "s25r: no client name given (Postfix client_name, --client-name)",
             "helo: no HELO name given (--helo)",
             "helo rdns: no client name given (Postfix client_name and client_ptr, --client-name, --client-ptr)",
+            BAYES_COLD_START,
         ]
     );
 
@@ -303,6 +310,7 @@ fn without_ip_or_sender_dkim_and_dmarc_still_run_and_the_skips_are_listed() {
             "s25r: no client name given (Postfix client_name, --client-name)",
             "helo: no HELO name given (--helo)",
             "helo rdns: no client name given (Postfix client_name and client_ptr, --client-name, --client-ptr)",
+            BAYES_COLD_START,
         ]
     );
 }
@@ -418,7 +426,7 @@ fn sample_messages_pass_with_their_envelopes() {
         assert_eq!(symbol_names(&json), *symbols, "{name}");
         assert_eq!(json["action"], "accept", "{name}");
         assert_eq!(json["arc"]["result"], "none", "{name}");
-        assert_eq!(skipped(&json), Vec::<String>::new(), "{name}");
+        assert_eq!(skipped(&json), [BAYES_COLD_START], "{name}");
     }
 }
 

@@ -329,3 +329,78 @@ async fn the_tools_reach_the_embedded_store_through_the_running_daemon() {
         "the daemon removes its socket when it stops"
     );
 }
+
+/// The message's log line once the daemon has logged it.
+async fn scanned_line(daemon: &Daemon, queue_id: &str) -> String {
+    let marker = format!("queue_id=\"{queue_id}\"");
+    daemon.wait_log(&marker).await;
+    daemon
+        .log()
+        .lines()
+        .find(|l| l.contains(&marker) && l.contains("scanned"))
+        .expect("the message's line")
+        .to_owned()
+}
+
+/// Bayes reads the daemon's store: counts another client learned into Redis give the next
+/// message a band; with Redis dead the scan goes on, with the 0-score BAYES_UNAVAILABLE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bayes_reads_the_daemons_redis_and_survives_its_death() {
+    use kanmon_core::bayes::{TokenizerOptions, learn_tokens};
+    use kanmon_store::Class;
+
+    let dns = dns().await;
+    let mut redis = RedisServer::tcp();
+    let config = format!(
+        "{}[bayes]\nmin_spam = 1\nmin_ham = 1\n",
+        redis_store(&redis, "by")
+    );
+    let daemon = Daemon::start(dns.addr, &config).await;
+    let send = |id: &'static str| {
+        let daemon = &daemon;
+        async move {
+            daemon
+                .milter_client()
+                .await
+                .transaction(&transaction(id, "alice@pass.test", MESSAGE))
+                .await
+                .expect("transaction")
+        }
+    };
+    send("B1").await;
+    let cold = scanned_line(&daemon, "B1").await;
+    assert!(!cold.contains("BAYES_"), "nothing learned yet: {cold}");
+
+    let store = reader(&redis, "by").await;
+    let ham = "From: bob@ham.example\nSubject: minutes\n\nthe agenda for monday\n";
+    for (raw, class) in [(MESSAGE, Class::Spam), (ham, Class::Ham)] {
+        let learnable = learn_tokens(raw.as_bytes(), &TokenizerOptions::default());
+        store
+            .relabel(&learnable.digest, Some(class), &learnable.keys)
+            .await
+            .expect("learn");
+    }
+    send("B2").await;
+    let learned = scanned_line(&daemon, "B2").await;
+    assert!(
+        [
+            "BAYES_60(",
+            "BAYES_80(",
+            "BAYES_95(",
+            "BAYES_99(",
+            "BAYES_999("
+        ]
+        .iter()
+        .any(|band| learned.contains(band)),
+        "{learned}"
+    );
+
+    redis.kill();
+    let outcome = send("B3").await;
+    assert_eq!(outcome.step, "eom", "{outcome:?}");
+    let dead = scanned_line(&daemon, "B3").await;
+    assert!(
+        dead.contains("BAYES_UNAVAILABLE(0)") && dead.contains("action=accept"),
+        "{dead}"
+    );
+}

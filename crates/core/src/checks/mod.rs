@@ -4,6 +4,7 @@
 //! list entry names its own); those are in `Config::defined`, not in [`catalogue`].
 
 mod arc;
+mod bayes;
 mod dkim;
 mod dmarc;
 mod greylist;
@@ -15,12 +16,14 @@ mod senders;
 mod spf;
 
 use kanmon_auth::dns::Resolver;
+use kanmon_store::Store;
 
 use crate::check::{Check, Mode};
 use crate::config::Config;
 use crate::symbol::Symbol;
 
 pub(crate) use arc::ArcCheck;
+pub(crate) use bayes::BayesCheck;
 pub(crate) use dkim::DkimCheck;
 pub(crate) use dmarc::DmarcCheck;
 pub(crate) use greylist::Greylister;
@@ -49,6 +52,7 @@ pub fn catalogue() -> impl Iterator<Item = &'static Symbol> {
         helo::SYMBOLS,
         greylist::SYMBOLS,
         rules::SYMBOLS,
+        bayes::SYMBOLS,
         ENGINE_SYMBOLS,
     ]
     .into_iter()
@@ -62,10 +66,12 @@ pub fn declared(name: &str) -> Option<&'static Symbol> {
 
 /// The checks the configuration turns on, in pipeline order. Those that ask the DNS get a
 /// clone of `resolver` (sharing its cache). Greylisting, which keeps state in the store, is
-/// not among them: it is asked per recipient ([`crate::Engine::greylist`]).
+/// not among them: it is asked per recipient ([`crate::Engine::greylist`]). Bayes reads
+/// its counts from `store`.
 pub(crate) fn enabled<R: Resolver + Clone + 'static>(
     config: &Config,
     resolver: &R,
+    store: &Store,
 ) -> Vec<Box<dyn Check>> {
     let mut checks: Vec<Box<dyn Check>> = Vec::new();
     if config.spf.mode != Mode::Off {
@@ -97,6 +103,9 @@ pub(crate) fn enabled<R: Resolver + Clone + 'static>(
     }
     if config.content.mode != Mode::Off && !config.content.is_empty() {
         checks.push(Box::new(RulesCheck::new(&config.content)));
+    }
+    if config.bayes.mode != Mode::Off {
+        checks.push(Box::new(BayesCheck::new(&config.bayes, store)));
     }
     checks
 }

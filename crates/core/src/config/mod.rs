@@ -12,6 +12,7 @@
 //! parses to [`Config::default`] and names every key and symbol. `docs/config.md` is the
 //! reference an administrator reads.
 
+mod bayes;
 mod checks_table;
 mod de;
 mod error;
@@ -42,6 +43,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+pub use bayes::Bayes;
 pub use checks_table::{
     ChecksTable, Condition, DEFAULT_DEFER_TEXT, DEFAULT_REJECT_TEXT, Entry, TableAction, TableKind,
     parse_checks_table,
@@ -53,7 +55,7 @@ pub use greylist::{
 pub use listen::Listen;
 pub use pattern_set::{FlaggedPattern, MAX_SET_BYTES, PatternFlags, PatternSet};
 pub use raw::{
-    DEFAULT_MILTER_LISTEN, DEFAULT_POLICY_LISTEN, OnError, RawActions, RawArc, RawConfig,
+    DEFAULT_MILTER_LISTEN, DEFAULT_POLICY_LISTEN, OnError, RawActions, RawArc, RawBayes, RawConfig,
     RawContent, RawDkim, RawDkimActions, RawDmarc, RawDmarcActions, RawDns, RawHeaders, RawHelo,
     RawLimits, RawMilter, RawPolicy, RawRule, RawS25r, RawSenderRule, RawSenders, RawServer,
     RawSpf, RawSpfActions, RawStore, StoreBackend,
@@ -105,6 +107,8 @@ pub struct Config {
     pub rbl: Rbl,
     /// `[content]` and `[[rules]]`: rules on the decoded message.
     pub content: ContentRules,
+    /// `[bayes]`: the classifier's settings.
+    pub bayes: Bayes,
     pub thresholds: Thresholds,
     pub headers: RawHeaders,
     /// Symbols the file defines (list return codes, rules), in file order.

@@ -51,6 +51,7 @@ pub struct RawConfig {
     /// `[[rules]]` entry written after it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RawRule>,
+    pub bayes: RawBayes,
     pub actions: RawActions,
     pub headers: RawHeaders,
     /// Symbol name → score, overriding the defaults.
@@ -118,6 +119,7 @@ impl Default for RawConfig {
             uribl: super::rbl_lists::default_uribl(),
             content: RawContent::default(),
             rules: Vec::new(),
+            bayes: RawBayes::default(),
             actions: RawActions::default(),
             headers: RawHeaders::default(),
             scores: BTreeMap::new(),
@@ -496,6 +498,47 @@ impl Default for RawContent {
             header_checks: Vec::new(),
             body_checks: Vec::new(),
             max_scan_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// `[bayes]`: the Bayesian classifier over the counts learned into the store.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawBayes {
+    /// `tag` classifies and scores the BAYES_* bands; `off` never reads the store. There is
+    /// no `enforce`: a probability scores, it never refuses on its own.
+    #[serde(deserialize_with = "word")]
+    pub mode: Mode,
+    /// Learned spam below which the classifier abstains (cold start).
+    pub min_spam: u64,
+    /// Learned ham below which the classifier abstains.
+    pub min_ham: u64,
+    /// Tokens whose probability is within this of 0.5 are ignored.
+    pub min_dev: f64,
+    /// Robinson's s: how strongly a rarely seen token is pulled towards `robx`.
+    pub robs: f64,
+    /// Robinson's x: the probability given a token never seen.
+    pub robx: f64,
+    /// Distinct tokens read per message at most.
+    pub max_tokens: usize,
+    /// Host names whose Received hops are ours (besides localhost): never tokenised, as
+    /// they are added after the scan.
+    pub local_hosts: Vec<String>,
+}
+
+impl Default for RawBayes {
+    fn default() -> Self {
+        let params = crate::bayes::Params::default();
+        Self {
+            mode: Mode::Tag,
+            min_spam: params.min_spam,
+            min_ham: params.min_ham,
+            min_dev: params.min_dev,
+            robs: params.robs,
+            robx: params.robx,
+            max_tokens: crate::bayes::TokenizerOptions::default().max_tokens,
+            local_hosts: Vec::new(),
         }
     }
 }

@@ -77,6 +77,20 @@ pub const DEFAULT_SCORES: &[(&str, f64)] = &[
     ("HEADER_CHECKS_WARN", 0.0),
     ("BODY_CHECKS", 6.0),
     ("BODY_CHECKS_WARN", 0.0),
+    // Bayes (SpamAssassin's band names, non-overlapping). Scaled so Bayes alone reaches
+    // add_header (6) at BAYES_99 and never reject (15); confident ham gets rspamd's
+    // BAYES_HAM weight so one weak rule cannot tag mail Bayes is sure of.
+    ("BAYES_00", -3.0),
+    ("BAYES_05", -1.5),
+    ("BAYES_20", -0.5),
+    ("BAYES_40", 0.0),
+    ("BAYES_50", 0.0),
+    ("BAYES_60", 1.5),
+    ("BAYES_80", 3.0),
+    ("BAYES_95", 4.5),
+    ("BAYES_99", 6.0),
+    ("BAYES_999", 7.0),
+    ("BAYES_UNAVAILABLE", 0.0),
     // The message itself.
     ("HEADER_UNREADABLE", 1.0),
 ];

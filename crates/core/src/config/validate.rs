@@ -99,6 +99,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     }
     let s25r = super::s25r::validate(&mut errors, &raw.s25r);
     let greylist = super::greylist::validate(&mut errors, &raw.greylist);
+    let bayes = super::bayes::validate(&mut errors, &raw.bayes, &authserv_id);
     let thresholds = thresholds(&mut errors, &raw.actions);
     headers(&mut errors, &raw.headers, &thresholds);
     let mut definitions = super::symbols::Definitions::default();
@@ -173,6 +174,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         greylist,
         rbl,
         content,
+        bayes,
         thresholds,
         headers: raw.headers,
         defined,

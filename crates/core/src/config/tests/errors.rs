@@ -21,7 +21,7 @@ fn error(text: &str) -> String {
 fn unknown_top_level_key() {
     assert_eq!(
         error("authserv_id = \"mx.example\"\nbogus = 1\n"),
-        "line 2: bogus: unknown key; the top level has actions, arc, authserv_id, content, dkim, \
+        "line 2: bogus: unknown key; the top level has actions, arc, authserv_id, bayes, content, dkim, \
          dmarc, dns, dnsbl, greylist, headers, helo, internal_hosts, limits, milter, on_error, \
          policy, rbl, rhsbl, rules, s25r, scores, sender_rules, senders, server, spf, store, uribl"
     );
@@ -69,7 +69,7 @@ fn misplaced_keys_say_where_they_belong() {
     );
     assert_eq!(
         error("[dns]\nmode = \"tag\"\n"),
-        "line 2: dns.mode: unknown key here; mode belongs in [arc] or [content] or [dkim] or [dmarc] or [greylist] or [helo] or [rbl] or [s25r] or [senders] or [spf]"
+        "line 2: dns.mode: unknown key here; mode belongs in [arc] or [bayes] or [content] or [dkim] or [dmarc] or [greylist] or [helo] or [rbl] or [s25r] or [senders] or [spf]"
     );
     assert_eq!(
         error("[arc]\nactions = {}\n"),
