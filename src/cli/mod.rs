@@ -6,9 +6,9 @@ mod config;
 mod deliver;
 mod envelope;
 mod filter;
+mod learn;
 mod maildir;
 mod marking;
-#[cfg_attr(not(test), allow(dead_code))] // `kanmon learn` reads through it next
 mod message_sources;
 mod postfix;
 mod report;
@@ -43,6 +43,12 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print the Postfix main.cf lines that connect Postfix to `kanmon serve`.
     Postfix(postfix::PostfixArgs),
+    /// Teach the Bayesian classifier: messages (files, Maildir folders, mbox) are spam or
+    /// ham, or forget them.
+    Learn(learn::LearnArgs),
+    /// The Bayesian classifier: what it has learned and whether it is ready.
+    #[command(subcommand)]
+    Bayes(learn::BayesCommand),
     /// Look after the state store: stats, export, import, expire.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -59,6 +65,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Serve(args) => serve::run(args),
         Command::Postfix(args) => postfix::run(args),
         Command::Store(command) => store::run(command),
+        Command::Learn(args) => learn::run(args),
+        Command::Bayes(command) => learn::run_bayes(command),
         Command::Filter(args) => filter::run(args),
         Command::Deliver(args) => deliver::run(args),
     }

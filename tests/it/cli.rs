@@ -12,6 +12,7 @@ mod config;
 mod deliver;
 mod dns_failure;
 mod filter;
+mod learn;
 mod store;
 
 use std::io::Write;
