@@ -223,6 +223,9 @@ fn summarise(tally: &Tally, class: Option<Class>, elapsed: Duration) {
             ),
         }
     );
+    if done == 0 && tally.skipped == 0 {
+        eprintln!("no messages found in the paths given");
+    }
     if tally.skipped > 0 {
         eprintln!("{} skipped:", tally.skipped);
         for reason in &tally.reasons {

@@ -62,8 +62,9 @@ fn files_in(dir: &Path, max_bytes: usize, each: &mut dyn FnMut(Found)) {
     let mut files: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok())
         .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
         .map(|entry| entry.path())
+        // Symbolic links to messages count, as sa-learn follows them.
+        .filter(|path| path.is_file())
         .collect();
     files.sort();
     for file_path in files {
@@ -192,6 +193,7 @@ mod tests {
         fs::write(maildir.join("new/2.host"), "Subject: b\n\nx\n").unwrap();
         fs::write(maildir.join("tmp/3.host"), "Subject: partial\n").unwrap();
         fs::write(maildir.join("cur/.hidden"), "x").unwrap();
+        std::os::unix::fs::symlink(maildir.join("new/2.host"), maildir.join("cur/3.link")).unwrap();
         let plain = dir.path().join("one.eml");
         fs::write(&plain, "Subject: c\n\nx\n").unwrap();
         let mbox = dir.path().join("box");
@@ -227,8 +229,10 @@ mod tests {
             origins,
             [
                 "/Maildir/cur/1.host:2,S",
+                "/Maildir/cur/3.link",
                 "/Maildir/new/2.host",
                 "/Maildir/cur/1.host:2,S",
+                "/Maildir/cur/3.link",
                 "/one.eml",
                 "/box:1",
                 "/box:2",
@@ -237,14 +241,14 @@ mod tests {
             ]
         );
         // Writers end every message with the separator line, the last one too.
-        assert_eq!(found[5].1.as_deref().unwrap(), b"Subject: e\n");
+        assert_eq!(found[7].1.as_deref().unwrap(), b"Subject: e\n");
         assert!(
-            found[6]
+            found[8]
                 .1
                 .as_ref()
                 .unwrap_err()
                 .contains("over limits.max_message_bytes")
         );
-        assert!(found[7].1.is_err());
+        assert!(found[9].1.is_err());
     }
 }
