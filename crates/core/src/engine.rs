@@ -30,6 +30,8 @@ use kanmon_store::Store;
 use tokio::time::{Instant, timeout_at};
 
 use crate::auth::{AuthContext, AuthResults, authenticate};
+use crate::bayes::autolearn::{self, Autolearn};
+use crate::bayes::learn_tokens_of;
 use crate::check::{Check, CheckName, Mode};
 use crate::checks::{self, Greylister, Greylisting};
 use crate::config::Config;
@@ -370,6 +372,14 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
         let score = round(hits.iter().map(|h| h.score).sum());
         let (action, reason) = decide(score, &enforcements, &self.config.thresholds);
         let required = self.config.thresholds.add_header;
+        let autolearn = match purpose {
+            Purpose::Final => autolearn::decide(
+                self.config.bayes.autolearn,
+                has_message && !internal && self.config.bayes.mode != Mode::Off,
+                &hits,
+            ),
+            Purpose::Early => Autolearn::Disabled,
+        };
         let header_fields = match purpose {
             Purpose::Final => {
                 let mut fields = headers::render(&HeaderContext {
@@ -380,6 +390,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
                     score,
                     required,
                     hits: &hits,
+                    autolearn,
                 });
                 fields.extend(check_headers);
                 fields
@@ -404,6 +415,12 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             skipped,
             internal,
         };
+        if let Some(class) = autolearn.class() {
+            // Tokenised now, while the message is here; learned after the reply.
+            let message = learn_tokens_of(scan.content(), raw, &self.config.bayes.tokenizer);
+            let store = self.store.clone();
+            tokio::spawn(async move { autolearn::learn(&store, &message, class).await });
+        }
         if purpose == Purpose::Final {
             self.conclude(envelope, &verdict, started.elapsed());
         }
@@ -795,5 +812,91 @@ mod tests {
             .greylist(&internal, "someone@example.net", None)
             .await;
         assert!(outbound.hit.is_none() && outbound.deferral().is_none());
+    }
+
+    /// Autolearn learns what the other checks judged clearly (not what Bayes itself said),
+    /// says so in X-Spam-Status, and leaves a message someone already learned as it is.
+    #[tokio::test]
+    async fn autolearn_learns_clear_verdicts_and_says_so() {
+        let config = Config::parse(
+            "[bayes]\nautolearn = true\n[rbl]\nmode = \"off\"\n\
+             [[sender_rules]]\ndomain_suffix = \"cyou\"\nscore = 13.0\n\
+             [[sender_rules]]\ndomain = \"friends.example\"\nscore = -1.0\n",
+        )
+        .unwrap();
+        let store = Store::memory();
+        let engine =
+            Engine::new(config, kanmon_auth::dns::StaticResolver::new()).with_store(store.clone());
+        let envelope = |from: &str| Envelope {
+            client_ip: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9))),
+            mail_from: Some(from.to_owned()),
+            ..Envelope::default()
+        };
+        let status = |verdict: &Verdict| {
+            verdict
+                .headers
+                .iter()
+                .find(|h| h.name == "X-Spam-Status")
+                .map(|h| h.value.clone())
+                .unwrap()
+        };
+        let spam = b"Message-ID: <1@deals.cyou>\r\nFrom: a@deals.cyou\r\nSubject: pills\r\n\r\ncheap pills\r\n";
+        let ham = b"Message-ID: <2@friends.example>\r\nFrom: b@friends.example\r\nSubject: lunch\r\n\r\nsee you\r\n";
+        let unclear = b"Message-ID: <3@other.example>\r\nFrom: c@other.example\r\n\r\nhello\r\n";
+        let verdict = engine.scan_message(&envelope("a@deals.cyou"), spam).await;
+        assert!(
+            status(&verdict).contains("autolearn=spam"),
+            "{}",
+            status(&verdict)
+        );
+        let verdict = engine
+            .scan_message(&envelope("b@friends.example"), ham)
+            .await;
+        assert!(
+            status(&verdict).contains("autolearn=ham"),
+            "{}",
+            status(&verdict)
+        );
+        let verdict = engine
+            .scan_message(&envelope("c@other.example"), unclear)
+            .await;
+        assert!(
+            status(&verdict).contains("autolearn=no"),
+            "{}",
+            status(&verdict)
+        );
+
+        // Learning runs after the reply, on its own task.
+        let options = &engine.config().bayes.tokenizer;
+        let spam_digest = crate::bayes::learn_tokens(spam, options).digest;
+        let ham_digest = crate::bayes::learn_tokens(ham, options).digest;
+        for _ in 0..100 {
+            if store.label(&ham_digest).await.unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            store.label(&spam_digest).await.unwrap(),
+            Some(kanmon_store::Class::Spam)
+        );
+        assert_eq!(
+            store.label(&ham_digest).await.unwrap(),
+            Some(kanmon_store::Class::Ham)
+        );
+        let totals = store.token_counts(&[]).await.unwrap().totals;
+        assert_eq!((totals.spam, totals.ham), (1, 1));
+
+        // A person's judgement wins: relabelled by hand, autolearn does not move it back.
+        store
+            .relabel(&spam_digest, Some(kanmon_store::Class::Ham), &[])
+            .await
+            .unwrap();
+        engine.scan_message(&envelope("a@deals.cyou"), spam).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            store.label(&spam_digest).await.unwrap(),
+            Some(kanmon_store::Class::Ham)
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! Learning is `store.relabel(digest, Some(class), &keys)` with the output of
 //! [`learn_tokens`]; forgetting is the same with `None`.
 
+pub mod autolearn;
 pub mod classify;
 pub mod digest;
 pub mod tokenize;

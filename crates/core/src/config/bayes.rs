@@ -2,6 +2,7 @@
 
 use super::error::ConfigErrors;
 use super::raw::RawBayes;
+use crate::bayes::autolearn::Thresholds as AutolearnThresholds;
 use crate::bayes::{Params, TokenizerOptions};
 use crate::check::Mode;
 
@@ -16,6 +17,8 @@ pub struct Bayes {
     pub mode: Mode,
     pub params: Params,
     pub tokenizer: TokenizerOptions,
+    /// `None` unless `autolearn = true`.
+    pub autolearn: Option<AutolearnThresholds>,
 }
 
 impl Default for Bayes {
@@ -24,6 +27,7 @@ impl Default for Bayes {
             mode: Mode::Tag,
             params: Params::default(),
             tokenizer: TokenizerOptions::default(),
+            autolearn: None,
         }
     }
 }
@@ -57,6 +61,15 @@ pub(super) fn validate(errors: &mut ConfigErrors, raw: &RawBayes, authserv_id: &
             ),
         );
     }
+    let thresholds_valid = raw.autolearn_spam.is_finite()
+        && raw.autolearn_ham.is_finite()
+        && raw.autolearn_ham < raw.autolearn_spam;
+    if !thresholds_valid {
+        errors.push(
+            "bayes.autolearn_ham",
+            "autolearn_ham and autolearn_spam must be numbers, autolearn_ham below autolearn_spam",
+        );
+    }
     if raw.min_spam == 0 || raw.min_ham == 0 {
         errors.push(
             "bayes.min_spam",
@@ -84,6 +97,10 @@ pub(super) fn validate(errors: &mut ConfigErrors, raw: &RawBayes, authserv_id: &
                 .collect(),
             osb: false,
         },
+        autolearn: raw.autolearn.then_some(AutolearnThresholds {
+            spam: raw.autolearn_spam,
+            ham: raw.autolearn_ham,
+        }),
     }
 }
 

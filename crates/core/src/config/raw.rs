@@ -525,6 +525,12 @@ pub struct RawBayes {
     /// Host names whose Received hops are ours (besides localhost): never tokenised, as
     /// they are added after the scan.
     pub local_hosts: Vec<String>,
+    /// Learn messages the other checks judged clearly (off by default).
+    pub autolearn: bool,
+    /// Learned as spam at this score or above, BAYES_* symbols left out.
+    pub autolearn_spam: f64,
+    /// Learned as ham at this score or below, BAYES_* symbols left out.
+    pub autolearn_ham: f64,
 }
 
 impl Default for RawBayes {
@@ -539,6 +545,9 @@ impl Default for RawBayes {
             robx: params.robx,
             max_tokens: crate::bayes::TokenizerOptions::default().max_tokens,
             local_hosts: Vec::new(),
+            autolearn: false,
+            autolearn_spam: 12.0,
+            autolearn_ham: -0.5,
         }
     }
 }

@@ -26,6 +26,7 @@ mod spam_status;
 mod symbols;
 mod syntax;
 
+use crate::bayes::autolearn::Autolearn;
 use kanmon_auth::message::Message;
 use kanmon_auth::spf::{Identity, SpfOutput};
 
@@ -46,6 +47,8 @@ pub struct HeaderContext<'a> {
     pub score: f64,
     pub required: f64,
     pub hits: &'a [ScoredHit],
+    /// What autolearn does with the message (`autolearn=` in X-Spam-Status).
+    pub autolearn: Autolearn,
 }
 
 /// The header fields to add, top first, values unfolded.
@@ -67,6 +70,7 @@ pub fn render(context: &HeaderContext<'_>) -> Vec<Header> {
             score: context.score,
             required: context.required,
             tests: context.hits.iter().map(|hit| hit.name).collect(),
+            autolearn: context.autolearn,
         };
         for (name, value) in spam_status::render(&facts) {
             headers.push(Header::new(name, value));
@@ -172,6 +176,7 @@ mod tests {
             action,
             score: 3.0,
             required: 6.0,
+            autolearn: Autolearn::Disabled,
             hits: &hits,
         })
     }
@@ -269,6 +274,7 @@ mod tests {
             action: Action::Accept,
             score: 0.0,
             required: 6.0,
+            autolearn: Autolearn::Disabled,
             hits: &[],
         });
         assert_eq!(headers[0].value, "mx.example.net; none");

@@ -20,12 +20,13 @@
 //!   or refused by an enforcing check. `required` is the `add_header` threshold.
 //! * Scores have one decimal, as SpamAssassin's `_SCORE_` (`%2.1f`); `tests=` lists each
 //!   symbol once, sorted, comma-separated, `none` when empty, as `_TESTS(,)_`. `autolearn`
-//!   is `disabled`: kanmon does not learn from its own verdicts.
+//!   is what `[bayes] autolearn` did with the message: `spam`, `ham`, `no`, or `disabled`.
 //! * `X-Spam-Level` has one `*` per whole point (`_STARS(*)_`), none below 1, at most
 //!   [`MAX_STARS`]; the field is written even when empty, as SpamAssassin does, so rules
 //!   testing its length see it.
 
 use super::syntax::push_pvalue;
+use crate::bayes::autolearn::Autolearn;
 use crate::verdict::Action;
 
 /// SpamAssassin's cap on `_STARS_` (`PerMsgStatus.pm`: "limit to 50 stars").
@@ -38,6 +39,7 @@ pub(crate) struct SpamFacts<'a> {
     pub(crate) score: f64,
     pub(crate) required: f64,
     pub(crate) tests: Vec<&'static str>,
+    pub(crate) autolearn: Autolearn,
 }
 
 /// The fields, top first, as (name, value).
@@ -58,11 +60,12 @@ pub(crate) fn render(facts: &SpamFacts<'_>) -> Vec<(&'static str, String)> {
     fields.push((
         "X-Spam-Status",
         format!(
-            "{}, score={} required={} tests={} autolearn=disabled version={version}",
+            "{}, score={} required={} tests={} autolearn={} version={version}",
             if spam { "Yes" } else { "No" },
             score(facts.score),
             score(facts.required),
             tests(&facts.tests),
+            facts.autolearn.as_str(),
         ),
     ));
     fields
@@ -108,6 +111,7 @@ mod tests {
 
     fn fields(action: Action, score: f64, tests: &[&'static str]) -> Vec<(&'static str, String)> {
         render(&SpamFacts {
+            autolearn: Autolearn::Disabled,
             authserv_id: "mx.example.net",
             action,
             score,
