@@ -98,18 +98,29 @@ fn file(path: &Path, max_bytes: usize, each: &mut dyn FnMut(Found)) {
     }
 }
 
-/// The file's bytes, unless it is over `max_bytes` (an mbox is a file of many messages, so
-/// its bound is the bound per message times a generous count).
+/// The file's bytes, unless it is a single message over `max_bytes`: that one is refused
+/// from its size and first bytes, without being read. An mbox (first line `From `) holds
+/// many messages, so it is read whatever its size.
 fn read_bounded(path: &Path, max_bytes: usize) -> Result<Vec<u8>, String> {
-    let size = fs::metadata(path).map_err(|e| e.to_string())?.len();
-    let bytes = fs::read(path).map_err(|e: io::Error| e.to_string())?;
-    if bytes.starts_with(b"From ") || size <= max_bytes as u64 {
-        Ok(bytes)
-    } else {
-        Err(format!(
-            "{size} bytes, over limits.max_message_bytes ({max_bytes})"
-        ))
+    use std::io::Read;
+
+    let mut file = fs::File::open(path).map_err(|e| e.to_string())?;
+    let size = file.metadata().map_err(|e| e.to_string())?.len();
+    if size > max_bytes as u64 {
+        let mut start = [0u8; 5];
+        let read = file
+            .read(&mut start)
+            .map_err(|e: io::Error| e.to_string())?;
+        if &start[..read] != b"From " {
+            return Err(format!(
+                "{size} bytes, over limits.max_message_bytes ({max_bytes})"
+            ));
+        }
+        file = fs::File::open(path).map_err(|e| e.to_string())?;
     }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(bytes)
 }
 
 /// The messages of an mbox: each `From ` line that starts the file or follows an empty

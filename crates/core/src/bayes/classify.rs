@@ -51,6 +51,15 @@ pub struct Classification {
     pub used: usize,
 }
 
+impl Classification {
+    /// No token: no evidence either way.
+    const UNDECIDED: Classification = Classification {
+        probability: 0.5,
+        log_odds: 0.0,
+        used: 0,
+    };
+}
+
 /// Why the classifier gave no result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Abstention {
@@ -133,22 +142,14 @@ pub fn token_probability(counts: TokenCounts, totals: ClassTotals, params: &Para
 
 /// Fisher's combination of token probabilities. No token gives I = 0.5, L = 0.
 pub fn fisher(probabilities: impl IntoIterator<Item = f64>) -> Classification {
-    let mut spam_log = 0.0; // Σ ln(1 − f): very negative ⇒ spam evidence
-    let mut ham_log = 0.0; // Σ ln f: very negative ⇒ ham evidence
-    let mut used = 0usize;
-    for f in probabilities {
-        let f = f.clamp(1e-12, 1.0 - 1e-12);
-        spam_log += (-f).ln_1p();
-        ham_log += f.ln();
-        used += 1;
-    }
-    if used == 0 {
-        return Classification {
-            probability: 0.5,
-            log_odds: 0.0,
-            used,
-        };
-    }
+    let Some(LogSums {
+        spam_log,
+        ham_log,
+        used,
+    }) = log_sums(probabilities)
+    else {
+        return Classification::UNDECIDED;
+    };
     let n = used as f64;
     // Ps = Q(n, −S), Ph = Q(n, −H): the chi-square survival function with 2n degrees of freedom.
     let (ln_not_ps, ln_ps) = ln_gamma_tails(n, -spam_log);
@@ -167,22 +168,14 @@ pub fn fisher(probabilities: impl IntoIterator<Item = f64>) -> Classification {
 /// compare against [`fisher`]: S = 1 − (Π(1−f))^(1/n), H = 1 − (Π f)^(1/n),
 /// I = (1 + (S − H)/(S + H))/2.
 pub fn robinson(probabilities: impl IntoIterator<Item = f64>) -> Classification {
-    let mut spam_log = 0.0;
-    let mut ham_log = 0.0;
-    let mut used = 0usize;
-    for f in probabilities {
-        let f = f.clamp(1e-12, 1.0 - 1e-12);
-        spam_log += (-f).ln_1p();
-        ham_log += f.ln();
-        used += 1;
-    }
-    if used == 0 {
-        return Classification {
-            probability: 0.5,
-            log_odds: 0.0,
-            used,
-        };
-    }
+    let Some(LogSums {
+        spam_log,
+        ham_log,
+        used,
+    }) = log_sums(probabilities)
+    else {
+        return Classification::UNDECIDED;
+    };
     let n = used as f64;
     let s = -(spam_log / n).exp_m1();
     let h = -(ham_log / n).exp_m1();
@@ -193,6 +186,31 @@ pub fn robinson(probabilities: impl IntoIterator<Item = f64>) -> Classification 
         log_odds: s.ln() - h.ln(),
         used,
     }
+}
+
+/// What both combinations read from the token probabilities.
+struct LogSums {
+    /// Σ ln(1 − f): very negative means spam evidence.
+    spam_log: f64,
+    /// Σ ln f: very negative means ham evidence.
+    ham_log: f64,
+    used: usize,
+}
+
+/// The log sums of `probabilities` (each kept off 0 and 1), or `None` when there are none.
+fn log_sums(probabilities: impl IntoIterator<Item = f64>) -> Option<LogSums> {
+    let mut sums = LogSums {
+        spam_log: 0.0,
+        ham_log: 0.0,
+        used: 0,
+    };
+    for f in probabilities {
+        let f = f.clamp(1e-12, 1.0 - 1e-12);
+        sums.spam_log += (-f).ln_1p();
+        sums.ham_log += f.ln();
+        sums.used += 1;
+    }
+    (sums.used > 0).then_some(sums)
 }
 
 /// ln(e^a + e^b), exact where either is −∞.
