@@ -10,6 +10,7 @@ use clap::Args;
 use kanmon_core::report::Report;
 use kanmon_core::{Engine, Envelope, ReverseName};
 
+use super::scan_store;
 use super::{CliError, load_config, report};
 
 #[derive(Debug, Args)]
@@ -69,7 +70,13 @@ pub(crate) fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(Box::new(e)))?;
-    let engine = Engine::from_config(config).map_err(|e| CliError::Failed(Box::new(e)))?;
+    let store = runtime
+        .block_on(scan_store::open(&config))
+        .map_err(|e| CliError::Failed(Box::new(e)))?;
+    let engine = Engine::from_config(config)
+        .map_err(|e| CliError::Failed(Box::new(e)))?
+        .with_store(store)
+        .without_learning();
     let verdict = runtime.block_on(engine.scan_message(&envelope, &raw));
     if args.json {
         let json = serde_json::to_string_pretty(&Report::new(&verdict))

@@ -7,7 +7,8 @@
 //! * 0: delivered;
 //! * 75 EX_TEMPFAIL: anything that may pass — a Maildir that cannot be written (disk full,
 //!   quota, permissions, a read-only file system), a configuration that does not load,
-//!   standard input failing, a failed scan under `on_error = "tempfail"`. Postfix keeps the
+//!   standard input failing, the store (what `kanmon learn` taught) out of reach, a failed
+//!   scan under `on_error = "tempfail"`. Postfix keeps the
 //!   message and tries again;
 //! * 64 EX_USAGE: the command line is wrong (a `%` the template cannot expand, a spam
 //!   folder that is no Maildir++ name); 67 EX_NOUSER: the user or domain cannot name a
@@ -25,7 +26,7 @@ use clap::Args;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::envelope::EnvelopeArgs;
-use super::filter::{EX_TEMPFAIL, read_bounded, scan};
+use super::filter::{EX_TEMPFAIL, ScanFailure, read_bounded, scan};
 use super::maildir::Maildir;
 use super::marking::{Marking, trusted_verdict, with_error_field};
 use super::{CliError, error_chain, load_config};
@@ -128,8 +129,11 @@ fn deliver(args: DeliverArgs) -> Result<(), Failure> {
                 .apply(&raw);
                 (marked, verdict.action.is_spam())
             }
-            Err(why) if on_error == OnError::Tempfail => return Err(temporary(why)),
-            Err(why) => (with_error_field(&raw, &why), false),
+            // The store holds what users taught; scanning without it would file their
+            // spam as ham, so the delivery waits for it.
+            Err(why @ ScanFailure::Store(_)) => return Err(temporary(why.to_string())),
+            Err(why) if on_error == OnError::Tempfail => return Err(temporary(why.to_string())),
+            Err(why) => (with_error_field(&raw, &why.to_string()), false),
         }
     };
     let folder = spam.then_some(args.spam_folder.as_str());

@@ -21,6 +21,7 @@ use kanmon_core::{Config, Engine, Envelope, Verdict};
 
 use super::envelope::EnvelopeArgs;
 use super::marking::{Marking, Parts};
+use super::scan_store;
 use super::{CliError, error_chain, load_config};
 use crate::frontend::{ScanEngine, guarded};
 
@@ -113,19 +114,42 @@ pub(crate) fn read_bounded(
     }
 }
 
-/// One guarded scan of the message (without an mbox `From ` line): the engine (for its
-/// configuration) and its verdict, or why there is none.
+/// Why a one-message scan gave no verdict.
+#[derive(Debug)]
+pub(crate) enum ScanFailure {
+    /// The store the Bayes check reads could not be opened: a temporary condition.
+    Store(String),
+    /// The scan itself could not run or failed.
+    Scan(String),
+}
+
+impl std::fmt::Display for ScanFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScanFailure::Store(why) => write!(f, "cannot open the store: {why}"),
+            ScanFailure::Scan(why) => f.write_str(why),
+        }
+    }
+}
+
+/// One guarded scan of the message (without an mbox `From ` line) with the learned store
+/// (`scan_store.rs`): the engine (for its configuration) and its verdict, or why there is
+/// none. Autolearning the scan started is finished before it returns.
 pub(crate) fn scan(
     config: Config,
     envelope: &Envelope,
     raw: &[u8],
-) -> Result<(Arc<ScanEngine>, Verdict), String> {
+) -> Result<(Arc<ScanEngine>, Verdict), ScanFailure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        .map_err(|e| ScanFailure::Scan(format!("cannot start the runtime: {e}")))?;
+    let store = runtime
+        .block_on(scan_store::open(&config))
+        .map_err(|e| ScanFailure::Store(error_chain(&e)))?;
     let engine = Engine::from_config(config)
-        .map_err(|e| format!("cannot set up DNS: {}", error_chain(&e)))?;
+        .map_err(|e| ScanFailure::Scan(format!("cannot set up DNS: {}", error_chain(&e))))?
+        .with_store(store);
     let engine = Arc::new(engine);
     let message = Parts::split(raw).message(raw).to_vec();
     let envelope = envelope.clone();
@@ -134,6 +158,7 @@ pub(crate) fn scan(
         .block_on(guarded(&engine, async move {
             scanning.scan_message(&envelope, &message).await
         }))
-        .map_err(|failed| format!("scan failed: {failed}"))?;
+        .map_err(|failed| ScanFailure::Scan(format!("scan failed: {failed}")))?;
+    runtime.block_on(engine.finish_learning());
     Ok((engine, verdict))
 }

@@ -18,12 +18,14 @@
 //!   those written at SMTP time by the milter or policy server are better than anything
 //!   `filter` could say, and stay.
 //!
-//! Fields a content rule prepends (`PREPEND` in header_checks) are not ours to judge and
-//! are left, as Postfix would leave them.
+//! * a field exactly like one we are about to write (same name, same words): what a content
+//!   rule prepends (`PREPEND` in header_checks) on an earlier run comes back once, not
+//!   twice. Other fields a rule matched are not ours to judge and are left, as Postfix
+//!   would leave them.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use kanmon_core::headers::{claims_authserv_id, fold_value};
+use kanmon_core::headers::{claims_authserv_id, fold_value, is_spam_field};
 use kanmon_core::kanmon_auth::message::LineEnding;
 use kanmon_core::{Action, Config, Verdict};
 
@@ -196,6 +198,12 @@ impl Marking<'_> {
         {
             return true;
         }
+        let written_again = self.verdict.headers.iter().any(|header| {
+            field.is(&header.name) && same_words(field.value(), header.value.as_bytes())
+        });
+        if written_again {
+            return true;
+        }
         let id = &self.config.authserv_id;
         self.with_auth
             && ((field.is("Authentication-Results") && claims_authserv_id(field.value(), id))
@@ -224,6 +232,17 @@ impl Marking<'_> {
     }
 }
 
+/// Whether two field values say the same once folding and spacing are set aside.
+fn same_words(a: &[u8], b: &[u8]) -> bool {
+    let words = |v: &'_ [u8]| -> Vec<Vec<u8>> {
+        v.split(|c| c.is_ascii_whitespace())
+            .filter(|w| !w.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    words(a) == words(b)
+}
+
 /// The fields a delivery agent prepends (Postfix pipe(8) `flags=D`, `O`, `R`).
 const DELIVERY_FIELDS: &[&str] = &["Return-Path", "Delivered-To", "X-Original-To"];
 
@@ -249,16 +268,6 @@ pub(crate) fn with_error_field(raw: &[u8], why: &str) -> Vec<u8> {
 
 fn is_auth_field(name: &str) -> bool {
     name.eq_ignore_ascii_case("Authentication-Results") || name.eq_ignore_ascii_case("Received-SPF")
-}
-
-/// `X-Spam` or `X-Spam-*`, any case.
-pub(crate) fn is_spam_field(name: &[u8]) -> bool {
-    const PREFIX: &[u8] = b"x-spam";
-    name.len() >= PREFIX.len()
-        && name
-            .get(..PREFIX.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(PREFIX))
-        && matches!(name.get(PREFIX.len()), None | Some(b'-'))
 }
 
 /// Whether a Received-SPF value names `authserv_id` as its `receiver=` (RFC 7208 §9.1
@@ -410,6 +419,7 @@ body\n";
             forged_authentication_results: Vec::new(),
             skipped: Vec::new(),
             internal: false,
+            autolearn: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@ mod marking;
 mod message_sources;
 mod postfix;
 mod report;
+mod scan_store;
 mod serve;
 mod store;
 

@@ -89,6 +89,13 @@ pub(crate) fn render(name: &str, envelope: &Envelope, verdict: &Verdict) -> Stri
             e.action, e.check, e.reason
         );
     }
+    if let Some(class) = verdict.autolearn.class() {
+        let _ = writeln!(
+            out,
+            "  autolearn would learn it as {} (kanmon check changes nothing)",
+            class.as_str()
+        );
+    }
 
     out.push('\n');
     if verdict.headers.is_empty() {

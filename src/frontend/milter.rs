@@ -23,7 +23,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use kanmon_core::config::OnError;
-use kanmon_core::headers::fold_value;
+use kanmon_core::headers::{fold_value, is_spam_field};
 use kanmon_core::kanmon_auth::message::LineEnding;
 use kanmon_core::{Action, Envelope, Greylisting, ReverseName, Verdict};
 use kanmon_milter::{
@@ -116,6 +116,10 @@ struct Seen {
     received: bool,
     /// Whether our policy server already PREPENDed Received-SPF for this message.
     policy_received_spf: bool,
+    /// The arriving `X-Spam*` fields, as (name, 1-based index among fields of that name):
+    /// removed when we write ours, so a sender's `X-Spam-Flag: YES` or `X-Spam-Status: No`
+    /// cannot steer the recipient's filters.
+    spam_fields: Vec<(String, u32)>,
 }
 
 /// The early scan: running, done, or failed (the end-of-message scan then does it all).
@@ -289,6 +293,15 @@ impl Transaction {
 
     fn header(&mut self, ctx: &Context, name: &str, value: &[u8]) {
         let seen = &mut self.seen;
+        if is_spam_field(name.as_bytes()) {
+            let index = 1 + seen
+                .spam_fields
+                .iter()
+                .filter(|(seen_name, _)| seen_name.eq_ignore_ascii_case(name))
+                .count();
+            seen.spam_fields
+                .push((name.to_owned(), u32::try_from(index).unwrap_or(u32::MAX)));
+        }
         if name.eq_ignore_ascii_case("Received") {
             seen.received = true;
         } else if name.eq_ignore_ascii_case("Subject") && seen.subject.is_none() {
@@ -416,7 +429,7 @@ impl Transaction {
 /// |--------------------------------|----------------------------|--------------------------|
 /// | reject                         | `550 5.7.1 <reason>`       | —                        |
 /// | tempfail, greylist             | `451 4.7.1 <reason>`       | —                        |
-/// | accept, add_header             | continue                   | ours on top; forged A-R deleted |
+/// | accept, add_header             | continue                   | ours on top; forged A-R and arriving X-Spam* deleted |
 /// | rewrite_subject                | continue                   | as above; Subject prefixed |
 fn response_for(verdict: &Verdict, seen: &Seen, subject_prefix: &str, lead: &str) -> Response {
     let reason = verdict.reason.as_deref().unwrap_or("");
@@ -431,6 +444,20 @@ fn response_for(verdict: &Verdict, seen: &Seen, subject_prefix: &str, lead: &str
             name: "Authentication-Results".to_owned(),
             value: String::new(),
         });
+    }
+    // Same for arriving X-Spam* fields, when ours replace them.
+    if verdict
+        .headers
+        .iter()
+        .any(|h| is_spam_field(h.name.as_bytes()))
+    {
+        for (name, index) in seen.spam_fields.iter().rev() {
+            modifications.push(Modification::ChangeHeader {
+                index: *index,
+                name: name.clone(),
+                value: String::new(),
+            });
+        }
     }
     // Inserted at index 0 in reverse, so the first field of the verdict ends up on top.
     for header in verdict.headers.iter().rev() {
@@ -600,6 +627,7 @@ mod tests {
             forged_authentication_results: vec![0, 2],
             skipped: Vec::new(),
             internal: false,
+            autolearn: Default::default(),
         }
     }
 
@@ -755,6 +783,49 @@ mod tests {
         assert_eq!(
             message.seen.subject.as_deref(),
             Some(&b"folded\n\tonce\r\n\ttwice"[..])
+        );
+        session.abort();
+    }
+
+    #[tokio::test]
+    async fn arriving_spam_fields_are_deleted_when_ours_are_written() {
+        let config =
+            kanmon_core::Config::parse("[dns]\nnameservers = [\"127.0.0.1:9\"]\n").expect("config");
+        let engine = ScanEngine::from_config(config).expect("engine");
+        let mut session = MilterSession::new(EngineSlot::new(engine));
+        let ctx = Context::default();
+        session.begin(&ctx, &["<a@example.org>".to_owned()]);
+        let message = session.message.as_mut().expect("a transaction");
+        for (name, value) in [
+            ("X-Spam-Flag", "YES"),
+            ("Subject", "hello"),
+            ("x-spam-status", "No, score=-5"),
+            ("X-SPAM-FLAG", "YES"),
+            ("X-Spamd-Result", "default: False"),
+        ] {
+            message.header(&ctx, name, value.as_bytes());
+        }
+        let mut ours = verdict(Action::Accept, None);
+        ours.forged_authentication_results.clear();
+        let without = response_for(&ours, &message.seen, "", " ");
+        assert!(!names(&without).iter().any(|n| n.starts_with("change")));
+
+        ours.headers.push(Header {
+            name: "X-Spam-Status".to_owned(),
+            value: "No, score=0.0".to_owned(),
+        });
+        let with = response_for(&ours, &message.seen, "", " ");
+        let changes: Vec<String> = names(&with)
+            .into_iter()
+            .filter(|n| n.starts_with("change"))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                "change 2 X-SPAM-FLAG \"\"",
+                "change 1 x-spam-status \"\"",
+                "change 1 X-Spam-Flag \"\"",
+            ]
         );
         session.abort();
     }

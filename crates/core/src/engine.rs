@@ -28,6 +28,7 @@ use kanmon_auth::message::{Message, MessageLimits};
 use kanmon_auth::spf::SpfVerifier;
 use kanmon_store::Store;
 use tokio::time::{Instant, timeout_at};
+use tokio_util::task::TaskTracker;
 
 use crate::auth::{AuthContext, AuthResults, authenticate};
 use crate::bayes::autolearn::{self, Autolearn};
@@ -60,6 +61,10 @@ pub struct Engine<R> {
     counter: Counter,
     /// Kept to rebuild the checks when [`Engine::with_store`] gives another store.
     resolver: R,
+    /// Autolearning under way, so a short-lived tool can wait for it ([`Engine::finish_learning`]).
+    learning: TaskTracker,
+    /// Whether autolearn decisions are carried out ([`Engine::without_learning`]).
+    learns: bool,
 }
 
 impl Engine<HickoryResolver> {
@@ -95,6 +100,8 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             dmarc_sampler: Box::new(|| fastrand::u8(0..100)),
             counter: Counter::new(store.clone()),
             store,
+            learning: TaskTracker::new(),
+            learns: true,
         }
     }
 
@@ -106,6 +113,13 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
         self.greylister = greylister(&self.config, &store);
         self.counter = Counter::new(store.clone());
         self.store = store;
+        self
+    }
+
+    /// Decides autolearn as configured but learns nothing: for `kanmon check`, which
+    /// explains a verdict and leaves the store as it found it.
+    pub fn without_learning(mut self) -> Self {
+        self.learns = false;
         self
     }
 
@@ -414,17 +428,28 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             forged_authentication_results: forged,
             skipped,
             internal,
+            autolearn,
         };
-        if let Some(class) = autolearn.class() {
+        if let Some(class) = autolearn.class().filter(|_| self.learns) {
             // Tokenised now, while the message is here; learned after the reply.
             let message = learn_tokens_of(scan.content(), raw, &self.config.bayes.tokenizer);
             let store = self.store.clone();
-            tokio::spawn(async move { autolearn::learn(&store, &message, class).await });
+            self.learning
+                .spawn(async move { autolearn::learn(&store, &message, class).await });
         }
         if purpose == Purpose::Final {
             self.conclude(envelope, &verdict, started.elapsed());
         }
         verdict
+    }
+
+    /// Waits for the learning that scans so far started (autolearn runs after the verdict,
+    /// on its own task): a command that exits after one scan calls it, or the learning dies
+    /// with its runtime.
+    pub async fn finish_learning(&self) {
+        self.learning.close();
+        self.learning.wait().await;
+        self.learning.reopen();
     }
 
     /// The end of a message's story: its one log line, and its counts in the store

@@ -15,6 +15,8 @@ pub struct Report<'a> {
     pub score: f64,
     pub required: f64,
     pub internal: bool,
+    /// X-Spam-Status's `autolearn=`: disabled, no, spam or ham.
+    pub autolearn: &'static str,
     pub symbols: &'a [ScoredHit],
     pub spf: Option<SpfReport<'a>>,
     pub helo: Option<SpfReport<'a>>,
@@ -82,6 +84,7 @@ impl<'a> Report<'a> {
             score: verdict.score,
             required: verdict.required,
             internal: verdict.internal,
+            autolearn: verdict.autolearn.as_str(),
             symbols: &verdict.hits,
             spf: auth.spf.as_ref().map(spf),
             helo: auth.spf_helo.as_ref().map(spf),

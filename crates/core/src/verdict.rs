@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthResults;
+use crate::bayes::autolearn::Autolearn;
 use crate::check::{CheckName, Mode};
 use crate::decide::most_severe_enforced;
 use crate::symbol::ScoredHit;
@@ -126,6 +127,8 @@ pub struct Verdict {
     pub skipped: Vec<Skipped>,
     /// Whether the message came from our own networks (scanned as outbound).
     pub internal: bool,
+    /// What autolearn made of the message (X-Spam-Status's `autolearn=`).
+    pub autolearn: Autolearn,
 }
 
 impl Verdict {

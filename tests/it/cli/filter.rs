@@ -103,6 +103,28 @@ fn spam_is_flagged_and_a_second_run_changes_nothing() {
 }
 
 #[test]
+fn a_field_a_rule_prepends_is_not_stacked_by_a_second_run() {
+    let dns = Dns::serving(ZONE);
+    let table = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(
+        table.path(),
+        "/^Subject: lunch/ PREPEND X-Lunch: yes, please\n",
+    )
+    .expect("write table");
+    let rules = format!(
+        "[content]\nheader_checks = [\"{}\"]\n",
+        table.path().display()
+    );
+    let kanmon = Kanmon::new(&dns, &rules);
+    let first = filter(&kanmon, &[], FROM_PROCMAIL);
+    assert_eq!(first.code, Some(0), "{first:#?}");
+    let text = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert_eq!(text.matches("X-Lunch: yes, please").count(), 1, "{text}");
+    let second = filter(&kanmon, &[], &first.stdout);
+    assert_eq!(String::from_utf8_lossy(&second.stdout), text);
+}
+
+#[test]
 fn crlf_stays_crlf_and_our_authentication_results_are_replaced() {
     let dns = Dns::serving(ZONE);
     let kanmon = Kanmon::new(&dns, "");

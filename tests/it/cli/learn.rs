@@ -6,11 +6,22 @@ use super::*;
 
 /// A configuration whose embedded store lives in the test's directory.
 fn with_store() -> Kanmon {
+    with_store_and(None, "")
+}
+
+/// The same, with `extra` tables, and DNS questions (when scanning) sent to `dns`.
+fn with_store_and(dns: Option<&Dns>, extra: &str) -> Kanmon {
     let kanmon = Kanmon::with_config("");
     let path = kanmon.path("state/kanmon.redb");
+    let nameservers = dns.map_or(String::new(), |dns| {
+        format!("[dns]\nnameservers = [\"{}\"]\n", dns.addr)
+    });
     std::fs::write(
         &kanmon.config,
-        format!("[store]\npath = \"{}\"\n", path.display()),
+        format!(
+            "[store]\npath = \"{}\"\n{extra}\n{nameservers}",
+            path.display()
+        ),
     )
     .expect("write config");
     kanmon
@@ -157,4 +168,150 @@ fn learn_needs_a_class_and_a_path() {
     kanmon(&k, &["learn", "x"]).assert_code(2);
     kanmon(&k, &["learn", "--spam"]).assert_code(2);
     kanmon(&k, &["learn", "--spam", "--ham", "x"]).assert_code(2);
+}
+
+/// A message in the wording `maildir` teaches, not among those learned.
+fn held_out(spam: bool) -> Vec<u8> {
+    let (subject, body) = if spam {
+        (
+            "cheap pills discount",
+            "viagra casino lottery winner click now",
+        )
+    } else {
+        ("meeting notes", "agenda minutes project schedule review")
+    };
+    format!(
+        "Message-ID: <held-out.{spam}@example.org>\nFrom: someone@example.org\n\
+         Subject: {subject}\n\n{body} today\n"
+    )
+    .into_bytes()
+}
+
+fn piped_kanmon(kanmon_: &Kanmon, args: &[&str], stdin: &[u8]) -> Piped {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kanmon"));
+    command.args(args).arg("--config").arg(&kanmon_.config);
+    piped(command, stdin)
+}
+
+#[test]
+fn check_filter_and_deliver_judge_with_what_learn_taught() {
+    let dns = Dns::serving("");
+    let k = with_store_and(Some(&dns), "");
+    let store = k.path("state/kanmon.redb");
+    // Before anything is learned no store is created where a scan runs.
+    let out = piped_kanmon(&k, &["filter"], &held_out(true));
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(!store.exists(), "a scan created the store");
+
+    let spam = maildir(&k.path("Maildir/.Spam"), 50, true);
+    let ham = maildir(&k.path("Maildir"), 50, false);
+    kanmon(&k, &["learn", "--spam", spam.to_str().unwrap()]).assert_code(0);
+    kanmon(&k, &["learn", "--ham", ham.to_str().unwrap()]).assert_code(0);
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kanmon"));
+    command.args(["check", "--json", "--config"]).arg(&k.config);
+    let checked = piped(command, &held_out(true));
+    assert_eq!(checked.code, Some(0), "{checked:#?}");
+    let json: serde_json::Value = serde_json::from_slice(&checked.stdout).expect("json");
+    let names = symbol_names(&json);
+    assert!(names.iter().any(|n| n.starts_with("BAYES_99")), "{json}");
+    assert_eq!(json["autolearn"], "disabled");
+
+    let filtered = piped_kanmon(&k, &["filter"], &held_out(false));
+    assert_eq!(filtered.code, Some(0), "{filtered:#?}");
+    let text = String::from_utf8_lossy(&filtered.stdout);
+    assert!(text.contains("BAYES_00"), "{text}");
+
+    let maildir_root = k.path("mail");
+    let delivered = piped_kanmon(
+        &k,
+        &["deliver", "--maildir", maildir_root.to_str().unwrap()],
+        &held_out(true),
+    );
+    assert_eq!(delivered.code, Some(0), "{delivered:#?}");
+    // BAYES_999 alone scores above the spam threshold.
+    let new: Vec<_> = std::fs::read_dir(maildir_root.join(".Spam/new"))
+        .expect(".Spam/new/")
+        .map(|e| std::fs::read_to_string(e.expect("entry").path()).expect("read"))
+        .collect();
+    assert_eq!(new.len(), 1);
+    assert!(new[0].contains("BAYES_99"), "{}", new[0]);
+    assert!(!maildir_root.join("new").exists() || files_in(&maildir_root.join("new")) == 0);
+}
+
+#[test]
+fn filter_autolearns_what_the_other_checks_judged_clearly() {
+    let dns = Dns::serving("");
+    // Every message scores 0 here (no client, nothing published), which these thresholds
+    // call clear ham.
+    let k = with_store_and(
+        Some(&dns),
+        "[bayes]\nautolearn = true\nautolearn_ham = 0.5\nautolearn_spam = 10.0\n",
+    );
+    // The store must exist for a scan to learn into it.
+    kanmon(
+        &k,
+        &[
+            "learn",
+            "--spam",
+            maildir(&k.path("s"), 1, true).to_str().unwrap(),
+        ],
+    )
+    .assert_code(0);
+
+    let out = piped_kanmon(&k, &["filter"], &held_out(false));
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("autolearn=ham"),
+        "{out:#?}"
+    );
+    assert_eq!(
+        stats(&k)["ham"].as_u64(),
+        Some(1),
+        "filter learned it before exiting"
+    );
+
+    // kanmon check decides the same but changes nothing.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kanmon"));
+    command.args(["check", "--json", "--config"]).arg(&k.config);
+    let checked = piped(command, &held_out(true));
+    assert_eq!(checked.code, Some(0), "{checked:#?}");
+    let json: serde_json::Value = serde_json::from_slice(&checked.stdout).expect("json");
+    assert_eq!(json["autolearn"], "ham");
+    assert_eq!(stats(&k)["ham"].as_u64(), Some(1));
+}
+
+#[test]
+fn a_store_that_cannot_be_opened_defers_delivery_and_passes_filtered_mail_unchanged() {
+    let dns = Dns::serving("");
+    let k = with_store_and(Some(&dns), "");
+    let path = k.path("state/kanmon.redb");
+    std::fs::create_dir_all(path.parent().unwrap()).expect("mkdir");
+    std::fs::write(
+        &path,
+        b"this is not a redb file at all, and it is long enough\n",
+    )
+    .expect("write");
+
+    let message = held_out(true);
+    let filtered = piped_kanmon(&k, &["filter"], &message);
+    assert_eq!(filtered.code, Some(75), "{filtered:#?}");
+    assert_eq!(filtered.stdout, message);
+    assert!(
+        filtered.stderr.contains("cannot open the store"),
+        "{filtered:#?}"
+    );
+
+    let root = k.path("mail");
+    let delivered = piped_kanmon(
+        &k,
+        &["deliver", "--maildir", root.to_str().unwrap()],
+        &message,
+    );
+    assert_eq!(delivered.code, Some(75), "{delivered:#?}");
+    assert!(!root.join("new").exists() || files_in(&root.join("new")) == 0);
+}
+
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| entries.count())
 }

@@ -207,10 +207,13 @@ fn dmarc_reject_spoof_is_delivered_and_marked_when_tagged() {
 }
 
 #[test]
-fn forged_results_claiming_our_authserv_id_are_removed() {
+fn forged_results_claiming_our_authserv_id_and_arriving_spam_fields_are_removed() {
     let stack = Stack::start(Settings::milter(), "accept");
     let forged = "Authentication-Results: mx.kanmon.test; spf=pass smtp.mailfrom=forged.test\r\n\
-                  Authentication-Results: other.example; dkim=pass header.d=other.example\r\n";
+                  X-Spam-Status: No, score=-10.0 required=5.0\r\n\
+                  Authentication-Results: other.example; dkim=pass header.d=other.example\r\n\
+                  x-spam-flag: NO\r\n\
+                  X-Spam-Status: No, score=-20.0\r\n";
     let mail = Mail::new(
         "mallory@fail.test",
         "frank@kanmon.test",
@@ -233,4 +236,12 @@ fn forged_results_claiming_our_authserv_id_are_removed() {
         "{all:#?}"
     );
     assert_eq!(all.len(), 2, "{all:#?}");
+    // Ours are the only X-Spam-* fields left.
+    let status = values(&delivered[0], "X-Spam-Status");
+    assert_eq!(status.len(), 1, "{status:#?}");
+    assert!(
+        status[0].contains("score=") && !status[0].contains("-10.0"),
+        "{status:#?}"
+    );
+    assert!(values(&delivered[0], "X-Spam-Flag").is_empty());
 }

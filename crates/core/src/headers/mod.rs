@@ -31,6 +31,7 @@ use kanmon_auth::message::Message;
 use kanmon_auth::spf::{Identity, SpfOutput};
 
 pub use fold::{LINE_WIDTH, fold, fold_value};
+pub use spam_status::is_spam_field;
 
 use crate::auth::AuthResults;
 use crate::config::Config;

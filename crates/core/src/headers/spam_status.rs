@@ -105,6 +105,17 @@ fn tests(names: &[&'static str]) -> String {
     }
 }
 
+/// `X-Spam` or `X-Spam-*`, any case: the fields SpamAssassin-style filters read, which
+/// front-ends remove from arriving mail before writing their own.
+pub fn is_spam_field(name: &[u8]) -> bool {
+    const PREFIX: &[u8] = b"x-spam";
+    name.len() >= PREFIX.len()
+        && name
+            .get(..PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(PREFIX))
+        && matches!(name.get(PREFIX.len()), None | Some(b'-'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
