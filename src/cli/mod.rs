@@ -7,10 +7,12 @@ mod deliver;
 mod dkim;
 mod envelope;
 mod filter;
+mod import;
 mod learn;
 mod maildir;
 mod marking;
 mod message_sources;
+mod opendkim_tables;
 mod postfix;
 mod report;
 mod serve;
@@ -60,6 +62,9 @@ enum Command {
     /// DKIM keys: make one (genkey) and check its DNS record (testkey).
     #[command(subcommand)]
     Dkim(dkim::DkimCommand),
+    /// Convert another program's configuration into kanmon.toml entries (printed).
+    #[command(subcommand)]
+    Import(import::ImportCommand),
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -74,6 +79,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Filter(args) => filter::run(args),
         Command::Deliver(args) => deliver::run(args),
         Command::Dkim(command) => dkim::run(command),
+        Command::Import(command) => import::run(command),
     }
 }
 

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::CliError;
+pub(crate) use genkey::toml_string;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DkimCommand {
