@@ -351,3 +351,27 @@ fn testkey_checks_both_selectors_during_a_rotation() {
     testkey(&dns, "2026a", &old.key).assert_code(11);
     testkey(&dns, "2025a", &new.key).assert_code(11);
 }
+
+/// A resolver that validated the answer (AD bit) is reported as such; the outcome is the
+/// same either way.
+#[test]
+fn testkey_states_whether_the_answer_was_dnssec_validated() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let made = genkey(dir.path(), "2026e", &["--algorithm", "ed25519"]);
+    let runtime = runtime();
+    let server = runtime.block_on(DnsServer::start());
+    server.set_zone(parse_zone(&made.zone_line).expect("zone"));
+    server.set_authentic_data(true);
+    let dns = Dns {
+        addr: server.addr,
+        _server: Box::new(server),
+        _runtime: runtime,
+    };
+    let run = testkey(&dns, "2026e", &made.key);
+    run.assert_code(0);
+    assert!(
+        run.stdout
+            .ends_with("DNSSEC: the resolver validated this answer (AD bit set)\n"),
+        "{run:?}"
+    );
+}
