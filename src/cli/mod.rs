@@ -95,6 +95,9 @@ pub(crate) enum CliError {
     },
     /// Something else went wrong while working (exit 1).
     Failed(Box<dyn Error + Send + Sync>),
+    /// An argument clap accepted but the command cannot take, with the reason (exit 2, as
+    /// clap's own usage errors).
+    Usage(String),
 }
 
 impl CliError {
@@ -103,6 +106,7 @@ impl CliError {
             CliError::Config { .. } => ExitCode::from(2),
             CliError::Input { .. } => ExitCode::from(3),
             CliError::Failed(_) => ExitCode::from(1),
+            CliError::Usage(_) => ExitCode::from(2),
         }
     }
 }
@@ -125,6 +129,7 @@ impl fmt::Display for CliError {
             }
             CliError::Input { path, .. } => write!(f, "cannot read {path}"),
             CliError::Failed(_) => f.write_str("the command failed"),
+            CliError::Usage(reason) => f.write_str(reason),
         }
     }
 }
@@ -142,6 +147,7 @@ impl Error for CliError {
             CliError::Config { errors, .. } => Some(errors),
             CliError::Input { source, .. } => Some(source),
             CliError::Failed(source) => Some(source.as_ref()),
+            CliError::Usage(_) => None,
         }
     }
 }

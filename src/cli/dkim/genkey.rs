@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use kanmon_core::kanmon_auth::dkim::{self, DEFAULT_RSA_BITS, GeneratedKey};
+use kanmon_core::kanmon_auth::dkim::{self, DEFAULT_RSA_BITS, GeneratedKey, KeyGenError};
 
 use super::dns_name;
 use crate::cli::CliError;
@@ -44,9 +44,9 @@ pub(crate) struct GenkeyArgs {
     /// Key algorithm.
     #[arg(long, value_enum, default_value = "rsa")]
     algorithm: KeyAlgorithm,
-    /// RSA key size in bits: 2048, 3072 or 4096.
-    #[arg(long, default_value_t = DEFAULT_RSA_BITS)]
-    bits: usize,
+    /// RSA key size in bits: 2048 (the default), 3072 or 4096.
+    #[arg(long)]
+    bits: Option<usize>,
     /// Directory to write the files into (created, mode 0750, if missing).
     #[arg(long, default_value = ".")]
     dir: PathBuf,
@@ -58,9 +58,12 @@ pub(crate) struct GenkeyArgs {
 pub(crate) fn run(args: GenkeyArgs) -> Result<ExitCode, CliError> {
     let domain = dns_name("domain", &args.domain)?;
     let selector = dns_name("selector", &args.selector)?;
-    if args.algorithm == KeyAlgorithm::Ed25519 && args.bits != DEFAULT_RSA_BITS {
-        return Err(failed("--bits is for RSA keys; Ed25519 keys have one size"));
+    if args.algorithm == KeyAlgorithm::Ed25519 && args.bits.is_some() {
+        return Err(CliError::Usage(
+            "--bits is for RSA keys; Ed25519 keys have one size".to_owned(),
+        ));
     }
+    let bits = args.bits.unwrap_or(DEFAULT_RSA_BITS);
     let private_path = args.dir.join(format!("{selector}.private"));
     let record_path = args.dir.join(format!("{selector}.txt"));
     if !args.force {
@@ -74,13 +77,17 @@ pub(crate) fn run(args: GenkeyArgs) -> Result<ExitCode, CliError> {
         }
     }
     let generated = match args.algorithm {
-        KeyAlgorithm::Rsa => dkim::generate_rsa(args.bits),
+        KeyAlgorithm::Rsa => dkim::generate_rsa(bits),
         KeyAlgorithm::Ed25519 => dkim::generate_ed25519(),
     }
-    .map_err(|e| CliError::Failed(Box::new(e)))?;
+    .map_err(|e| match e {
+        // A size the command cannot take is a usage error; the message says why.
+        KeyGenError::Crypto => CliError::Failed(Box::new(e)),
+        refused => CliError::Usage(refused.to_string()),
+    })?;
     let record = generated.key.dns_record();
     let name = format!("{selector}._domainkey.{domain}");
-    let description = describe(&generated, args.bits);
+    let description = describe(&generated, bits);
 
     DirBuilder::new()
         .recursive(true)

@@ -46,11 +46,8 @@ pub(crate) fn dns_name(what: &str, name: &str) -> Result<String, CliError> {
     if valid {
         Ok(trimmed.to_ascii_lowercase())
     } else {
-        Err(CliError::Failed(
-            format!(
-                "{what} {name:?} is not a DNS name (letters, digits and hyphens in dot-separated labels; an internationalised domain in its xn-- form)"
-            )
-            .into(),
-        ))
+        Err(CliError::Usage(format!(
+            "{what} {name:?} is not a DNS name (letters, digits and hyphens in dot-separated labels; an internationalised domain in its xn-- form)"
+        )))
     }
 }

@@ -26,7 +26,7 @@ use std::process::ExitCode;
 use clap::Args;
 use kanmon_core::Config;
 use kanmon_core::kanmon_auth::dkim::{RecordCheck, SigningKey, check_record};
-use kanmon_core::kanmon_auth::dns::{DnsError, HickoryResolver};
+use kanmon_core::kanmon_auth::dns::{DnsError, HickoryResolver, TxtAnswer};
 
 use super::dns_name;
 use crate::cli::{CliError, load_config};
@@ -108,7 +108,7 @@ fn report(
     name: &str,
     key_file: &Path,
     key: &SigningKey,
-    answer: Result<std::sync::Arc<[Box<[u8]>]>, DnsError>,
+    answer: TxtAnswer,
     validated: bool,
 ) -> Outcome {
     let records = match answer {

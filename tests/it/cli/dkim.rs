@@ -195,7 +195,8 @@ fn genkey_refuses_small_keys_and_names_that_are_not_dns_names() {
         let mut args = base.to_vec();
         args.extend_from_slice(extra);
         let run = run(&args, None);
-        run.assert_code(1);
+        // Usage errors, as clap's own.
+        run.assert_code(2);
         assert!(run.stderr.contains(message), "{extra:?}: {}", run.stderr);
     }
     assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
