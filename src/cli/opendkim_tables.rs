@@ -382,6 +382,12 @@ pub(crate) fn render(converted: &Converted, sources: &[String]) -> String {
         out.push_str("]\n");
         skipped_lines(&mut out, &converted.hosts_skipped);
     }
+    if !converted.keys.is_empty() {
+        out.push_str(
+            "\n# kanmon signs only with RSA keys of 2048 bits or more and with Ed25519 keys; check\n\
+             # each key below with `kanmon dkim testkey` (it names a 1024-bit key as one to replace).\n",
+        );
+    }
     for key in &converted.keys {
         let _ = write!(
             out,

@@ -25,7 +25,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 use kanmon_core::Config;
-use kanmon_core::kanmon_auth::dkim::{RecordCheck, SigningKey, check_record};
+use kanmon_core::kanmon_auth::dkim::{
+    DEFAULT_RSA_BITS, KeyFileError, PublicHalf, RecordCheck, SigningKey, check_record,
+};
 use kanmon_core::kanmon_auth::dns::{DnsError, HickoryResolver, TxtAnswer};
 
 use super::dns_name;
@@ -71,7 +73,7 @@ pub(crate) fn run(args: TestkeyArgs) -> Result<ExitCode, CliError> {
             CliError::Failed(format!("no --key given and no [[dkim_keys]] entry for {name}").into())
         })?,
     };
-    let key = SigningKey::load(&key_file).map_err(|e| CliError::Failed(Box::new(e)))?;
+    let key = public_half(&key_file)?;
     let resolver = resolver(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -80,6 +82,20 @@ pub(crate) fn run(args: TestkeyArgs) -> Result<ExitCode, CliError> {
     let (answer, validated) = runtime.block_on(resolver.txt_with_validation(&name));
     let outcome = report(&name, &key_file, &key, answer, validated);
     Ok(ExitCode::from(outcome as u8))
+}
+
+/// The public half of the key in `file`, after the permission check kanmon's signer makes.
+/// An RSA key aws-lc will not load (under 2,048 bits) is still read, to be compared and
+/// reported as one to replace.
+fn public_half(file: &Path) -> Result<PublicHalf, CliError> {
+    match SigningKey::load(file) {
+        Ok(key) => Ok(PublicHalf::of(&key)),
+        Err(KeyFileError::Unsupported) => std::fs::read(file)
+            .ok()
+            .and_then(|bytes| PublicHalf::from_rsa_private_key(&bytes))
+            .ok_or_else(|| CliError::Failed(Box::new(KeyFileError::Unsupported))),
+        Err(error) => Err(CliError::Failed(Box::new(error))),
+    }
 }
 
 /// The key file of the `[[dkim_keys]]` entry for `domain` and `selector`.
@@ -107,7 +123,7 @@ fn resolver(config: &Config) -> Result<HickoryResolver, CliError> {
 fn report(
     name: &str,
     key_file: &Path,
-    key: &SigningKey,
+    key: &PublicHalf,
     answer: TxtAnswer,
     validated: bool,
 ) -> Outcome {
@@ -145,6 +161,11 @@ fn report(
                 key_file.display(),
                 key_type.as_str()
             );
+            if let Some(bits) = key.rsa_bits().filter(|&bits| bits < DEFAULT_RSA_BITS) {
+                println!(
+                    "warning: this is a {bits}-bit RSA key: verifiers accept it, but kanmon signs only with RSA keys of 2048 bits or more, as RFC 8301 asks; make a new key under a new selector (docs/dkim.md, rotating a key)"
+                );
+            }
             if testing {
                 println!(
                     "note: t=y marks the domain as testing DKIM; verifiers may ignore failed signatures"

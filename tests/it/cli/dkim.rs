@@ -376,3 +376,38 @@ fn testkey_states_whether_the_answer_was_dnssec_validated() {
         "{run:?}"
     );
 }
+
+/// A 1,024-bit key from an older opendkim-genkey (here testdata/dkim-rfc/rsa1024.pem, made
+/// by OpenSSL) is compared with its record, and reported as one kanmon cannot sign with.
+#[test]
+fn testkey_checks_a_1024_bit_key_and_says_to_replace_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = dir.path().join("old.private");
+    let pem = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/dkim-rfc/rsa1024.pem"
+    ))
+    .expect("rsa1024.pem");
+    std::fs::write(&key, pem).expect("copy key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let dns = Dns::serving(
+        "old._domainkey.example.com TXT \"v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDLtFKH3YQ1cYyxbA2txTX2uOi1N5rtO1pyyRgSOAyUqvd2eDC1gdAi6zwPQZWj8y96vWiNGu4DTQdiVCOiSdvb9+YQ9MqdKJ3U/L40Xr+SXmt1IP/gDpXUbXwsjBlPsTrMXVXuDAqClh+E3ApIp+vL+0U70Jsp0t9OifSaBMV95QIDAQAB\"\n",
+    );
+    let run = testkey(&dns, "old", &key);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains(
+            "warning: this is a 1024-bit RSA key: verifiers accept it, but kanmon signs only with RSA keys of 2048 bits or more"
+        ),
+        "{run:?}"
+    );
+    // The same key against a 2048-bit record is another key.
+    let other = genkey(dir.path(), "new", &[]);
+    let dns = Dns::serving(&other.zone_line.replace("new._domainkey", "old._domainkey"));
+    testkey(&dns, "old", &key).assert_code(11);
+    // A key file others can read is refused, as the signer refuses it.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let run = testkey(&dns, "old", &key);
+    run.assert_code(1);
+    assert!(run.stderr.contains("world-readable"), "{run:?}");
+}

@@ -69,7 +69,7 @@ pub use canon::{BodyHash, BodyHasher, Canonicalization};
 pub use keygen::{
     DEFAULT_RSA_BITS, GeneratedKey, KeyGenError, MAX_RSA_BITS, generate_ed25519, generate_rsa,
 };
-pub use record_check::{RecordCheck, check_record};
+pub use record_check::{PublicHalf, RecordCheck, check_record};
 pub use sign::{
     DEFAULT_SIGNED_HEADERS, KeyFileError, LINE_LIMIT, SignError, Signer, SigningKey,
     check_key_file_mode,
