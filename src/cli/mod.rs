@@ -4,12 +4,15 @@
 mod check;
 mod config;
 mod deliver;
+mod dkim;
 mod envelope;
 mod filter;
+mod import;
 mod learn;
 mod maildir;
 mod marking;
 mod message_sources;
+mod opendkim_tables;
 mod postfix;
 mod report;
 mod scan_store;
@@ -57,6 +60,12 @@ enum Command {
     Filter(filter::FilterArgs),
     /// Scan one message and file it into a Maildir, spam into .Spam (Postfix pipe transport).
     Deliver(deliver::DeliverArgs),
+    /// DKIM keys: make one (genkey) and check its DNS record (testkey).
+    #[command(subcommand)]
+    Dkim(dkim::DkimCommand),
+    /// Convert another program's configuration into kanmon.toml entries (printed).
+    #[command(subcommand)]
+    Import(import::ImportCommand),
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -70,6 +79,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Bayes(command) => learn::run_bayes(command),
         Command::Filter(args) => filter::run(args),
         Command::Deliver(args) => deliver::run(args),
+        Command::Dkim(command) => dkim::run(command),
+        Command::Import(command) => import::run(command),
     }
 }
 
@@ -85,6 +96,9 @@ pub(crate) enum CliError {
     },
     /// Something else went wrong while working (exit 1).
     Failed(Box<dyn Error + Send + Sync>),
+    /// An argument clap accepted but the command cannot take, with the reason (exit 2, as
+    /// clap's own usage errors).
+    Usage(String),
 }
 
 impl CliError {
@@ -93,6 +107,7 @@ impl CliError {
             CliError::Config { .. } => ExitCode::from(2),
             CliError::Input { .. } => ExitCode::from(3),
             CliError::Failed(_) => ExitCode::from(1),
+            CliError::Usage(_) => ExitCode::from(2),
         }
     }
 }
@@ -115,6 +130,7 @@ impl fmt::Display for CliError {
             }
             CliError::Input { path, .. } => write!(f, "cannot read {path}"),
             CliError::Failed(_) => f.write_str("the command failed"),
+            CliError::Usage(reason) => f.write_str(reason),
         }
     }
 }
@@ -132,6 +148,7 @@ impl Error for CliError {
             CliError::Config { errors, .. } => Some(errors),
             CliError::Input { source, .. } => Some(source),
             CliError::Failed(source) => Some(source.as_ref()),
+            CliError::Usage(_) => None,
         }
     }
 }

@@ -10,8 +10,10 @@ mod bad_input;
 mod check;
 mod config;
 mod deliver;
+mod dkim;
 mod dns_failure;
 mod filter;
+mod import;
 mod learn;
 mod store;
 

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -92,6 +92,8 @@ struct Shared {
     delay_ms: AtomicU64,
     /// TTL of the SOA added to negative answers; 0: none.
     negative_ttl: AtomicU32,
+    /// Whether answers carry the AD bit.
+    authentic_data: AtomicBool,
 }
 
 impl DnsServer {
@@ -122,6 +124,12 @@ impl DnsServer {
     pub fn set_negative_ttl(&self, ttl: Option<u32>) {
         let ttl = ttl.unwrap_or(0);
         self.shared.negative_ttl.store(ttl, Ordering::Relaxed);
+    }
+
+    /// Sets the AD bit on every answer from now on, as a validating resolver does on data
+    /// it checked with DNSSEC (RFC 4035 §3.2.3); off by default.
+    pub fn set_authentic_data(&self, on: bool) {
+        self.shared.authentic_data.store(on, Ordering::Relaxed);
     }
 }
 
@@ -220,6 +228,7 @@ fn respond(query: &[u8], shared: &Shared) -> Option<(Message, usize)> {
     reply.metadata.recursion_desired = request.metadata.recursion_desired;
     reply.metadata.recursion_available = true;
     reply.metadata.authoritative = true;
+    reply.metadata.authentic_data = shared.authentic_data.load(Ordering::Relaxed);
     reply.add_query(question.clone());
     if let Some(edns) = &request.edns {
         let mut ours = edns.clone();

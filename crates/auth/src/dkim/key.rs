@@ -332,7 +332,7 @@ fn rsa_public_key(der: &[u8]) -> Option<(&[u8], usize)> {
 }
 
 /// One DER element: (tag, contents, what follows). Definite lengths only, as DER requires.
-fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub(crate) fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = input.split_first()?;
     let (&first, rest) = rest.split_first()?;
     let (len, rest) = if first < 0x80 {

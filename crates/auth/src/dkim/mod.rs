@@ -56,6 +56,8 @@
 
 pub(crate) mod canon;
 pub(crate) mod key;
+pub(crate) mod keygen;
+pub(crate) mod record_check;
 pub(crate) mod sign;
 pub(crate) mod signature;
 pub(crate) mod tag_list;
@@ -64,6 +66,10 @@ pub(crate) mod verify;
 use std::fmt;
 
 pub use canon::{BodyHash, BodyHasher, Canonicalization};
+pub use keygen::{
+    DEFAULT_RSA_BITS, GeneratedKey, KeyGenError, MAX_RSA_BITS, generate_ed25519, generate_rsa,
+};
+pub use record_check::{PublicHalf, RecordCheck, check_record};
 pub use sign::{
     DEFAULT_SIGNED_HEADERS, KeyFileError, LINE_LIMIT, SignError, Signer, SigningKey,
     check_key_file_mode,

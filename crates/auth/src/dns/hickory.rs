@@ -15,7 +15,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use super::cache::{AnswerCache, Cached, DEFAULT_CAPACITY};
 use super::clock::CoarseClock;
-use super::{Answer, DnsError, Mx, Resolver, TxtAnswer, reverse_name};
+use super::{Answer, DnsError, Mx, Resolver, TxtAnswer, TxtRecords, reverse_name};
 
 /// A caching stub resolver that sends every question to the configured nameservers.
 ///
@@ -162,6 +162,40 @@ impl HickoryResolver {
                     found => Ok(found),
                 }
             }
+        }
+    }
+
+    /// The TXT records of `name` asked afresh (kanmon's cache neither read nor filled), and
+    /// whether the server marked the answer as DNSSEC-validated: the AD bit (RFC 4035
+    /// §3.2.3), which a validating resolver sets on data it checked. For `kanmon dkim
+    /// testkey`, which reports it as information. kanmon does not ask for DNSSEC records
+    /// (no DO bit), so a resolver that sets AD only when asked that way reports `false`.
+    pub async fn txt_with_validation(&self, name: &str) -> (TxtAnswer, bool) {
+        let query = match absolute_name(name) {
+            Ok(query) => query,
+            Err(error) => return (Err(error), false),
+        };
+        let Ok(result) =
+            tokio::time::timeout(self.timeout, self.inner.lookup(query, RecordType::TXT)).await
+        else {
+            return (Err(DnsError::Timeout), false);
+        };
+        match result {
+            Ok(lookup) => {
+                let records: TxtRecords = lookup
+                    .answers()
+                    .iter()
+                    .filter_map(|record| match &record.data {
+                        RData::TXT(txt) => Some(txt.txt_data.concat().into_boxed_slice()),
+                        _ => None,
+                    })
+                    .collect();
+                (Ok(records), lookup.message().metadata.authentic_data)
+            }
+            Err(error) => match classify(error).0 {
+                Ok(()) => (Ok(Arc::new([])), false),
+                Err(error) => (Err(error), false),
+            },
         }
     }
 
