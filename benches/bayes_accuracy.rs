@@ -18,7 +18,8 @@
 //!
 //! `KANMON_CORPUS` names the extracted `msgs` directory (default `target/corpus/msgs`), with
 //! `split.tsv` beside it; `scripts/bench-accuracy` fills both. `KANMON_BAYES_CV_ONLY=1` stops
-//! after step 2.
+//! after step 2; `KANMON_BAYES_EXPLAIN=1` only prints the shipped model's CV on TRAIN with the
+//! ham it scored highest and the spam it scored lowest, and the tokens that moved them.
 
 #![allow(clippy::unwrap_used)] // a benchmark that cannot set itself up should stop
 
@@ -353,6 +354,97 @@ fn choose(results: &[(Variant, Metrics)], filter: impl Fn(&Variant) -> bool) -> 
     best.unwrap()
 }
 
+/// `KANMON_BAYES_EXPLAIN=1`: the shipped model's cross-validation on TRAIN only, its
+/// highest-scored ham and lowest-scored spam with the tokens that moved them most — where
+/// tokeniser work should look, without a glance at TEST.
+fn explain(messages: &[Message]) {
+    let params = Params::default();
+    let train: Vec<&Message> = messages.iter().filter(|m| m.train).collect();
+    let folds: Vec<Counts> = (0..FOLDS)
+        .map(|fold| {
+            let mut counts = Counts::default();
+            for message in train.iter().filter(|m| m.fold() != fold) {
+                counts.learn(&message.unigrams, message.spam);
+            }
+            counts
+        })
+        .collect();
+    let mut scored: Vec<(f64, &Message)> = train
+        .iter()
+        .map(|m| {
+            let read = folds[m.fold() as usize].read(&m.unigrams);
+            (fisher(evidence(&read, &params)).log_odds, *m)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let hams: Vec<&(f64, &Message)> = scored.iter().filter(|(_, m)| !m.spam).take(12).collect();
+    let spams: Vec<&(f64, &Message)> = scored
+        .iter()
+        .rev()
+        .filter(|(_, m)| m.spam)
+        .take(8)
+        .collect();
+    let threshold = hams.get(1).map_or(0.0, |h| h.0);
+    let missed = scored
+        .iter()
+        .filter(|(l, m)| m.spam && *l <= threshold)
+        .count();
+    let pairs: Vec<(bool, f64)> = scored.iter().map(|(l, m)| (m.spam, *l)).collect();
+    let metrics = Metrics::of(&pairs, bayes_threshold(), false);
+    println!("{}", metrics.row("CV, shipped model"));
+    println!("CV: spam at or below the 2nd-highest ham (L {threshold:.1}): {missed}\n");
+    for (label, list) in [("HAM scored highest", hams), ("SPAM scored lowest", spams)] {
+        println!("## {label}");
+        for (l, message) in list {
+            let content = Content::derive(&message.raw, &Envelope::default(), MAX_PARTS);
+            let tokens = bayes::tokenize::tokenize_texts(&content, &TokenizerOptions::default());
+            let counts = &folds[message.fold() as usize];
+            let read = counts.read(&tokens.keys);
+            let mut used: Vec<(f64, &str, TokenCounts)> = tokens
+                .texts
+                .iter()
+                .zip(&read.counts)
+                .filter(|(_, c)| c.spam + c.ham > 0)
+                .map(|(text, c)| {
+                    (
+                        bayes::classify::token_probability(*c, read.totals, &params),
+                        text.as_str(),
+                        *c,
+                    )
+                })
+                .filter(|(f, _, _)| (f - 0.5).abs() > params.min_dev)
+                .collect();
+            used.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let spammy = used.iter().filter(|u| u.0 > 0.5).count();
+            println!(
+                "{}/{} L {l:.1}: {} keys, {} used ({spammy} spammy); subject {:?}",
+                message.group,
+                message.id,
+                tokens.keys.len(),
+                used.len(),
+                content
+                    .subject
+                    .clone()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(60)
+                    .collect::<String>()
+            );
+            let show = |slice: &[(f64, &str, TokenCounts)]| {
+                slice
+                    .iter()
+                    .map(|(f, t, c)| format!("{t}={f:.2}({}/{})", c.spam, c.ham))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            println!("   spam side: {}", show(&used[..used.len().min(25)]));
+            let tail = used.len().saturating_sub(12);
+            println!("   ham side:  {}", show(&used[tail..]));
+        }
+        println!();
+    }
+}
+
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -389,6 +481,11 @@ fn main() {
         mean(&|m| m.unigrams.len()),
         mean(&|m| m.osb.len())
     );
+
+    if std::env::var_os("KANMON_BAYES_EXPLAIN").is_some() {
+        explain(&messages);
+        return;
+    }
 
     // 2. Cross-validation on TRAIN.
     let started = Instant::now();
