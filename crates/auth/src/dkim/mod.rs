@@ -65,8 +65,8 @@ use std::fmt;
 
 pub use canon::{BodyHash, BodyHasher, Canonicalization};
 pub use sign::{
-    DEFAULT_SIGNED_HEADERS, KeyFileError, LINE_LIMIT, SignError, Signer, SigningKey,
-    check_key_file_mode,
+    DEFAULT_SIGNED_HEADERS, KeyAccess, KeyFileError, LINE_LIMIT, SignError, Signer, SigningKey,
+    check_key_file, check_key_file_mode,
 };
 pub use verify::{DkimVerifier, verify};
 
