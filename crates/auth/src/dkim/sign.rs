@@ -398,8 +398,7 @@ impl Signer {
                 continue;
             }
             let present = message.fields(name).count();
-            let extra =
-                usize::from(self.oversign || name == "from" || oversigned.contains(name));
+            let extra = usize::from(self.oversign || name == "from" || oversigned.contains(name));
             for _ in 0..present + extra {
                 names.push(name.clone());
             }
@@ -626,7 +625,9 @@ mod tests {
             owner: Some("kanmon".to_owned()),
         };
         assert_eq!(
-            SigningKey::load_with(&path, &kanmon).unwrap_err().to_string(),
+            SigningKey::load_with(&path, &kanmon)
+                .unwrap_err()
+                .to_string(),
             format!(
                 "key file {file} is readable by its group (mode 640); run: chown kanmon {file} && chmod 600 {file}"
             )
@@ -638,7 +639,9 @@ mod tests {
         assert!(SigningKey::load_with(&path, &group_allowed).is_ok());
         set(0o604).unwrap();
         assert_eq!(
-            SigningKey::load_with(&path, &group_allowed).unwrap_err().to_string(),
+            SigningKey::load_with(&path, &group_allowed)
+                .unwrap_err()
+                .to_string(),
             format!(
                 "key file {file} is readable by other users (mode 604); run: chown kanmon {file} && chmod 640 {file}"
             )
