@@ -124,8 +124,7 @@ pub(crate) fn scan(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let engine = Engine::from_config(config)
-        .map_err(|e| format!("cannot set up DNS: {}", error_chain(&e)))?;
+    let engine = Engine::from_config(config).map_err(|e| error_chain(&e))?;
     let engine = Arc::new(engine);
     let message = Parts::split(raw).message(raw).to_vec();
     let envelope = envelope.clone();

@@ -416,7 +416,7 @@ impl Transaction {
 /// |--------------------------------|----------------------------|--------------------------|
 /// | reject                         | `550 5.7.1 <reason>`       | —                        |
 /// | tempfail, greylist             | `451 4.7.1 <reason>`       | —                        |
-/// | accept, add_header             | continue                   | ours on top; forged A-R deleted |
+/// | accept, add_header             | continue                   | ours on top, then DKIM-Signature (outbound); forged A-R deleted |
 /// | rewrite_subject                | continue                   | as above; Subject prefixed |
 fn response_for(verdict: &Verdict, seen: &Seen, subject_prefix: &str, lead: &str) -> Response {
     let reason = verdict.reason.as_deref().unwrap_or("");
@@ -430,6 +430,21 @@ fn response_for(verdict: &Verdict, seen: &Seen, subject_prefix: &str, lead: &str
             index: index as u32 + 1,
             name: "Authentication-Results".to_owned(),
             value: String::new(),
+        });
+    }
+    // DKIM-Signature fields first, in reverse: they end up just above the message's own
+    // fields, in order, byte for byte as signed (folded with LF, as Postfix stores lines).
+    for signature in verdict
+        .signing
+        .iter()
+        .flat_map(|s| s.signatures.iter().rev())
+    {
+        let value = signature.value_with("\n");
+        let value = value.strip_prefix(' ').unwrap_or(&value);
+        modifications.push(Modification::InsertHeader {
+            index: 0,
+            name: "DKIM-Signature".to_owned(),
+            value: format!("{lead}{value}"),
         });
     }
     // Inserted at index 0 in reverse, so the first field of the verdict ends up on top.
@@ -600,6 +615,7 @@ mod tests {
             forged_authentication_results: vec![0, 2],
             skipped: Vec::new(),
             internal: false,
+            signing: None,
         }
     }
 

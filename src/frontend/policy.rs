@@ -333,6 +333,7 @@ mod tests {
             forged_authentication_results: Vec::new(),
             skipped: Vec::new(),
             internal: false,
+            signing: None,
         }
     }
 

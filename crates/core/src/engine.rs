@@ -19,6 +19,7 @@
 //! a secret.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
@@ -39,9 +40,10 @@ use crate::decide::decide;
 use crate::envelope::Envelope;
 use crate::headers::{self, HeaderContext};
 use crate::scan::Scan;
+use crate::signing::{KeyLoadError, SigningKeys, SigningOutcome};
 use crate::stats::Counter;
 use crate::symbol::{Hit, ScoredHit};
-use crate::verdict::{Enforcement, Skipped, Verdict};
+use crate::verdict::{Action, Enforcement, Skipped, Verdict};
 
 type Clock = Box<dyn Fn() -> u64 + Send + Sync>;
 type Sampler = Box<dyn Fn() -> u8 + Send + Sync>;
@@ -60,11 +62,25 @@ pub struct Engine<R> {
     counter: Counter,
     /// Kept to rebuild the checks when [`Engine::with_store`] gives another store.
     resolver: R,
+    /// The `[[dkim_keys]]`, loaded ([`Engine::with_signing_keys`]); none by default.
+    signing_keys: Arc<SigningKeys>,
+}
+
+/// Why an engine could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot set up the DNS resolver")]
+    Resolver(#[from] ResolverConfigError),
+    #[error("cannot load a DKIM signing key")]
+    SigningKey(#[from] KeyLoadError),
 }
 
 impl Engine<HickoryResolver> {
-    /// An engine with the resolver `[dns]` describes: the listed nameservers, or the system's.
-    pub fn from_config(config: Config) -> Result<Self, ResolverConfigError> {
+    /// An engine with the resolver `[dns]` describes (the listed nameservers, or the
+    /// system's) and the signing keys of `[[dkim_keys]]`, read now by whoever calls: in the
+    /// daemon, the `server.user` it switched to.
+    pub fn from_config(config: Config) -> Result<Self, EngineError> {
+        let keys = SigningKeys::load(&config.signing, config.server.user.as_deref())?;
         let dns = &config.dns;
         let resolver = if dns.nameservers.is_empty() {
             HickoryResolver::system(dns.timeout)?
@@ -72,7 +88,7 @@ impl Engine<HickoryResolver> {
             HickoryResolver::with_nameservers(&dns.nameservers, dns.timeout)?
         }
         .with_cache_capacity(dns.cache_size);
-        Ok(Engine::new(config, resolver))
+        Ok(Engine::new(config, resolver).with_signing_keys(keys))
     }
 }
 
@@ -95,7 +111,14 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             dmarc_sampler: Box::new(|| fastrand::u8(0..100)),
             counter: Counter::new(store.clone()),
             store,
+            signing_keys: Arc::default(),
         }
+    }
+
+    /// Gives the engine the signing keys of its configuration ([`SigningKeys::load`]).
+    pub fn with_signing_keys(mut self, keys: SigningKeys) -> Self {
+        self.signing_keys = Arc::new(keys);
+        self
     }
 
     /// Gives the engine the store its checks keep state in. Without it the engine has a
@@ -397,6 +420,12 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             }
             Purpose::Early => Vec::new(),
         };
+        let signing = match purpose {
+            Purpose::Final if internal && self.config.signing.enabled() => {
+                Some(self.sign(scan.message.as_ref(), no_message, action, now))
+            }
+            _ => None,
+        };
         let forged = scan
             .message
             .as_ref()
@@ -414,6 +443,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             forged_authentication_results: forged,
             skipped,
             internal,
+            signing,
         };
         if let Some(class) = autolearn.class() {
             // Tokenised now, while the message is here; learned after the reply.
@@ -425,6 +455,35 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             self.conclude(envelope, &verdict, started.elapsed());
         }
         verdict
+    }
+
+    /// Signs an outbound message, unless it is refused or changed after signing would be
+    /// done; every reason not to sign is said, for the log line.
+    fn sign(
+        &self,
+        message: Option<&Message<'_>>,
+        no_message: &str,
+        action: Action,
+        now: u64,
+    ) -> SigningOutcome {
+        let signing = &self.config.signing;
+        let why_not = match (message, action) {
+            (None, _) => Some(no_message.to_owned()),
+            (Some(_), Action::Reject | Action::Tempfail | Action::Greylist) => {
+                Some(format!("the message is refused ({action})"))
+            }
+            (Some(_), Action::RewriteSubject) if signing.headers.iter().any(|h| h == "subject") => {
+                Some("the Subject is rewritten as spam (rewrite_subject)".to_owned())
+            }
+            _ => None,
+        };
+        match (why_not, message) {
+            (None, Some(message)) => self.signing_keys.sign(signing, message, now),
+            (why, _) => SigningOutcome {
+                signatures: Vec::new(),
+                not_signed: why.into_iter().collect(),
+            },
+        }
     }
 
     /// The end of a message's story: its one log line, and its counts in the store
@@ -529,6 +588,7 @@ pub fn log_verdict(envelope: &Envelope, verdict: &Verdict, elapsed: Duration) {
         score = verdict.score,
         symbols = %SymbolList(&verdict.hits),
         would_enforce = %WouldEnforce(&verdict.enforcements),
+        signed = %OrDash(verdict.signing.as_ref()),
         ms = elapsed.as_millis() as u64,
         "scanned"
     );

@@ -235,6 +235,7 @@ mod tests {
             forged_authentication_results: Vec::new(),
             skipped: Vec::new(),
             internal: false,
+            signing: None,
         }
     }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::AuthResults;
 use crate::check::{CheckName, Mode};
 use crate::decide::most_severe_enforced;
+use crate::signing::SigningOutcome;
 use crate::symbol::ScoredHit;
 
 /// What should happen to the message. The words are those of rspamd's actions, which
@@ -126,6 +127,9 @@ pub struct Verdict {
     pub skipped: Vec<Skipped>,
     /// Whether the message came from our own networks (scanned as outbound).
     pub internal: bool,
+    /// What DKIM signing did: `None` unless the message is outbound, whole, and signing is
+    /// configured (`[[signing_table]]`).
+    pub signing: Option<SigningOutcome>,
 }
 
 impl Verdict {

@@ -654,6 +654,7 @@ mod tests {
             forged_authentication_results: Vec::new(),
             skipped: Vec::new(),
             internal: false,
+            signing: None,
         };
         early.hits.push(crate::symbol::ScoredHit {
             name: "S25R_UNKNOWN_CLIENT",

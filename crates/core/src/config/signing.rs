@@ -144,6 +144,13 @@ impl Signing {
         !self.table.is_empty()
     }
 
+    /// Signs nothing and needs no key: for final delivery (`kanmon deliver`), which runs as
+    /// the recipient and has nothing left to sign.
+    pub fn turn_off(&mut self) {
+        self.keys.clear();
+        self.table.clear();
+    }
+
     /// The first table entry matching the From `address`, with its index.
     pub fn lookup(&self, address: &str) -> Option<(usize, &SigningRule)> {
         self.table

@@ -1,0 +1,257 @@
+//! Outbound DKIM signing: the keys of `[[dkim_keys]]` loaded, the `[[signing_table]]` looked
+//! up on the header From address, and the DKIM-Signature fields made for a message.
+//!
+//! Keys are read when an engine is built ([`SigningKeys::load`]): at start, in the daemon
+//! after the privilege drop (so what is checked is what `server.user` can read), and at
+//! every reload. A key that is missing, unreadable, readable by others (or by its group
+//! unless allowed) or not a key is an error naming the file; a reload with one keeps the
+//! running engine. Key bytes never reach a log line or an error.
+//!
+//! Which mail is signed is the engine's business (outbound: `internal_hosts` or SASL); this
+//! module answers for one message with a [`SigningOutcome`]: the fields, or why none. A
+//! failure to sign leaves the message unsigned, never refused.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use kanmon_auth::dkim::{KeyAccess, KeyFileError, Signer, SigningKey};
+use kanmon_auth::message::Message;
+
+use crate::config::Signing;
+
+/// The signers of a configuration, one per `[[dkim_keys]]` entry, in file order.
+#[derive(Debug, Default)]
+pub struct SigningKeys {
+    signers: Vec<Arc<Signer>>,
+}
+
+/// A key that could not be loaded: which entry, which file, why.
+#[derive(Debug, thiserror::Error)]
+#[error("dkim_keys[{index}] ({name}): {source}{advice}")]
+pub struct KeyLoadError {
+    pub index: usize,
+    pub name: String,
+    pub file: PathBuf,
+    #[source]
+    pub source: KeyFileError,
+    /// What to run when the file exists but cannot be read.
+    advice: String,
+}
+
+/// A DKIM-Signature field made for a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimSignature {
+    /// `d=`.
+    pub domain: String,
+    /// `s=`.
+    pub selector: String,
+    /// `a=`.
+    pub algorithm: &'static str,
+    /// The whole field, `DKIM-Signature: v=1; …`, folded in the message's line ending and
+    /// ending with one: byte for byte what was signed under `simple` header
+    /// canonicalisation.
+    pub field: String,
+}
+
+impl DkimSignature {
+    /// The field's value after `DKIM-Signature:` (with its leading space), without the
+    /// final line ending, its folds in `eol`: what a milter inserts.
+    pub fn value_with(&self, eol: &str) -> String {
+        let value = self
+            .field
+            .strip_prefix("DKIM-Signature:")
+            .unwrap_or(&self.field);
+        let value = value
+            .strip_suffix("\r\n")
+            .or_else(|| value.strip_suffix('\n'))
+            .unwrap_or(value);
+        value.replace("\r\n", "\n").replace('\n', eol)
+    }
+}
+
+/// What signing did for an outbound message.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SigningOutcome {
+    /// The fields to add, on top, in this order.
+    pub signatures: Vec<DkimSignature>,
+    /// Why a key did not sign, or nothing was signed ("no signing_table entry for
+    /// example.org").
+    pub not_signed: Vec<String>,
+}
+
+impl fmt::Display for SigningOutcome {
+    /// `d=example.com s=2026a a=rsa-sha256, …`, then `not signed: why; …`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, signature) in self.signatures.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(
+                f,
+                "d={} s={} a={}",
+                signature.domain, signature.selector, signature.algorithm
+            )?;
+        }
+        if !self.not_signed.is_empty() {
+            if !self.signatures.is_empty() {
+                f.write_str("; ")?;
+            }
+            write!(f, "not signed: {}", self.not_signed.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+impl SigningKeys {
+    /// Reads every key of `config` as `owner` (`server.user`, named in the advice), checking
+    /// who may read each file. Every key is tried; the first failure is returned.
+    pub fn load(config: &Signing, owner: Option<&str>) -> Result<Self, KeyLoadError> {
+        let access = KeyAccess {
+            allow_group_readable: config.allow_group_readable_keys,
+            owner: owner.map(str::to_owned),
+        };
+        let mut signers = Vec::with_capacity(config.keys.len());
+        for (index, entry) in config.keys.iter().enumerate() {
+            let key = SigningKey::load_with(&entry.file, &access).map_err(|source| {
+                let advice = match &source {
+                    KeyFileError::Io { source: io, .. }
+                        if io.kind() == std::io::ErrorKind::PermissionDenied =>
+                    {
+                        let file = entry.file.display();
+                        let mode = if access.allow_group_readable {
+                            "640"
+                        } else {
+                            "600"
+                        };
+                        match owner {
+                            Some(user) => format!(
+                                " (permission denied); as root run: chown {user} {file} && chmod {mode} {file}"
+                            ),
+                            None => " (permission denied)".to_owned(),
+                        }
+                    }
+                    KeyFileError::Io { source: io, .. } => format!(": {io}"),
+                    _ => String::new(),
+                };
+                KeyLoadError {
+                    index,
+                    name: entry.name.clone(),
+                    file: entry.file.clone(),
+                    source,
+                    advice,
+                }
+            })?;
+            let mut signer = Signer::new(key, &entry.domain, &entry.selector);
+            signer.headers = config.headers.clone();
+            signer.oversign_headers = config.oversign.clone();
+            signer.header_canon = config.header_canon;
+            signer.body_canon = config.body_canon;
+            signer.expire_after = config.expire.map(|after| after.as_secs());
+            signers.push(Arc::new(signer));
+        }
+        Ok(SigningKeys { signers })
+    }
+
+    /// Signs `message` as the first `[[signing_table]]` entry matching its From address
+    /// says, at `now` (Unix seconds). Each key of the entry signs; one that fails is noted
+    /// and the others still sign.
+    pub fn sign(&self, config: &Signing, message: &Message<'_>, now: u64) -> SigningOutcome {
+        let mut outcome = SigningOutcome::default();
+        let Some(address) = from_address(message) else {
+            outcome
+                .not_signed
+                .push("no From address to look up in signing_table".to_owned());
+            return outcome;
+        };
+        let Some((_, rule)) = config.lookup(&address) else {
+            let domain = address.rsplit_once('@').map_or(&*address, |(_, d)| d);
+            outcome
+                .not_signed
+                .push(format!("no signing_table entry for {domain}"));
+            return outcome;
+        };
+        for &index in &rule.keys {
+            let Some(signer) = self.signers.get(index) else {
+                continue;
+            };
+            match signer.sign(message, now) {
+                Ok(field) => outcome.signatures.push(DkimSignature {
+                    domain: signer.domain.clone(),
+                    selector: signer.selector.clone(),
+                    algorithm: signer.key().algorithm().as_str(),
+                    field,
+                }),
+                Err(error) => outcome.not_signed.push(format!(
+                    "d={} s={}: {error}",
+                    signer.domain, signer.selector
+                )),
+            }
+        }
+        outcome
+    }
+}
+
+/// The first From field's first address, `local@domain` (domain lower case), as OpenDKIM's
+/// SigningTable looks it up; `None` when it has none that can be read.
+pub fn from_address(message: &Message<'_>) -> Option<String> {
+    let value = String::from_utf8_lossy(message.fields("from").next()?.value()).into_owned();
+    let domain = kanmon_auth::dmarc::author_domains(&[value.as_str()])
+        .ok()?
+        .into_iter()
+        .next()?;
+    // The local part, for `user@example.com` entries: the addr-spec in angle brackets when
+    // there are some, else the first mailbox; quotes removed.
+    let mailbox = match (value.find('<'), value.find('>')) {
+        (Some(open), Some(close)) if open < close => &value[open + 1..close],
+        _ => value.split(',').next().unwrap_or_default(),
+    };
+    let local = mailbox
+        .rsplit_once('@')
+        .map(|(local, _)| local.trim().trim_matches('"'))
+        .unwrap_or_default();
+    let local = local.rsplit(':').next().unwrap_or_default().trim();
+    Some(format!("{local}@{domain}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(from: &str) -> Option<String> {
+        let raw = format!("From: {from}\r\nSubject: s\r\n\r\nbody\r\n");
+        from_address(&Message::parse(raw.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn the_from_address_is_read_as_opendkim_looks_it_up() {
+        assert_eq!(address("joe@Example.COM").unwrap(), "joe@example.com");
+        assert_eq!(
+            address("\"Doe, Joe\" <Joe.Doe@mail.example.com>").unwrap(),
+            "Joe.Doe@mail.example.com"
+        );
+        assert_eq!(
+            address("ann@example.org, bob@example.net").unwrap(),
+            "ann@example.org"
+        );
+        assert_eq!(address("undisclosed-recipients:;"), None);
+    }
+
+    #[test]
+    fn the_outcome_reads_in_a_log_line() {
+        let outcome = SigningOutcome {
+            signatures: vec![DkimSignature {
+                domain: "example.com".into(),
+                selector: "2026a".into(),
+                algorithm: "rsa-sha256",
+                field: "DKIM-Signature: v=1;\r\n b=x\r\n".into(),
+            }],
+            not_signed: vec!["d=example.com s=2026e: signing failed".into()],
+        };
+        assert_eq!(
+            outcome.to_string(),
+            "d=example.com s=2026a a=rsa-sha256; not signed: d=example.com s=2026e: signing failed"
+        );
+        assert_eq!(outcome.signatures[0].value_with("\n"), " v=1;\n b=x");
+    }
+}
