@@ -4,6 +4,7 @@
 mod check;
 mod config;
 mod deliver;
+mod dkim;
 mod envelope;
 mod filter;
 mod learn;
@@ -56,6 +57,9 @@ enum Command {
     Filter(filter::FilterArgs),
     /// Scan one message and file it into a Maildir, spam into .Spam (Postfix pipe transport).
     Deliver(deliver::DeliverArgs),
+    /// DKIM: sign a message with a key.
+    #[command(subcommand)]
+    Dkim(dkim::DkimCommand),
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -69,6 +73,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Bayes(command) => learn::run_bayes(command),
         Command::Filter(args) => filter::run(args),
         Command::Deliver(args) => deliver::run(args),
+        Command::Dkim(command) => dkim::run(command),
     }
 }
 

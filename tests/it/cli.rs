@@ -10,6 +10,7 @@ mod bad_input;
 mod check;
 mod config;
 mod deliver;
+mod dkim_sign;
 mod dns_failure;
 mod filter;
 mod learn;

@@ -68,7 +68,9 @@ pub use rules::{ContentRules, MIN_SCAN_BYTES, Rule, RuleGroup, Target};
 pub use s25r::{S25r, WhitelistEntry, WhitelistMatch};
 pub use scores::DEFAULT_SCORES;
 pub use senders::{SenderIdentity, SenderRule, Senders};
-pub use signing::{DkimKey, FromPattern, MAX_EXPIRE, Signing, SigningRule};
+pub use signing::{
+    DkimKey, FromPattern, MAX_EXPIRE, Signing, SigningRule, parse_canonicalization, parse_expire,
+};
 pub use symbols::MAX_SYMBOL_LEN;
 pub use validate::{
     DNS_TIMEOUT_MS, MAX_CONNECTIONS, MAX_DRAIN_TIMEOUT_MS, MAX_SCAN_TIMEOUT_MS, MIN_HEADER_BYTES,

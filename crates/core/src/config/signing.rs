@@ -222,24 +222,28 @@ pub(super) fn validate(
     }
 }
 
-fn canonicalization(errors: &mut ConfigErrors, text: &str) -> (Canonicalization, Canonicalization) {
+/// `header/body`, each `simple` or `relaxed` (`relaxed/relaxed`), as `[signing]` and
+/// `kanmon dkim sign` take it.
+pub fn parse_canonicalization(text: &str) -> Option<(Canonicalization, Canonicalization)> {
     let word = |w: &str| match w.trim() {
         "simple" => Some(Canonicalization::Simple),
         "relaxed" => Some(Canonicalization::Relaxed),
         _ => None,
     };
-    match text.split_once('/').map(|(h, b)| (word(h), word(b))) {
-        Some((Some(header), Some(body))) => (header, body),
-        _ => {
-            errors.push(
-                "signing.canonicalization",
-                format!(
-                    "{text:?} is not header/body, each simple or relaxed (such as \"relaxed/relaxed\")"
-                ),
-            );
-            (Canonicalization::Relaxed, Canonicalization::Relaxed)
-        }
-    }
+    let (header, body) = text.split_once('/')?;
+    Some((word(header)?, word(body)?))
+}
+
+fn canonicalization(errors: &mut ConfigErrors, text: &str) -> (Canonicalization, Canonicalization) {
+    parse_canonicalization(text).unwrap_or_else(|| {
+        errors.push(
+            "signing.canonicalization",
+            format!(
+                "{text:?} is not header/body, each simple or relaxed (such as \"relaxed/relaxed\")"
+            ),
+        );
+        (Canonicalization::Relaxed, Canonicalization::Relaxed)
+    })
 }
 
 fn field_names(errors: &mut ConfigErrors, key: &str, names: &[String]) -> Vec<String> {
@@ -264,38 +268,38 @@ fn field_names(errors: &mut ConfigErrors, key: &str, names: &[String]) -> Vec<St
     out
 }
 
+/// A signature lifetime, a number and `s`, `m`, `h`, `d` or `w` (`30d`), from 1 s to
+/// [`MAX_EXPIRE`].
+pub fn parse_expire(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (at, unit) = text.char_indices().last()?;
+    let scale = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        _ => return None,
+    };
+    let after = Duration::from_secs(text[..at].parse::<u64>().ok()?.checked_mul(scale)?);
+    (!after.is_zero() && after <= MAX_EXPIRE).then_some(after)
+}
+
 fn expire(errors: &mut ConfigErrors, text: &str) -> Option<Duration> {
     let text = text.trim();
     if text.is_empty() {
         return None;
     }
-    let parsed = text
-        .char_indices()
-        .last()
-        .and_then(|(at, unit)| {
-            let scale = match unit {
-                's' => 1,
-                'm' => 60,
-                'h' => 3_600,
-                'd' => 86_400,
-                'w' => 7 * 86_400,
-                _ => return None,
-            };
-            text[..at].parse::<u64>().ok()?.checked_mul(scale)
-        })
-        .map(Duration::from_secs);
-    match parsed {
-        Some(after) if !after.is_zero() && after <= MAX_EXPIRE => Some(after),
-        _ => {
-            errors.push(
-                "signing.expire",
-                format!(
-                    "{text:?} is not a time from 1s to 366d (a number and s, m, h, d or w, such as \"30d\"), or \"\" for no x="
-                ),
-            );
-            None
-        }
+    let parsed = parse_expire(text);
+    if parsed.is_none() {
+        errors.push(
+            "signing.expire",
+            format!(
+                "{text:?} is not a time from 1s to 366d (a number and s, m, h, d or w, such as \"30d\"), or \"\" for no x="
+            ),
+        );
     }
+    parsed
 }
 
 fn keys(errors: &mut ConfigErrors, raw: &[RawDkimKey]) -> Vec<DkimKey> {
