@@ -81,7 +81,9 @@ pub(crate) fn peer_results(files: &[PathBuf]) -> Vec<(PathBuf, Vec<String>, Vec<
         .arg("--opendkim")
         .args(files)
         .output()
-        .expect("run verify-message (python3-dkim, opendkim, miltertest: scripts/test installs them)");
+        .expect(
+            "run verify-message (python3-dkim, opendkim, miltertest: scripts/test installs them)",
+        );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -72,7 +72,7 @@ pub enum EngineError {
     #[error("cannot set up the DNS resolver")]
     Resolver(#[from] ResolverConfigError),
     #[error("cannot load a DKIM signing key")]
-    SigningKey(#[from] KeyLoadError),
+    SigningKey(#[from] Box<KeyLoadError>),
 }
 
 impl Engine<HickoryResolver> {

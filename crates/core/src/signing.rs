@@ -106,7 +106,7 @@ impl fmt::Display for SigningOutcome {
 impl SigningKeys {
     /// Reads every key of `config` as `owner` (`server.user`, named in the advice), checking
     /// who may read each file. Every key is tried; the first failure is returned.
-    pub fn load(config: &Signing, owner: Option<&str>) -> Result<Self, KeyLoadError> {
+    pub fn load(config: &Signing, owner: Option<&str>) -> Result<Self, Box<KeyLoadError>> {
         let access = KeyAccess {
             allow_group_readable: config.allow_group_readable_keys,
             owner: owner.map(str::to_owned),
@@ -134,13 +134,13 @@ impl SigningKeys {
                     KeyFileError::Io { source: io, .. } => format!(": {io}"),
                     _ => String::new(),
                 };
-                KeyLoadError {
+                Box::new(KeyLoadError {
                     index,
                     name: entry.name.clone(),
                     file: entry.file.clone(),
                     source,
                     advice,
-                }
+                })
             })?;
             let mut signer = Signer::new(key, &entry.domain, &entry.selector);
             signer.headers = config.headers.clone();

@@ -52,14 +52,13 @@ pub(crate) struct SignArgs {
 
 pub(crate) fn run(args: SignArgs) -> Result<ExitCode, CliError> {
     let failed = |why: String| CliError::Failed(why.into());
-    let (header_canon, body_canon) = parse_canonicalization(&args.canonicalization).ok_or_else(
-        || {
+    let (header_canon, body_canon) =
+        parse_canonicalization(&args.canonicalization).ok_or_else(|| {
             failed(format!(
                 "--canonicalization {:?}: write header/body, each simple or relaxed",
                 args.canonicalization
             ))
-        },
-    )?;
+        })?;
     let expire_after = match &args.expire {
         Some(text) => Some(
             parse_expire(text)
@@ -89,9 +88,15 @@ pub(crate) fn run(args: SignArgs) -> Result<ExitCode, CliError> {
         &args.selector.to_ascii_lowercase(),
     );
     signer.headers = if args.headers.is_empty() {
-        DEFAULT_SIGNED_HEADERS.iter().map(|&h| h.to_owned()).collect()
+        DEFAULT_SIGNED_HEADERS
+            .iter()
+            .map(|&h| h.to_owned())
+            .collect()
     } else {
-        args.headers.iter().map(|h| h.trim().to_ascii_lowercase()).collect()
+        args.headers
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect()
     };
     signer.oversign_headers = args
         .oversign

@@ -191,7 +191,11 @@ fn check_says_what_was_signed_or_why_not() {
         unsigned.stdout
     );
     let inbound = kanmon.check(&["--ip", "192.0.2.7"], &dkim_message("plain.eml"));
-    assert!(!inbound.stdout.contains("DKIM signing"), "{}", inbound.stdout);
+    assert!(
+        !inbound.stdout.contains("DKIM signing"),
+        "{}",
+        inbound.stdout
+    );
 }
 
 #[test]
