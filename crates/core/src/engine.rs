@@ -588,7 +588,7 @@ pub fn log_verdict(envelope: &Envelope, verdict: &Verdict, elapsed: Duration) {
         score = verdict.score,
         symbols = %SymbolList(&verdict.hits),
         would_enforce = %WouldEnforce(&verdict.enforcements),
-        signed = %OrDash(verdict.signing.as_ref()),
+        signed = ?Quoted(OrDash(verdict.signing.as_ref())),
         ms = elapsed.as_millis() as u64,
         "scanned"
     );
@@ -623,6 +623,16 @@ impl<T: fmt::Display> fmt::Display for OrDash<'_, T> {
             Some(value) => value.fmt(f),
             None => f.write_str("-"),
         }
+    }
+}
+
+/// A text with spaces in double quotes, as the log writes string fields, so a parser of the
+/// line finds where it ends; formatted only if the line is written.
+struct Quoted<T>(T);
+
+impl<T: fmt::Display> fmt::Debug for Quoted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\"", self.0)
     }
 }
 

@@ -93,7 +93,7 @@ fn authenticated_and_internal_mail_is_dual_signed_inbound_is_not() {
     note("carol@kanmon.test").send(&postfix).assert_queued();
     let line = wait_log_line_in(
         &kanmon,
-        "signed=d=example.com s=rsa a=rsa-sha256, d=example.com s=ed a=ed25519-sha256",
+        "signed=\"d=example.com s=rsa a=rsa-sha256, d=example.com s=ed a=ed25519-sha256\"",
     );
     assert!(line.contains("action=accept"), "{line}");
 
