@@ -686,6 +686,39 @@ mod tests {
     }
 
     #[test]
+    fn signatures_go_under_our_fields_byte_for_byte_with_lf_folds() {
+        let signature = |selector: &str| kanmon_core::DkimSignature {
+            domain: "example.com".to_owned(),
+            selector: selector.to_owned(),
+            algorithm: "rsa-sha256",
+            field: format!("DKIM-Signature: v=1; s={selector};\r\n b=AAAA\r\n"),
+        };
+        let mut outbound = verdict(Action::Accept, None);
+        outbound.forged_authentication_results.clear();
+        outbound.signing = Some(kanmon_core::SigningOutcome {
+            signatures: vec![signature("rsa"), signature("ed")],
+            not_signed: Vec::new(),
+        });
+        for (lead, expected) in [(" ", " v=1; s=ed;\n b=AAAA"), ("", "v=1; s=ed;\n b=AAAA")] {
+            let response = response_for(&outbound, &Seen::default(), "", lead);
+            // Each insert goes on top: the last one ends up first.
+            assert_eq!(
+                names(&response),
+                [
+                    "insert 0 DKIM-Signature",
+                    "insert 0 DKIM-Signature",
+                    "insert 0 Received-SPF",
+                    "insert 0 Authentication-Results",
+                ]
+            );
+            let Modification::InsertHeader { value, .. } = &response.modifications[0] else {
+                panic!("insert");
+            };
+            assert_eq!(value, expected, "lead {lead:?}");
+        }
+    }
+
+    #[test]
     fn received_spf_from_our_policy_server_is_not_repeated() {
         let mut seen = Seen::default();
         assert!(claims_receiver(

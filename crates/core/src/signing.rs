@@ -216,7 +216,112 @@ pub fn from_address(message: &Message<'_>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use kanmon_auth::dns::StaticResolver;
+
     use super::*;
+    use crate::verdict::Action;
+    use crate::{Config, Engine, Envelope};
+
+    const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/dkim/keys");
+
+    /// An engine signing `*@example.com` with both test keys (copied, owner-only), with a
+    /// rule refusing "forbidden" and one scoring "spammy" into rewrite_subject.
+    fn engine(dir: &std::path::Path) -> Engine<StaticResolver> {
+        let mut text = String::from(
+            "[content]\nmode = \"enforce\"\n\
+             [actions]\nrewrite_subject = 7.0\n\
+             [[rules]]\nname = \"FORBIDDEN\"\non = \"body\"\npattern = \"forbidden\"\naction = \"reject\"\n\
+             [[rules]]\nname = \"SPAMMY\"\non = \"body\"\npattern = \"spammy\"\nscore = 8.0\n",
+        );
+        for (name, file) in [
+            ("rsa", "rsa2048.TEST-ONLY.pkcs8.pem"),
+            ("ed", "ed25519.TEST-ONLY.pkcs8.pem"),
+        ] {
+            let path = dir.join(file);
+            std::fs::copy(std::path::Path::new(KEYS).join(file), &path).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            text.push_str(&format!(
+                "[[dkim_keys]]\nname = \"{name}\"\ndomain = \"example.com\"\nselector = \"{name}\"\nfile = \"{}\"\n",
+                path.display()
+            ));
+        }
+        text.push_str("[[signing_table]]\nfrom = \"*@example.com\"\nkeys = [\"rsa\", \"ed\"]\n");
+        let config = Config::parse(&text).unwrap();
+        let keys = SigningKeys::load(&config.signing, None).unwrap();
+        Engine::new(config, StaticResolver::new()).with_signing_keys(keys)
+    }
+
+    fn envelope(ip: &str, sasl: Option<&str>) -> Envelope {
+        Envelope {
+            client_ip: Some(ip.parse().unwrap()),
+            sasl_user: sasl.map(str::to_owned),
+            ..Envelope::default()
+        }
+    }
+
+    fn message(from: &str, body: &str) -> Vec<u8> {
+        format!("From: {from}\r\nTo: b@example.org\r\nSubject: hi\r\n\r\n{body}\r\n").into_bytes()
+    }
+
+    #[tokio::test]
+    async fn outbound_mail_is_signed_inbound_is_not_and_every_refusal_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(dir.path());
+        let ours = message("Ann <ann@example.com>", "hello");
+        for outbound in [
+            envelope("127.0.0.1", None),
+            envelope("192.0.2.1", Some("ann")),
+        ] {
+            let verdict = engine.scan_message(&outbound, &ours).await;
+            let signing = verdict.signing.expect("outbound");
+            assert_eq!(
+                signing.to_string(),
+                "d=example.com s=rsa a=rsa-sha256, d=example.com s=ed a=ed25519-sha256"
+            );
+            assert!(
+                signing.signatures[0]
+                    .field
+                    .starts_with("DKIM-Signature: v=1; a=rsa-sha256;")
+            );
+            assert!(signing.signatures[0].field.ends_with("\r\n"));
+        }
+        let inbound = engine
+            .scan_message(&envelope("192.0.2.1", None), &ours)
+            .await;
+        assert!(inbound.signing.is_none());
+
+        let outbound = envelope("127.0.0.1", None);
+        for (raw, action, why) in [
+            (
+                message("a@example.org", "hello"),
+                Action::Accept,
+                "no signing_table entry for example.org",
+            ),
+            (
+                message("a@example.com", "forbidden"),
+                Action::Reject,
+                "the message is refused (reject)",
+            ),
+            (
+                message("a@example.com", "spammy"),
+                Action::RewriteSubject,
+                "the Subject is rewritten as spam (rewrite_subject)",
+            ),
+            (
+                b"Subject: no author\r\n\r\nhello\r\n".to_vec(),
+                Action::Accept,
+                "no From address to look up in signing_table",
+            ),
+        ] {
+            let verdict = engine.scan_message(&outbound, &raw).await;
+            assert_eq!(verdict.action, action);
+            let signing = verdict.signing.expect("outbound");
+            assert!(signing.signatures.is_empty());
+            assert_eq!(signing.not_signed, [why]);
+        }
+    }
 
     fn address(from: &str) -> Option<String> {
         let raw = format!("From: {from}\r\nSubject: s\r\n\r\nbody\r\n");
