@@ -26,15 +26,15 @@ pub struct SigningKeys {
     signers: Vec<Arc<Signer>>,
 }
 
-/// A key that could not be loaded: which entry, which file, why.
+/// A key that could not be loaded: which entry, which file, why. The message is whole (the
+/// I/O error's text included), so it has no source to repeat it.
 #[derive(Debug, thiserror::Error)]
-#[error("dkim_keys[{index}] ({name}): {source}{advice}")]
+#[error("dkim_keys[{index}] ({name}): {error}{advice}")]
 pub struct KeyLoadError {
     pub index: usize,
     pub name: String,
     pub file: PathBuf,
-    #[source]
-    pub source: KeyFileError,
+    pub error: KeyFileError,
     /// What to run when the file exists but cannot be read.
     advice: String,
 }
@@ -113,8 +113,8 @@ impl SigningKeys {
         };
         let mut signers = Vec::with_capacity(config.keys.len());
         for (index, entry) in config.keys.iter().enumerate() {
-            let key = SigningKey::load_with(&entry.file, &access).map_err(|source| {
-                let advice = match &source {
+            let key = SigningKey::load_with(&entry.file, &access).map_err(|error| {
+                let advice = match &error {
                     KeyFileError::Io { source: io, .. }
                         if io.kind() == std::io::ErrorKind::PermissionDenied =>
                     {
@@ -138,7 +138,7 @@ impl SigningKeys {
                     index,
                     name: entry.name.clone(),
                     file: entry.file.clone(),
-                    source,
+                    error,
                     advice,
                 })
             })?;

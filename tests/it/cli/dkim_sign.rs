@@ -219,6 +219,7 @@ fn filter_with_an_exposed_key_passes_the_message_unchanged_and_says_the_fix() {
     );
     assert_eq!(code, Some(75), "{stderr}");
     assert_eq!(out, message, "the message is never lost");
+    assert_eq!(stderr.matches("readable by other users").count(), 1, "{stderr}");
     let file = rsa.display();
     assert!(
         stderr.contains(&format!(
@@ -226,5 +227,30 @@ fn filter_with_an_exposed_key_passes_the_message_unchanged_and_says_the_fix() {
              run: chown kanmon {file} && chmod 600 {file}"
         )),
         "{stderr}"
+    );
+}
+
+#[test]
+fn config_check_reads_the_signing_keys() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kanmon = Kanmon::with_config(&dual_signing_config(dir.path(), "relaxed/relaxed"));
+    let config = kanmon.config.to_str().expect("utf-8");
+    let ok = run(&["config", "check", "--config", config], None);
+    ok.assert_code(0);
+    assert_eq!(
+        ok.stdout,
+        format!("{config}: ok (2 DKIM signing keys read)\n")
+    );
+    let ed = dir.path().join("ed.private");
+    std::fs::set_permissions(&ed, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let refused = run(&["config", "check", "--config", config], None);
+    refused.assert_code(1);
+    assert!(
+        refused.stderr.contains(&format!(
+            "dkim_keys[1] (ed): key file {0} is readable by its group (mode 640); run: chown kanmon {0} && chmod 600 {0}",
+            ed.display()
+        )),
+        "{}",
+        refused.stderr
     );
 }
