@@ -219,7 +219,11 @@ fn filter_with_an_exposed_key_passes_the_message_unchanged_and_says_the_fix() {
     );
     assert_eq!(code, Some(75), "{stderr}");
     assert_eq!(out, message, "the message is never lost");
-    assert_eq!(stderr.matches("readable by other users").count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.matches("readable by other users").count(),
+        1,
+        "{stderr}"
+    );
     let file = rsa.display();
     assert!(
         stderr.contains(&format!(
