@@ -258,3 +258,40 @@ fn config_check_reads_the_signing_keys() {
         refused.stderr
     );
 }
+
+#[test]
+fn deliver_signs_nothing_and_reads_no_key() {
+    let dns = Dns::serving("");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dual_signing_config(dir.path(), "relaxed/relaxed");
+    // A key no one could use: deliver must not even read it.
+    std::fs::set_permissions(
+        dir.path().join("rsa.private"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
+    let kanmon = Kanmon::new(&dns, &config);
+    let mail = kanmon.path("mail");
+    let (code, _, stderr) = run_bytes(
+        &[
+            "deliver",
+            "--config",
+            kanmon.config.to_str().expect("utf-8"),
+            "--maildir",
+            mail.join("%u").to_str().expect("utf-8"),
+            "--user",
+            "bob",
+            "--ip",
+            "127.0.0.1",
+        ],
+        &dkim_message("plain.eml"),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let new = mail.join("bob/new");
+    let delivered: Vec<_> = std::fs::read_dir(&new)
+        .expect("bob/new")
+        .map(|e| std::fs::read(e.expect("entry").path()).expect("read"))
+        .collect();
+    assert_eq!(delivered.len(), 1);
+    assert!(!String::from_utf8_lossy(&delivered[0]).contains("DKIM-Signature:"));
+}
