@@ -105,7 +105,9 @@ fn deliver(args: DeliverArgs) -> Result<(), Failure> {
         .map_err(|e| temporary(format!("cannot handle SIGXFSZ: {e}")))?;
     drop(runtime);
 
-    let config = load_config(args.config.as_ref()).map_err(|e| temporary(error_chain(&e)))?;
+    let mut config = load_config(args.config.as_ref()).map_err(|e| temporary(error_chain(&e)))?;
+    // Final delivery signs nothing, and runs as the recipient, who cannot read the keys.
+    config.signing.turn_off();
     let mut stdin = io::stdin().lock();
     let raw = read_bounded(&mut stdin, config.limits.max_message_bytes)
         .map_err(|(_, e)| temporary(format!("cannot read standard input: {e}")))?;

@@ -148,7 +148,7 @@ pub(crate) fn scan(
         .block_on(scan_store::open(&config))
         .map_err(|e| ScanFailure::Store(error_chain(&e)))?;
     let engine = Engine::from_config(config)
-        .map_err(|e| ScanFailure::Scan(format!("cannot set up DNS: {}", error_chain(&e))))?
+        .map_err(|e| ScanFailure::Scan(error_chain(&e)))?
         .with_store(store);
     let engine = Arc::new(engine);
     let message = Parts::split(raw).message(raw).to_vec();

@@ -169,6 +169,12 @@ impl Marking<'_> {
             let value = fold_value(&header.name, &header.value, parts.line_ending);
             out.extend_from_slice(format!("{}: {value}{eol}", header.name).as_bytes());
         }
+        // DKIM-Signature fields exactly as signed (the verdict made them in this line ending).
+        for signature in self.verdict.signing.iter().flat_map(|s| &s.signatures) {
+            out.extend_from_slice(b"DKIM-Signature:");
+            out.extend_from_slice(signature.value_with(eol).as_bytes());
+            out.extend_from_slice(eol.as_bytes());
+        }
         let mut subject_done = self.verdict.action != Action::RewriteSubject;
         for field in fields {
             if self.is_stale(field) {
@@ -420,6 +426,7 @@ body\n";
             skipped: Vec::new(),
             internal: false,
             autolearn: Default::default(),
+            signing: None,
         }
     }
 

@@ -60,7 +60,7 @@ enum Command {
     Filter(filter::FilterArgs),
     /// Scan one message and file it into a Maildir, spam into .Spam (Postfix pipe transport).
     Deliver(deliver::DeliverArgs),
-    /// DKIM keys: make one (genkey) and check its DNS record (testkey).
+    /// DKIM: make a key (genkey), check its DNS record (testkey), sign a message (sign).
     #[command(subcommand)]
     Dkim(dkim::DkimCommand),
     /// Convert another program's configuration into kanmon.toml entries (printed).

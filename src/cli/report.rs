@@ -106,6 +106,9 @@ pub(crate) fn render(name: &str, envelope: &Envelope, verdict: &Verdict) -> Stri
             let _ = writeln!(out, "{}: {}", header.name, header.value);
         }
     }
+    if let Some(signing) = &verdict.signing {
+        let _ = writeln!(out, "DKIM signing: {signing}");
+    }
     if !verdict.forged_authentication_results.is_empty() {
         let _ = writeln!(
             out,

@@ -129,8 +129,9 @@ async fn serve(
     tracing::info!(backend = config.store.backend.as_str(), "store opened");
     let store_socket = serve_store_socket(&config.store, &store).await;
     let counter = Counter::new(store.clone());
+    // After the privilege drop: the signing keys are read as server.user.
     let engine = ScanEngine::from_config(config)
-        .map_err(|e| DaemonError::Setup("the DNS resolver", Box::new(e)))?
+        .map_err(|e| DaemonError::Setup("the scan engine", Box::new(e)))?
         .with_store(store.clone())
         .with_counter(counter.clone());
     let engines = EngineSlot::new(engine);
@@ -332,7 +333,7 @@ fn reload_engine(
         }
         Err(e) => tracing::error!(
             error = %crate::cli::error_chain(&e),
-            "reload refused: the DNS resolver could not be set up; the running configuration stays"
+            "reload refused; the running configuration stays"
         ),
     }
 }

@@ -429,7 +429,7 @@ impl Transaction {
 /// |--------------------------------|----------------------------|--------------------------|
 /// | reject                         | `550 5.7.1 <reason>`       | —                        |
 /// | tempfail, greylist             | `451 4.7.1 <reason>`       | —                        |
-/// | accept, add_header             | continue                   | ours on top; forged A-R and arriving X-Spam* deleted |
+/// | accept, add_header             | continue                   | ours on top, then DKIM-Signature (outbound); forged A-R and arriving X-Spam* deleted |
 /// | rewrite_subject                | continue                   | as above; Subject prefixed |
 fn response_for(verdict: &Verdict, seen: &Seen, subject_prefix: &str, lead: &str) -> Response {
     let reason = verdict.reason.as_deref().unwrap_or("");
@@ -458,6 +458,21 @@ fn response_for(verdict: &Verdict, seen: &Seen, subject_prefix: &str, lead: &str
                 value: String::new(),
             });
         }
+    }
+    // DKIM-Signature fields first, in reverse: they end up just above the message's own
+    // fields, in order, byte for byte as signed (folded with LF, as Postfix stores lines).
+    for signature in verdict
+        .signing
+        .iter()
+        .flat_map(|s| s.signatures.iter().rev())
+    {
+        let value = signature.value_with("\n");
+        let value = value.strip_prefix(' ').unwrap_or(&value);
+        modifications.push(Modification::InsertHeader {
+            index: 0,
+            name: "DKIM-Signature".to_owned(),
+            value: format!("{lead}{value}"),
+        });
     }
     // Inserted at index 0 in reverse, so the first field of the verdict ends up on top.
     for header in verdict.headers.iter().rev() {
@@ -628,6 +643,7 @@ mod tests {
             skipped: Vec::new(),
             internal: false,
             autolearn: Default::default(),
+            signing: None,
         }
     }
 
@@ -695,6 +711,39 @@ mod tests {
             panic!("insert");
         };
         assert_eq!(value, " mx.example; spf=pass smtp.mailfrom=a@example.org");
+    }
+
+    #[test]
+    fn signatures_go_under_our_fields_byte_for_byte_with_lf_folds() {
+        let signature = |selector: &str| kanmon_core::DkimSignature {
+            domain: "example.com".to_owned(),
+            selector: selector.to_owned(),
+            algorithm: "rsa-sha256",
+            field: format!("DKIM-Signature: v=1; s={selector};\r\n b=AAAA\r\n"),
+        };
+        let mut outbound = verdict(Action::Accept, None);
+        outbound.forged_authentication_results.clear();
+        outbound.signing = Some(kanmon_core::SigningOutcome {
+            signatures: vec![signature("rsa"), signature("ed")],
+            not_signed: Vec::new(),
+        });
+        for (lead, expected) in [(" ", " v=1; s=ed;\n b=AAAA"), ("", "v=1; s=ed;\n b=AAAA")] {
+            let response = response_for(&outbound, &Seen::default(), "", lead);
+            // Each insert goes on top: the last one ends up first.
+            assert_eq!(
+                names(&response),
+                [
+                    "insert 0 DKIM-Signature",
+                    "insert 0 DKIM-Signature",
+                    "insert 0 Received-SPF",
+                    "insert 0 Authentication-Results",
+                ]
+            );
+            let Modification::InsertHeader { value, .. } = &response.modifications[0] else {
+                panic!("insert");
+            };
+            assert_eq!(value, expected, "lead {lead:?}");
+        }
     }
 
     #[test]

@@ -334,6 +334,7 @@ mod tests {
             skipped: Vec::new(),
             internal: false,
             autolearn: Default::default(),
+            signing: None,
         }
     }
 

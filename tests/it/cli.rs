@@ -11,6 +11,7 @@ mod check;
 mod config;
 mod deliver;
 mod dkim;
+mod dkim_sign;
 mod dns_failure;
 mod filter;
 mod import;

@@ -3,5 +3,6 @@
 
 mod cases;
 mod cli;
+mod dkim_verifiers;
 mod postfix;
 mod serve;

@@ -23,6 +23,8 @@ mod instance;
 mod lifecycle;
 mod milter;
 mod policy;
+mod sasl;
+mod signing;
 mod smoke;
 mod smtp;
 

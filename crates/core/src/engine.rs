@@ -19,6 +19,7 @@
 //! a secret.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::join_all;
@@ -40,9 +41,10 @@ use crate::decide::decide;
 use crate::envelope::Envelope;
 use crate::headers::{self, HeaderContext};
 use crate::scan::Scan;
+use crate::signing::{KeyLoadError, SigningKeys, SigningOutcome};
 use crate::stats::Counter;
 use crate::symbol::{Hit, ScoredHit};
-use crate::verdict::{Enforcement, Skipped, Verdict};
+use crate::verdict::{Action, Enforcement, Skipped, Verdict};
 
 type Clock = Box<dyn Fn() -> u64 + Send + Sync>;
 type Sampler = Box<dyn Fn() -> u8 + Send + Sync>;
@@ -65,11 +67,25 @@ pub struct Engine<R> {
     learning: TaskTracker,
     /// Whether autolearn decisions are carried out ([`Engine::without_learning`]).
     learns: bool,
+    /// The `[[dkim_keys]]`, loaded ([`Engine::with_signing_keys`]); none by default.
+    signing_keys: Arc<SigningKeys>,
+}
+
+/// Why an engine could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot set up the DNS resolver")]
+    Resolver(#[from] ResolverConfigError),
+    #[error("cannot load a DKIM signing key")]
+    SigningKey(#[from] Box<KeyLoadError>),
 }
 
 impl Engine<HickoryResolver> {
-    /// An engine with the resolver `[dns]` describes: the listed nameservers, or the system's.
-    pub fn from_config(config: Config) -> Result<Self, ResolverConfigError> {
+    /// An engine with the resolver `[dns]` describes (the listed nameservers, or the
+    /// system's) and the signing keys of `[[dkim_keys]]`, read now by whoever calls: in the
+    /// daemon, the `server.user` it switched to.
+    pub fn from_config(config: Config) -> Result<Self, EngineError> {
+        let keys = SigningKeys::load(&config.signing, config.server.user.as_deref())?;
         let dns = &config.dns;
         let resolver = if dns.nameservers.is_empty() {
             HickoryResolver::system(dns.timeout)?
@@ -77,7 +93,7 @@ impl Engine<HickoryResolver> {
             HickoryResolver::with_nameservers(&dns.nameservers, dns.timeout)?
         }
         .with_cache_capacity(dns.cache_size);
-        Ok(Engine::new(config, resolver))
+        Ok(Engine::new(config, resolver).with_signing_keys(keys))
     }
 }
 
@@ -102,7 +118,14 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             store,
             learning: TaskTracker::new(),
             learns: true,
+            signing_keys: Arc::default(),
         }
+    }
+
+    /// Gives the engine the signing keys of its configuration ([`SigningKeys::load`]).
+    pub fn with_signing_keys(mut self, keys: SigningKeys) -> Self {
+        self.signing_keys = Arc::new(keys);
+        self
     }
 
     /// Gives the engine the store its checks keep state in. Without it the engine has a
@@ -411,6 +434,12 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             }
             Purpose::Early => Vec::new(),
         };
+        let signing = match purpose {
+            Purpose::Final if internal && self.config.signing.enabled() => {
+                Some(self.sign(scan.message.as_ref(), no_message, action, now))
+            }
+            _ => None,
+        };
         let forged = scan
             .message
             .as_ref()
@@ -429,6 +458,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             skipped,
             internal,
             autolearn,
+            signing,
         };
         if let Some(class) = autolearn.class().filter(|_| self.learns) {
             // Tokenised now, while the message is here; learned after the reply.
@@ -450,6 +480,35 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
         self.learning.close();
         self.learning.wait().await;
         self.learning.reopen();
+    }
+
+    /// Signs an outbound message, unless it is refused or changed after signing would be
+    /// done; every reason not to sign is said, for the log line.
+    fn sign(
+        &self,
+        message: Option<&Message<'_>>,
+        no_message: &str,
+        action: Action,
+        now: u64,
+    ) -> SigningOutcome {
+        let signing = &self.config.signing;
+        let why_not = match (message, action) {
+            (None, _) => Some(no_message.to_owned()),
+            (Some(_), Action::Reject | Action::Tempfail | Action::Greylist) => {
+                Some(format!("the message is refused ({action})"))
+            }
+            (Some(_), Action::RewriteSubject) if signing.headers.iter().any(|h| h == "subject") => {
+                Some("the Subject is rewritten as spam (rewrite_subject)".to_owned())
+            }
+            _ => None,
+        };
+        match (why_not, message) {
+            (None, Some(message)) => self.signing_keys.sign(signing, message, now),
+            (why, _) => SigningOutcome {
+                signatures: Vec::new(),
+                not_signed: why.into_iter().collect(),
+            },
+        }
     }
 
     /// The end of a message's story: its one log line, and its counts in the store
@@ -554,6 +613,7 @@ pub fn log_verdict(envelope: &Envelope, verdict: &Verdict, elapsed: Duration) {
         score = verdict.score,
         symbols = %SymbolList(&verdict.hits),
         would_enforce = %WouldEnforce(&verdict.enforcements),
+        signed = ?Quoted(OrDash(verdict.signing.as_ref())),
         ms = elapsed.as_millis() as u64,
         "scanned"
     );
@@ -588,6 +648,16 @@ impl<T: fmt::Display> fmt::Display for OrDash<'_, T> {
             Some(value) => value.fmt(f),
             None => f.write_str("-"),
         }
+    }
+}
+
+/// A text with spaces in double quotes, as the log writes string fields, so a parser of the
+/// line finds where it ends; formatted only if the line is written.
+struct Quoted<T>(T);
+
+impl<T: fmt::Display> fmt::Debug for Quoted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\"", self.0)
     }
 }
 

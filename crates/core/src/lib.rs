@@ -20,6 +20,7 @@ pub mod envelope;
 pub mod headers;
 pub mod report;
 pub mod scan;
+pub mod signing;
 pub mod stats;
 pub mod symbol;
 pub mod verdict;
@@ -31,6 +32,7 @@ pub use decide::decide;
 pub use engine::Engine;
 pub use envelope::{Envelope, ReverseName};
 pub use scan::Scan;
+pub use signing::{DkimSignature, SigningOutcome};
 pub use symbol::{Hit, ScoredHit, Symbol};
 pub use verdict::{Action, Enforcement, Header, Skipped, Verdict};
 

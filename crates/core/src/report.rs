@@ -27,6 +27,24 @@ pub struct Report<'a> {
     pub headers: &'a [Header],
     pub forged_authentication_results: &'a [usize],
     pub skipped: &'a [Skipped],
+    /// What DKIM signing did; only for outbound mail under a signing table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing: Option<SigningReport<'a>>,
+}
+
+/// The signatures made for an outbound message (`d=`, `s=`, `a=`), and why a key or the
+/// message was not signed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SigningReport<'a> {
+    pub signatures: Vec<SignatureReport<'a>>,
+    pub not_signed: &'a [String],
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureReport<'a> {
+    pub domain: &'a str,
+    pub selector: &'a str,
+    pub algorithm: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -118,6 +136,18 @@ impl<'a> Report<'a> {
             headers: &verdict.headers,
             forged_authentication_results: &verdict.forged_authentication_results,
             skipped: &verdict.skipped,
+            signing: verdict.signing.as_ref().map(|signing| SigningReport {
+                signatures: signing
+                    .signatures
+                    .iter()
+                    .map(|s| SignatureReport {
+                        domain: &s.domain,
+                        selector: &s.selector,
+                        algorithm: s.algorithm,
+                    })
+                    .collect(),
+                not_signed: &signing.not_signed,
+            }),
         }
     }
 }

@@ -236,6 +236,7 @@ mod tests {
             skipped: Vec::new(),
             internal: false,
             autolearn: Default::default(),
+            signing: None,
         }
     }
 

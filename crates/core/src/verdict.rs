@@ -8,6 +8,7 @@ use crate::auth::AuthResults;
 use crate::bayes::autolearn::Autolearn;
 use crate::check::{CheckName, Mode};
 use crate::decide::most_severe_enforced;
+use crate::signing::SigningOutcome;
 use crate::symbol::ScoredHit;
 
 /// What should happen to the message. The words are those of rspamd's actions, which
@@ -129,6 +130,9 @@ pub struct Verdict {
     pub internal: bool,
     /// What autolearn made of the message (X-Spam-Status's `autolearn=`).
     pub autolearn: Autolearn,
+    /// What DKIM signing did: `None` unless the message is outbound, whole, and signing is
+    /// configured (`[[signing_table]]`).
+    pub signing: Option<SigningOutcome>,
 }
 
 impl Verdict {

@@ -1,7 +1,9 @@
-//! `kanmon dkim ...`: the DKIM key chores. `genkey` makes a key and the record to publish,
-//! `testkey` checks what the DNS serves against the key on disk.
+//! `kanmon dkim ...`: the DKIM chores. `genkey` makes a key and the record to publish,
+//! `testkey` checks what the DNS serves against the key on disk, `sign` signs one message
+//! with one key as the milter would.
 
 mod genkey;
+mod sign;
 mod testkey;
 
 use std::process::ExitCode;
@@ -18,12 +20,16 @@ pub(crate) enum DkimCommand {
     Genkey(genkey::GenkeyArgs),
     /// Look up SELECTOR._domainkey.DOMAIN and say whether it publishes the private key.
     Testkey(testkey::TestkeyArgs),
+    /// Sign one message (standard input to standard output) with one key, as the milter
+    /// would: the DKIM-Signature field on top, the message unchanged below it.
+    Sign(sign::SignArgs),
 }
 
 pub(crate) fn run(command: DkimCommand) -> Result<ExitCode, CliError> {
     match command {
         DkimCommand::Genkey(args) => genkey::run(args),
         DkimCommand::Testkey(args) => testkey::run(args),
+        DkimCommand::Sign(args) => sign::run(args),
     }
 }
 

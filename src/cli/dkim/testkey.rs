@@ -26,7 +26,7 @@ use std::process::ExitCode;
 use clap::Args;
 use kanmon_core::Config;
 use kanmon_core::kanmon_auth::dkim::{
-    DEFAULT_RSA_BITS, KeyFileError, PublicHalf, RecordCheck, SigningKey, check_record,
+    DEFAULT_RSA_BITS, KeyAccess, KeyFileError, PublicHalf, RecordCheck, SigningKey, check_record,
 };
 use kanmon_core::kanmon_auth::dns::{DnsError, HickoryResolver, TxtAnswer};
 
@@ -73,7 +73,11 @@ pub(crate) fn run(args: TestkeyArgs) -> Result<ExitCode, CliError> {
             CliError::Failed(format!("no --key given and no [[dkim_keys]] entry for {name}").into())
         })?,
     };
-    let key = public_half(&key_file)?;
+    let access = KeyAccess {
+        allow_group_readable: config.signing.allow_group_readable_keys,
+        owner: config.server.user.clone(),
+    };
+    let key = public_half(&key_file, &access)?;
     let resolver = resolver(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -84,11 +88,11 @@ pub(crate) fn run(args: TestkeyArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::from(outcome as u8))
 }
 
-/// The public half of the key in `file`, after the permission check kanmon's signer makes.
-/// An RSA key aws-lc will not load (under 2,048 bits) is still read, to be compared and
-/// reported as one to replace.
-fn public_half(file: &Path) -> Result<PublicHalf, CliError> {
-    match SigningKey::load(file) {
+/// The public half of the key in `file`, after the permission check kanmon's signer makes
+/// under the same `[signing]` policy. An RSA key aws-lc will not load (under 2,048 bits) is
+/// still read, to be compared and reported as one to replace.
+fn public_half(file: &Path, access: &KeyAccess) -> Result<PublicHalf, CliError> {
+    match SigningKey::load_with(file, access) {
         Ok(key) => Ok(PublicHalf::of(&key)),
         Err(KeyFileError::Unsupported) => std::fs::read(file)
             .ok()
@@ -98,14 +102,15 @@ fn public_half(file: &Path) -> Result<PublicHalf, CliError> {
     }
 }
 
-/// The key file of the `[[dkim_keys]]` entry for `domain` and `selector`.
-///
-/// Implementation note: `[[dkim_keys]]` is being added to the configuration on the
-/// issue8-sign branch; until the two are merged no configuration has entries, so this finds
-/// none and `--key` is required. At the merge it becomes a lookup in `config.dkim_keys`.
+/// The key file of the `[[dkim_keys]]` entry for `domain` and `selector` (both lower case in
+/// the validated configuration and here).
 fn configured_key_file(config: &Config, domain: &str, selector: &str) -> Option<PathBuf> {
-    let _ = (config, domain, selector);
-    None
+    config
+        .signing
+        .keys
+        .iter()
+        .find(|key| key.domain == domain && key.selector == selector)
+        .map(|key| key.file.clone())
 }
 
 /// The resolver `[dns]` describes, as the engine builds it (`Engine::from_config`).

@@ -409,5 +409,8 @@ fn testkey_checks_a_1024_bit_key_and_says_to_replace_it() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let run = testkey(&dns, "old", &key);
     run.assert_code(1);
-    assert!(run.stderr.contains("world-readable"), "{run:?}");
+    assert!(
+        run.stderr.contains("readable by other users") && run.stderr.contains("chmod 600"),
+        "{run:?}"
+    );
 }

@@ -62,6 +62,11 @@ pub(crate) struct Postfix {
 
 impl Postfix {
     pub(crate) fn start(filters: &Filters) -> Postfix {
+        Postfix::start_with(filters, "")
+    }
+
+    /// As [`Postfix::start`], with `extra_main` lines appended to main.cf.
+    pub(crate) fn start_with(filters: &Filters, extra_main: &str) -> Postfix {
         super::require_postfix();
         let dir = tempfile::Builder::new()
             .prefix("kanmon-postfix-")
@@ -117,6 +122,7 @@ impl Postfix {
             .expect("write transport");
             etc_files.push("transport");
         }
+        main.push_str(extra_main);
         std::fs::write(root.join("etc/main.cf"), main).expect("write main.cf");
         std::fs::write(root.join("etc/master.cf"), master).expect("write master.cf");
         let mut boxes: String = MAILBOXES

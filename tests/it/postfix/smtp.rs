@@ -42,6 +42,11 @@ impl Mail {
         }
     }
 
+    /// Appends `lines` (CRLF-terminated) to the body.
+    pub(crate) fn append_body(&mut self, lines: &[u8]) {
+        self.data.extend_from_slice(lines);
+    }
+
     /// The message signed by `domain` with the TEST-ONLY key (selector rsa2048), by dkimpy
     /// (`testdata/postfix/dkim-sign`).
     pub(crate) fn signed(mut self, domain: &str) -> Mail {
@@ -71,16 +76,37 @@ impl Mail {
 
     /// Sends it with swaks to the instance's smtpd.
     pub(crate) fn send(&self, postfix: &Postfix) -> Transcript {
+        self.send_as(postfix, CLIENT_IP, None)
+    }
+
+    /// Sends it from the loopback address `client_ip`, after `AUTH PLAIN` as `login` (user,
+    /// password) when given.
+    pub(crate) fn send_as(
+        &self,
+        postfix: &Postfix,
+        client_ip: &str,
+        login: Option<(&str, &str)>,
+    ) -> Transcript {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("message.eml");
         std::fs::write(&file, &self.data).expect("write message");
         let out = Command::new("/usr/bin/swaks")
             .args(["--server", &format!("127.0.0.1:{}", postfix.port)])
-            .args(["--local-interface", CLIENT_IP])
+            .args(["--local-interface", client_ip])
             .args(["--helo", CLIENT_HELO])
             .args(["--from", &self.mail_from])
             .args(["--to", &self.rcpt_to])
             .args(["--timeout", "30"])
+            .args(login.map_or(Vec::new(), |(user, password)| {
+                vec![
+                    "--auth",
+                    "PLAIN",
+                    "--auth-user",
+                    user,
+                    "--auth-password",
+                    password,
+                ]
+            }))
             .arg("--data")
             .arg(format!("@{}", file.display()))
             .output()

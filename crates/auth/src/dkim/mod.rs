@@ -71,8 +71,8 @@ pub use keygen::{
 };
 pub use record_check::{PublicHalf, RecordCheck, check_record};
 pub use sign::{
-    DEFAULT_SIGNED_HEADERS, KeyFileError, LINE_LIMIT, SignError, Signer, SigningKey,
-    check_key_file_mode,
+    DEFAULT_SIGNED_HEADERS, KeyAccess, KeyFileError, LINE_LIMIT, SignError, Signer, SigningKey,
+    check_key_file, check_key_file_mode,
 };
 pub use verify::{DkimVerifier, verify};
 

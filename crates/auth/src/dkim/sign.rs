@@ -2,8 +2,8 @@
 //!
 //! Keys: RSA as PKCS#1 (`BEGIN RSA PRIVATE KEY`) or PKCS#8 (`BEGIN PRIVATE KEY`), PEM or DER;
 //! Ed25519 as PKCS#8 or the raw 32-byte seed (binary, or base64 as in RFC 8463 §A.1).
-//! [`SigningKey::load`] refuses a file anyone may read ([`check_key_file_mode`]): a DKIM key
-//! lets whoever holds it send mail as the domain.
+//! [`SigningKey::load`] refuses a file others may read ([`check_key_file`], with the `chmod`
+//! and `chown` to run): a DKIM key lets whoever holds it send mail as the domain.
 //!
 //! The field is folded to lines of at most [`LINE_LIMIT`] characters (RFC 5322 §2.1.1's
 //! SHOULD) wherever a tag allows it, and `b=` is folded too. It uses the message's own line
@@ -69,9 +69,16 @@ pub enum KeyFileError {
         #[source]
         source: std::io::Error,
     },
-    /// The file is readable by everyone.
-    #[error("key file {path} is world-readable (mode {mode:o}); run chmod o-r on it")]
-    WorldReadable { path: PathBuf, mode: u32 },
+    /// The file is readable by others than its owner (and, unless allowed, its group).
+    #[error("key file {path} is {who} (mode {mode:o}); run: {fix}")]
+    Exposed {
+        path: PathBuf,
+        mode: u32,
+        /// "readable by other users" or "readable by its group".
+        who: &'static str,
+        /// The commands that make it safe, e.g. `chown kanmon FILE && chmod 600 FILE`.
+        fix: String,
+    },
     /// The PEM armour is broken or holds something else.
     #[error("not a usable PEM private key: {0}")]
     Pem(&'static str),
@@ -80,9 +87,37 @@ pub enum KeyFileError {
     Unsupported,
 }
 
-/// Refuses a key file that everyone may read (mode & 0o004): the project's rule for secrets.
-/// On systems without Unix permissions it only checks that the file exists.
-pub fn check_key_file_mode(path: &Path) -> Result<(), KeyFileError> {
+/// Who may own and read a private key file: what [`check_key_file`] enforces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyAccess {
+    /// Accept a key its group may read (`root:kanmon 0640`), as OpenDKIM's
+    /// `RequireSafeKeys no` would; never one other users may read.
+    pub allow_group_readable: bool,
+    /// The user the daemon reads keys as (`server.user`), named in the `chown` advice.
+    pub owner: Option<String>,
+}
+
+impl KeyAccess {
+    /// The commands that make `path` safe under this policy.
+    fn fix(&self, path: &Path) -> String {
+        let file = path.display();
+        let chmod = if self.allow_group_readable {
+            format!("chmod 640 {file}")
+        } else {
+            format!("chmod 600 {file}")
+        };
+        match &self.owner {
+            Some(owner) => format!("chown {owner} {file} && {chmod}"),
+            None => chmod,
+        }
+    }
+}
+
+/// Refuses a key file other users may read (mode & 0o004), or its group may read (0o040)
+/// unless [`KeyAccess::allow_group_readable`]: a DKIM key lets whoever holds it send mail as
+/// the domain. The error says the `chmod` (and `chown`) to run. On systems without Unix
+/// permissions it only checks that the file exists.
+pub fn check_key_file(path: &Path, access: &KeyAccess) -> Result<(), KeyFileError> {
     let metadata = std::fs::metadata(path).map_err(|source| KeyFileError::Io {
         path: path.to_owned(),
         source,
@@ -91,23 +126,43 @@ pub fn check_key_file_mode(path: &Path) -> Result<(), KeyFileError> {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = metadata.permissions().mode() & 0o7777;
-        if mode & 0o004 != 0 {
-            return Err(KeyFileError::WorldReadable {
+        let who = if mode & 0o007 != 0 {
+            Some("readable by other users")
+        } else if mode & 0o070 != 0 && !access.allow_group_readable {
+            Some("readable by its group")
+        } else {
+            None
+        };
+        if let Some(who) = who {
+            return Err(KeyFileError::Exposed {
                 path: path.to_owned(),
                 mode,
+                who,
+                fix: access.fix(path),
             });
         }
     }
     #[cfg(not(unix))]
-    let _ = metadata;
+    let _ = (metadata, access);
     Ok(())
 }
 
+/// [`check_key_file`] with the strict default: only the owner may read the key.
+pub fn check_key_file_mode(path: &Path) -> Result<(), KeyFileError> {
+    check_key_file(path, &KeyAccess::default())
+}
+
 impl SigningKey {
-    /// Reads a key file after checking its permissions: PEM, DER, a raw 32-byte Ed25519 seed,
-    /// or such a seed in base64.
+    /// Reads a key file that only its owner may read ([`check_key_file_mode`]): PEM, DER, a
+    /// raw 32-byte Ed25519 seed, or such a seed in base64.
     pub fn load(path: &Path) -> Result<Self, KeyFileError> {
-        check_key_file_mode(path)?;
+        Self::load_with(path, &KeyAccess::default())
+    }
+
+    /// Reads a key file after checking it against `access` ([`check_key_file`]). The key's
+    /// bytes never appear in an error.
+    pub fn load_with(path: &Path, access: &KeyAccess) -> Result<Self, KeyFileError> {
+        check_key_file(path, access)?;
         let bytes = std::fs::read(path).map_err(|source| KeyFileError::Io {
             path: path.to_owned(),
             source,
@@ -278,6 +333,9 @@ pub struct Signer {
     /// this, only From is oversigned (a second From is the classic way to show a reader a
     /// different author than the one DKIM and DMARC checked).
     pub oversign: bool,
+    /// Fields (lower case) signed once more than they occur, whatever [`Signer::oversign`]
+    /// says; signed even when not in [`Signer::headers`].
+    pub oversign_headers: Vec<String>,
     /// Header canonicalisation; default relaxed.
     pub header_canon: Canonicalization,
     /// Body canonicalisation; default relaxed.
@@ -301,6 +359,7 @@ impl Signer {
                 .map(|&h| h.to_owned())
                 .collect(),
             oversign: false,
+            oversign_headers: Vec::new(),
             header_canon: Canonicalization::Relaxed,
             body_canon: Canonicalization::Relaxed,
             expire_after: None,
@@ -325,6 +384,12 @@ impl Signer {
         if !listed.iter().any(|h| h == "from") {
             listed.insert(0, "from".to_owned());
         }
+        let oversigned: Vec<String> = self
+            .oversign_headers
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        listed.extend(oversigned.iter().cloned());
         for (index, name) in listed.iter().enumerate() {
             if listed
                 .get(..index)
@@ -333,7 +398,7 @@ impl Signer {
                 continue;
             }
             let present = message.fields(name).count();
-            let extra = usize::from(self.oversign || name == "from");
+            let extra = usize::from(self.oversign || name == "from" || oversigned.contains(name));
             for _ in 0..present + extra {
                 names.push(name.clone());
             }
@@ -539,21 +604,63 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn world_readable_key_files_are_refused() {
+    fn exposed_key_files_are_refused_with_the_commands_to_fix_them() {
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("kanmon-dkim-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("seed.key");
         std::fs::write(&path, SEED).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let file = path.display();
+        let set = |mode| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
+        set(0o644).unwrap();
         let error = SigningKey::load(&path).unwrap_err();
-        assert!(
-            matches!(error, KeyFileError::WorldReadable { mode: 0o644, .. }),
-            "{error}"
+        assert_eq!(
+            error.to_string(),
+            format!("key file {file} is readable by other users (mode 644); run: chmod 600 {file}")
         );
-        assert!(error.to_string().contains("world-readable (mode 644)"));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(!error.to_string().contains(SEED));
+        set(0o640).unwrap();
+        let kanmon = KeyAccess {
+            allow_group_readable: false,
+            owner: Some("kanmon".to_owned()),
+        };
+        assert_eq!(
+            SigningKey::load_with(&path, &kanmon)
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "key file {file} is readable by its group (mode 640); run: chown kanmon {file} && chmod 600 {file}"
+            )
+        );
+        let group_allowed = KeyAccess {
+            allow_group_readable: true,
+            ..kanmon.clone()
+        };
+        assert!(SigningKey::load_with(&path, &group_allowed).is_ok());
+        set(0o604).unwrap();
+        assert_eq!(
+            SigningKey::load_with(&path, &group_allowed)
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "key file {file} is readable by other users (mode 604); run: chown kanmon {file} && chmod 640 {file}"
+            )
+        );
+        set(0o600).unwrap();
         assert!(SigningKey::load(&path).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn oversigned_headers_are_signed_once_more_even_when_not_listed() {
+        let raw = b"From: a@example.com\r\nReply-To: r@example.com\r\nSubject: s\r\n\r\n";
+        let message = Message::parse(raw).unwrap();
+        let mut signer = Signer::new(ed25519(), "example.com", "s");
+        signer.headers = vec!["subject".into()];
+        signer.oversign_headers = vec!["Reply-To".into(), "subject".into()];
+        assert_eq!(
+            signer.signed_headers(&message),
+            ["from", "from", "subject", "subject", "reply-to", "reply-to"]
+        );
     }
 }

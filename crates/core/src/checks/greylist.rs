@@ -655,6 +655,7 @@ mod tests {
             skipped: Vec::new(),
             internal: false,
             autolearn: Default::default(),
+            signing: None,
         };
         early.hits.push(crate::symbol::ScoredHit {
             name: "S25R_UNKNOWN_CLIENT",

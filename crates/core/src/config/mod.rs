@@ -28,6 +28,7 @@ mod rules;
 mod s25r;
 mod scores;
 mod senders;
+mod signing;
 mod suggest;
 mod symbols;
 mod validate;
@@ -60,13 +61,16 @@ pub use raw::{
     RawLimits, RawMilter, RawPolicy, RawRule, RawS25r, RawSenderRule, RawSenders, RawServer,
     RawSpf, RawSpfActions, RawStore, StoreBackend,
 };
-pub use raw::{RawCode, RawList, RawRbl, RawRhsbl};
+pub use raw::{RawCode, RawDkimKey, RawList, RawRbl, RawRhsbl, RawSigning, RawSigningEntry};
 pub use rbl::{AnswerPattern, Code, CodeMatch, DnsList, Identities, MAX_URI_DOMAINS, Rbl, Reading};
 pub use regexp_table::{Pattern, TableEntry, parse_ok_table};
 pub use rules::{ContentRules, MIN_SCAN_BYTES, Rule, RuleGroup, Target};
 pub use s25r::{S25r, WhitelistEntry, WhitelistMatch};
 pub use scores::DEFAULT_SCORES;
 pub use senders::{SenderIdentity, SenderRule, Senders};
+pub use signing::{
+    DkimKey, FromPattern, MAX_EXPIRE, Signing, SigningRule, parse_canonicalization, parse_expire,
+};
 pub use symbols::MAX_SYMBOL_LEN;
 pub use validate::{
     DNS_TIMEOUT_MS, MAX_CONNECTIONS, MAX_DRAIN_TIMEOUT_MS, MAX_SCAN_TIMEOUT_MS, MIN_HEADER_BYTES,
@@ -109,6 +113,8 @@ pub struct Config {
     pub content: ContentRules,
     /// `[bayes]`: the classifier's settings.
     pub bayes: Bayes,
+    /// `[signing]`, `[[dkim_keys]]`, `[[signing_table]]`: outbound DKIM signing.
+    pub signing: Signing,
     pub thresholds: Thresholds,
     pub headers: RawHeaders,
     /// Symbols the file defines (list return codes, rules), in file order.

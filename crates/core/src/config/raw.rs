@@ -52,6 +52,14 @@ pub struct RawConfig {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RawRule>,
     pub bayes: RawBayes,
+    /// `[signing]`: how outbound mail is DKIM-signed.
+    pub signing: RawSigning,
+    /// `[[dkim_keys]]`: the private keys signing may use. None by default.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dkim_keys: Vec<RawDkimKey>,
+    /// `[[signing_table]]`: which From addresses are signed with which keys. None by default.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signing_table: Vec<RawSigningEntry>,
     pub actions: RawActions,
     pub headers: RawHeaders,
     /// Symbol name → score, overriding the defaults.
@@ -88,6 +96,8 @@ impl RawConfig {
             description: Some("example".to_owned()),
             case_insensitive: true,
         }];
+        raw.dkim_keys = vec![RawDkimKey::default()];
+        raw.signing_table = vec![RawSigningEntry::default()];
         raw.scores = DEFAULT_SCORES
             .iter()
             .map(|&(name, score)| (name.to_owned(), score))
@@ -120,6 +130,9 @@ impl Default for RawConfig {
             content: RawContent::default(),
             rules: Vec::new(),
             bayes: RawBayes::default(),
+            signing: RawSigning::default(),
+            dkim_keys: Vec::new(),
+            signing_table: Vec::new(),
             actions: RawActions::default(),
             headers: RawHeaders::default(),
             scores: BTreeMap::new(),
@@ -898,3 +911,58 @@ impl Default for RawSenderRule {
 
 /// The identities a sender rule may judge, in the order they are reported.
 pub(super) const SENDER_IDENTITIES: [&str; 3] = ["mail_from", "from", "helo"];
+
+/// `[signing]`: how outbound mail (internal hosts, authenticated clients) is signed.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSigning {
+    /// Header/body canonicalisation, each `simple` or `relaxed`.
+    pub canonicalization: String,
+    /// Header fields signed, each as often as it occurs.
+    pub headers: Vec<String>,
+    /// Header fields signed once more than they occur, so none can be added.
+    pub oversign: Vec<String>,
+    /// `x=` this long after `t=` ("30d"); empty: no `x=`.
+    pub expire: String,
+    /// Accept key files their group may read (root:kanmon 0640).
+    pub allow_group_readable_keys: bool,
+}
+
+impl Default for RawSigning {
+    fn default() -> Self {
+        Self {
+            canonicalization: "relaxed/relaxed".to_owned(),
+            headers: kanmon_auth::dkim::DEFAULT_SIGNED_HEADERS
+                .iter()
+                .map(|&h| h.to_owned())
+                .collect(),
+            oversign: vec!["from".to_owned()],
+            expire: String::new(),
+            allow_group_readable_keys: false,
+        }
+    }
+}
+
+/// One `[[dkim_keys]]` entry.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawDkimKey {
+    /// What `[[signing_table]]` entries call it.
+    pub name: String,
+    /// `d=`.
+    pub domain: String,
+    /// `s=`.
+    pub selector: String,
+    /// The private key file (PEM or DER, RSA or Ed25519).
+    pub file: String,
+}
+
+/// One `[[signing_table]]` entry.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSigningEntry {
+    /// A glob on the header From address (`*@example.com`, `example.com`, `.example.com`).
+    pub from: String,
+    /// `[[dkim_keys]]` names: each signs a matching message.
+    pub keys: Vec<String>,
+}

@@ -118,6 +118,12 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         &raw.uribl,
     );
     let content = super::rules::validate(&mut errors, &mut definitions, &raw.content, &raw.rules);
+    let signing = super::signing::validate(
+        &mut errors,
+        &raw.signing,
+        &raw.dkim_keys,
+        &raw.signing_table,
+    );
     let defined = definitions.into_symbols();
     let scores = scores::resolve(&mut errors, &raw.scores, &defined);
     let milter = frontend(
@@ -175,6 +181,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         rbl,
         content,
         bayes,
+        signing,
         thresholds,
         headers: raw.headers,
         defined,
