@@ -118,7 +118,15 @@ pub(crate) fn run(config: Config, reload: Reload) -> Result<(), DaemonError> {
         .enable_all()
         .build()
         .map_err(|e| DaemonError::Setup("the async runtime", Box::new(e)))?;
-    runtime.block_on(serve(config, Listeners { milter, policy, http }, reload))
+    runtime.block_on(serve(
+        config,
+        Listeners {
+            milter,
+            policy,
+            http,
+        },
+        reload,
+    ))
 }
 
 /// The sockets opened before the privilege drop.
@@ -136,8 +144,7 @@ fn bind_http(
     let Some(addr) = listen else {
         return Ok(None);
     };
-    let listener =
-        std::net::TcpListener::bind(addr).map_err(|e| DaemonError::HttpBind(addr, e))?;
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| DaemonError::HttpBind(addr, e))?;
     listener
         .set_nonblocking(true)
         .map_err(|e| DaemonError::HttpBind(addr, e))?;
@@ -158,8 +165,12 @@ fn start_web(
     let listener = tokio::net::TcpListener::from_std(listener)
         .map_err(|e| DaemonError::Setup("the web listener", Box::new(e)))?;
     let slot = engines.clone();
-    let web = kanmon_web::Web::new(std::sync::Arc::new(move || slot.current()), store.clone(), bound)
-        .map_err(DaemonError::Web)?;
+    let web = kanmon_web::Web::new(
+        std::sync::Arc::new(move || slot.current()),
+        store.clone(),
+        bound,
+    )
+    .map_err(DaemonError::Web)?;
     tracing::info!(listen = %bound, "web server listening");
     Ok(tokio::spawn(async move {
         if let Err(e) = kanmon_web::serve(listener, web.router(), stopped(stop)).await {

@@ -5,3 +5,4 @@ mod cases;
 mod cli;
 mod postfix;
 mod serve;
+mod web;

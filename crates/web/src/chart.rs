@@ -20,7 +20,9 @@ pub(crate) struct Bar {
 
 /// An SVG bar chart of `bars`, scaled to the largest value; `id` names it for the page.
 pub(crate) fn bars(id: &str, caption: &str, bars: &[Bar], label_every: usize) -> String {
-    let max = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1);
+    let highest = bars.iter().map(|b| b.value).max().unwrap_or(0);
+    // The scale's top: 1 when every bar is 0, so nothing divides by zero.
+    let max = highest.max(1);
     let count = u32::try_from(bars.len()).unwrap_or(u32::MAX).max(1);
     let slot = WIDTH / count;
     let bar_width = slot.saturating_sub(2).max(1);
@@ -53,7 +55,7 @@ pub(crate) fn bars(id: &str, caption: &str, bars: &[Bar], label_every: usize) ->
     }
     let _ = write!(
         out,
-        "</svg><figcaption>{} (highest: {max})</figcaption></figure>",
+        "</svg><figcaption>{} (highest: {highest})</figcaption></figure>",
         escape(caption)
     );
     out

@@ -85,6 +85,7 @@ pub(crate) fn login(context: &PageContext, problem: Option<&str>) -> Html<String
     let _ = write!(
         body,
         "<form method=\"post\" action=\"/login\" class=\"login\">{}\
+         <input type=\"text\" name=\"username\" value=\"kanmon\" autocomplete=\"username\" hidden>\
          <label>Password <input type=\"password\" name=\"password\" id=\"password\" autocomplete=\"current-password\" autofocus required></label>\
          <button id=\"sign-in\">Sign in</button></form>",
         csrf_field(context)
