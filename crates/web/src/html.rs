@@ -56,9 +56,9 @@ pub(crate) fn page(title: &str, path: &str, context: &PageContext, body: &str) -
             csrf_field(context)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "</header><main><h1>{}</h1>{body}</main></body></html>\n",
+        "</header><main><h1>{}</h1>{body}</main></body></html>",
         escape(title)
     );
     Html(out)
