@@ -12,6 +12,7 @@ mod api;
 mod auth;
 mod browser;
 mod metrics;
+mod render;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -43,13 +44,21 @@ impl Server {
     /// says otherwise); `claimed` is the address the server believes it is bound to (to test
     /// the rules of a public address while listening on loopback), `None` for the real one.
     pub(crate) async fn start(toml: &str, claimed: Option<SocketAddr>) -> Server {
+        Server::start_with(toml, claimed, Store::memory_with_clock(Clock::manual(NOW))).await
+    }
+
+    /// As [`Server::start`], serving `store`.
+    pub(crate) async fn start_with(
+        toml: &str,
+        claimed: Option<SocketAddr>,
+        store: Store,
+    ) -> Server {
         let toml = if toml.contains("[dns]") {
             toml.to_owned()
         } else {
             format!("{toml}\n[dns]\nnameservers = [\"127.0.0.1:9\"]\ntimeout_ms = 200\n")
         };
         let config = Config::parse(&toml).expect("test config parses");
-        let store = Store::memory_with_clock(Clock::manual(NOW));
         let engine = Arc::new(
             Engine::from_config(config)
                 .expect("resolver")
