@@ -207,9 +207,10 @@ async fn serve(config: Config, listeners: Listeners, reload: Reload) -> Result<(
 
     let mut loops = Vec::new();
     let mut pools = Vec::new();
-    if let Some(listener) = http {
-        loops.push(start_web(listener, &engines, &store, stop.clone())?);
-    }
+    let web = match http {
+        Some(listener) => Some(start_web(listener, &engines, &store, stop.clone())?),
+        None => None,
+    };
     if let Some(bound) = milter {
         let listener = Listener::from_bound(bound)
             .map_err(|e| DaemonError::Setup("the milter listener", Box::new(e)))?;
@@ -259,6 +260,13 @@ async fn serve(config: Config, listeners: Listeners, reload: Reload) -> Result<(
                 sessions = left,
                 "drain_timeout_ms passed with sessions still running; closing them"
             );
+        }
+    }
+    if let Some(mut web) = web {
+        // Requests in progress finish within the drain time; a client that holds its
+        // connection longer is cut off.
+        if tokio::time::timeout_at(deadline, &mut web).await.is_err() {
+            web.abort();
         }
     }
     flushing.abort();

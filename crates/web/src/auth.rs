@@ -110,10 +110,12 @@ impl Sessions {
         let now = Instant::now();
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         open.retain(|_, (_, until)| *until > now);
+        // Full: the oldest session goes, one not signed in first, so a client that never
+        // sends its cookie back cannot sign the administrator out.
         if open.len() >= MAX_SESSIONS
             && let Some(oldest) = open
                 .iter()
-                .min_by_key(|(_, (_, until))| *until)
+                .min_by_key(|(_, (session, until))| (session.signed_in, *until))
                 .map(|(id, _)| id.clone())
         {
             open.remove(&oldest);
@@ -437,6 +439,18 @@ mod tests {
         assert!(verify(&hash, "correct horse"));
         assert!(!verify(&hash, "correct horsE"));
         assert!(parse_hash("$argon2id$v=19$nonsense").is_err());
+    }
+
+    #[test]
+    fn a_flood_of_new_sessions_evicts_the_anonymous_ones_first() {
+        let sessions = Sessions::default();
+        let admin = sessions.start(true).unwrap();
+        for _ in 0..MAX_SESSIONS * 2 {
+            sessions.start(false).unwrap();
+        }
+        assert!(sessions.find(&admin.id).is_some_and(|s| s.signed_in));
+        let open = sessions.open.lock().unwrap().len();
+        assert_eq!(open, MAX_SESSIONS);
     }
 
     #[test]
