@@ -247,3 +247,28 @@ fn a_public_address_without_a_password_does_not_start() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_brings_the_new_password_to_the_running_web_server() {
+    let dns = crate::serve::dns().await;
+    let daemon = crate::serve::Daemon::start(dns.addr, "").await;
+    assert_eq!(request(daemon.http, "GET", "/", &[], b"").await.status, 200);
+
+    let hash = kanmon_web::hash_password(PASSWORD).expect("hash");
+    daemon.write_config(
+        dns.addr,
+        &format!(
+            "[http]\nlisten = \"{}\"\npassword_hash = \"{hash}\"\n",
+            daemon.http
+        ),
+    );
+    daemon.signal("HUP");
+    daemon.wait_log("configuration reloaded").await;
+    let after = request(daemon.http, "GET", "/", &[], b"").await;
+    assert_eq!(
+        (after.status, after.header("location")),
+        (303, Some("/login")),
+        "{after:?}"
+    );
+    assert!(!daemon.log().contains(&hash), "the hash was logged");
+}
