@@ -20,25 +20,22 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
+use argon2::password_hash::PasswordHasher;
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
 use kanmon_core::kanmon_auth::dns::Resolver;
-use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 use crate::Web;
-use crate::html;
 
 pub(crate) const SESSION_COOKIE: &str = "kanmon_session";
 
 /// How long a session lasts without a new login: a working day.
-const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+pub(crate) const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
 /// Sessions kept at most; the oldest goes first. Each browser that loads a page gets one,
 /// so the number is bounded against a client that never sends its cookie back.
@@ -46,10 +43,6 @@ const MAX_SESSIONS: usize = 1024;
 
 /// Largest form body a page accepts: forms carry a token and a password, not data.
 pub(crate) const MAX_FORM_BYTES: usize = 16 * 1024;
-
-/// A failed login waits this long before its answer, so guessing is slow even with
-/// parallel connections (logins are checked one at a time).
-const FAILED_LOGIN_DELAY: Duration = Duration::from_secs(1);
 
 /// The headers of every page: no script may run (there is none), nothing is framed or
 /// loaded from elsewhere, forms post only here.
@@ -76,7 +69,7 @@ pub(crate) struct PageContext {
 /// The sessions in memory (a restart signs everyone out), and the one login being checked.
 pub(crate) struct Sessions {
     open: Mutex<HashMap<String, (Session, Instant)>>,
-    logins: Semaphore,
+    pub(crate) logins: Semaphore,
 }
 
 impl Default for Sessions {
@@ -101,7 +94,7 @@ impl Sessions {
         }
     }
 
-    fn start(&self, signed_in: bool) -> Result<Session, getrandom::Error> {
+    pub(crate) fn start(&self, signed_in: bool) -> Result<Session, getrandom::Error> {
         let session = Session {
             id: random_token()?,
             csrf: random_token()?,
@@ -127,7 +120,7 @@ impl Sessions {
         Ok(session)
     }
 
-    fn end(&self, id: &str) {
+    pub(crate) fn end(&self, id: &str) {
         self.open
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -160,14 +153,6 @@ pub(crate) fn parse_hash(hash: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn verify(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|hash| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok()
-    })
-}
-
 /// Equal without telling, by its timing, how much of a guess was right.
 pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -184,7 +169,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
-fn session_cookie(id: &str, max_age: Duration) -> HeaderValue {
+pub(crate) fn session_cookie(id: &str, max_age: Duration) -> HeaderValue {
     let text = format!(
         "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
         max_age.as_secs()
@@ -192,7 +177,7 @@ fn session_cookie(id: &str, max_age: Duration) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("kanmon_session=; Max-Age=0"))
 }
 
-fn refusal(status: StatusCode, text: &'static str) -> Response {
+pub(crate) fn refusal(status: StatusCode, text: &'static str) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -359,74 +344,6 @@ fn with_page_headers(mut response: Response) -> Response {
     response
 }
 
-/// `GET /login`.
-pub(crate) async fn login_page<R: Resolver + Clone + 'static>(
-    State(web): State<Arc<Web<R>>>,
-    Extension(context): Extension<PageContext>,
-) -> Response {
-    if web.engine().config().http.password_hash.is_none() || context.session.signed_in {
-        return Redirect::to("/").into_response();
-    }
-    html::login(&context, None).into_response()
-}
-
-#[derive(Deserialize)]
-pub(crate) struct LoginForm {
-    password: String,
-}
-
-/// `POST /login` (its CSRF token already checked by [`guard`]).
-pub(crate) async fn login<R: Resolver + Clone + 'static>(
-    State(web): State<Arc<Web<R>>>,
-    Extension(context): Extension<PageContext>,
-    Form(form): Form<LoginForm>,
-) -> Response {
-    let Some(hash) = web.engine().config().http.password_hash.clone() else {
-        return Redirect::to("/").into_response();
-    };
-    let Ok(_one_at_a_time) = web.sessions.logins.acquire().await else {
-        return refusal(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
-    };
-    let right = tokio::task::spawn_blocking(move || verify(&hash, &form.password))
-        .await
-        .unwrap_or(false);
-    if !right {
-        tracing::warn!("web: a login with a wrong password");
-        tokio::time::sleep(FAILED_LOGIN_DELAY).await;
-        let mut page = html::login(&context, Some("Wrong password.")).into_response();
-        *page.status_mut() = StatusCode::UNAUTHORIZED;
-        return page;
-    }
-    web.sessions.end(&context.session.id);
-    let session = match web.sessions.start(true) {
-        Ok(session) => session,
-        Err(e) => {
-            tracing::error!(error = %e, "web: no random numbers for a session");
-            return refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
-        }
-    };
-    tracing::info!("web: signed in");
-    let mut response = Redirect::to("/").into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        session_cookie(&session.id, SESSION_LIFETIME),
-    );
-    response
-}
-
-/// `POST /logout`.
-pub(crate) async fn logout<R: Resolver + Clone + 'static>(
-    State(web): State<Arc<Web<R>>>,
-    Extension(context): Extension<PageContext>,
-) -> Response {
-    web.sessions.end(&context.session.id);
-    let mut response = Redirect::to("/login").into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session_cookie("", Duration::ZERO));
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,8 +353,8 @@ mod tests {
         let hash = hash_password("correct horse").unwrap();
         assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
         parse_hash(&hash).unwrap();
-        assert!(verify(&hash, "correct horse"));
-        assert!(!verify(&hash, "correct horsE"));
+        assert!(crate::login::verify(&hash, "correct horse"));
+        assert!(!crate::login::verify(&hash, "correct horsE"));
         assert!(parse_hash("$argon2id$v=19$nonsense").is_err());
     }
 

@@ -21,6 +21,7 @@ mod api;
 mod auth;
 mod chart;
 mod html;
+mod login;
 mod pages;
 
 use std::fmt;
@@ -95,8 +96,8 @@ impl<R: Resolver + Clone + 'static> Web<R> {
             .route("/", get(pages::overview::page::<R>))
             .route("/bayes", get(pages::bayes::page::<R>))
             .route("/store", get(pages::store::page::<R>))
-            .route("/login", get(auth::login_page::<R>).post(auth::login::<R>))
-            .route("/logout", post(auth::logout::<R>))
+            .route("/login", get(login::page::<R>).post(login::login::<R>))
+            .route("/logout", post(login::logout::<R>))
             .route("/static/{file}", get(pages::asset))
             .route("/metrics", get(metrics))
             .route("/api/check", post(api::check::<R>))
