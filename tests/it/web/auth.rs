@@ -272,3 +272,54 @@ async fn a_reload_brings_the_new_password_to_the_running_web_server() {
     );
     assert!(!daemon.log().contains(&hash), "the hash was logged");
 }
+
+/// Runs `kanmon ARGS` with `stdin`, returning (exit code, stdout, stderr).
+fn kanmon(args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kanmon"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kanmon");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("wait");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn hash_password_reads_stdin_and_its_output_is_a_valid_password_hash() {
+    let (code, hash, stderr) = kanmon(&["http", "hash-password"], "correct horse battery\n");
+    assert_eq!(code, Some(0), "{stderr}");
+    let hash = hash.trim();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert!(!hash.contains("correct horse"));
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("kanmon.toml");
+    std::fs::write(
+        &config,
+        format!("[http]\nlisten = \"0.0.0.0:8025\"\npassword_hash = \"{hash}\"\n"),
+    )
+    .expect("config");
+    let config = config.to_str().expect("utf-8 path");
+    let (code, _, stderr) = kanmon(&["config", "check", "--config", config], "");
+    assert_eq!(code, Some(0), "{stderr}");
+
+    let (code, _, stderr) = kanmon(&["http", "hash-password"], "\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("the password is empty"), "{stderr}");
+}
