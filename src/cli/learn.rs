@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::{ArgGroup, Args, Subcommand};
 use kanmon_core::Config;
-use kanmon_core::bayes::{TOKENIZER_VERSION, claim_version, learn_tokens, learned_version};
+use kanmon_core::bayes::{claim_version, learn_tokens, learned_version, readiness};
 use kanmon_store::{Class, Store, StoreError};
 use tokio::task::JoinSet;
 
@@ -326,29 +326,6 @@ pub(crate) fn run_bayes(command: BayesCommand) -> Result<ExitCode, CliError> {
         }
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Whether the classifier gives bands with these counts, or why not.
-fn readiness(
-    spam: u64,
-    ham: u64,
-    min_spam: u64,
-    min_ham: u64,
-    version: Option<&str>,
-) -> Result<(), String> {
-    if let Some(version) = version
-        && version != TOKENIZER_VERSION
-    {
-        return Err(format!(
-            "learned by tokenizer {version}, this kanmon has {TOKENIZER_VERSION}"
-        ));
-    }
-    if spam < min_spam || ham < min_ham {
-        return Err(format!(
-            "needs {min_spam} spam and {min_ham} ham learned (bayes.min_spam, bayes.min_ham)"
-        ));
-    }
-    Ok(())
 }
 
 fn failed(error: StoreError) -> CliError {

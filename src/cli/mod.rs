@@ -7,6 +7,7 @@ mod deliver;
 mod dkim;
 mod envelope;
 mod filter;
+mod http;
 mod import;
 mod learn;
 mod maildir;
@@ -66,6 +67,9 @@ enum Command {
     /// Convert another program's configuration into kanmon.toml entries (printed).
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// The web server: make the `[http] password_hash` value.
+    #[command(subcommand)]
+    Http(http::HttpCommand),
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -81,6 +85,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Deliver(args) => deliver::run(args),
         Command::Dkim(command) => dkim::run(command),
         Command::Import(command) => import::run(command),
+        Command::Http(command) => http::run(command),
     }
 }
 

@@ -56,6 +56,10 @@ pub(crate) enum DaemonError {
     Setup(&'static str, Box<dyn std::error::Error + Send + Sync>),
     /// The store could not be opened (its error names the `store.*` key).
     Store(kanmon_store::StoreError),
+    /// `[http] listen` could not be bound.
+    HttpBind(std::net::SocketAddr, std::io::Error),
+    /// The web server could not be set up.
+    Web(kanmon_web::WebError),
 }
 
 impl fmt::Display for DaemonError {
@@ -68,6 +72,8 @@ impl fmt::Display for DaemonError {
             DaemonError::Privileges(e) => e.fmt(f),
             DaemonError::Setup(what, _) => write!(f, "cannot set up {what}"),
             DaemonError::Store(e) => write!(f, "cannot open the store: {e}"),
+            DaemonError::HttpBind(addr, _) => write!(f, "http.listen: cannot listen on {addr}"),
+            DaemonError::Web(e) => e.fmt(f),
         }
     }
 }
@@ -77,6 +83,7 @@ impl std::error::Error for DaemonError {
         match self {
             DaemonError::Bind(e) => std::error::Error::source(e),
             DaemonError::Setup(_, e) => Some(e.as_ref()),
+            DaemonError::HttpBind(_, e) => Some(e),
             _ => None,
         }
     }
@@ -99,6 +106,7 @@ pub(crate) fn run(config: Config, reload: Reload) -> Result<(), DaemonError> {
         bind("milter.listen", &config.milter, run_as.as_ref()).map_err(DaemonError::Bind)?;
     let policy =
         bind("policy.listen", &config.policy, run_as.as_ref()).map_err(DaemonError::Bind)?;
+    let http = bind_http(config.http.listen)?;
     if let Some(user) = &run_as {
         if config.store.backend == kanmon_store::BackendKind::Embedded {
             prepare_store_dir(&config.store.path, user).map_err(DaemonError::Privileges)?;
@@ -110,15 +118,73 @@ pub(crate) fn run(config: Config, reload: Reload) -> Result<(), DaemonError> {
         .enable_all()
         .build()
         .map_err(|e| DaemonError::Setup("the async runtime", Box::new(e)))?;
-    runtime.block_on(serve(config, milter, policy, reload))
+    runtime.block_on(serve(
+        config,
+        Listeners {
+            milter,
+            policy,
+            http,
+        },
+        reload,
+    ))
 }
 
-async fn serve(
-    config: Config,
+/// The sockets opened before the privilege drop.
+struct Listeners {
     milter: Option<Bound>,
     policy: Option<Bound>,
-    reload: Reload,
-) -> Result<(), DaemonError> {
+    http: Option<std::net::TcpListener>,
+}
+
+/// `[http] listen`, opened with the other listeners (before the privilege drop, so a port
+/// below 1024 works as for them).
+fn bind_http(
+    listen: Option<std::net::SocketAddr>,
+) -> Result<Option<std::net::TcpListener>, DaemonError> {
+    let Some(addr) = listen else {
+        return Ok(None);
+    };
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| DaemonError::HttpBind(addr, e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| DaemonError::HttpBind(addr, e))?;
+    Ok(Some(listener))
+}
+
+/// Starts the web server (dashboard, /metrics, /api) on `listener`; it reads the engine of
+/// the moment from `engines`, so a reload's engine answers the next request.
+fn start_web(
+    listener: std::net::TcpListener,
+    engines: &EngineSlot,
+    store: &Store,
+    stop: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
+    let bound = listener
+        .local_addr()
+        .map_err(|e| DaemonError::Setup("the web listener", Box::new(e)))?;
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .map_err(|e| DaemonError::Setup("the web listener", Box::new(e)))?;
+    let slot = engines.clone();
+    let web = kanmon_web::Web::new(
+        std::sync::Arc::new(move || slot.current()),
+        store.clone(),
+        bound,
+    )
+    .map_err(DaemonError::Web)?;
+    tracing::info!(listen = %bound, "web server listening");
+    Ok(tokio::spawn(async move {
+        if let Err(e) = kanmon_web::serve(listener, web.router(), stopped(stop)).await {
+            tracing::error!(error = %e, "web server stopped");
+        }
+    }))
+}
+
+async fn serve(config: Config, listeners: Listeners, reload: Reload) -> Result<(), DaemonError> {
+    let Listeners {
+        milter,
+        policy,
+        http,
+    } = listeners;
     let max = config.server.max_connections;
     let milter_too = milter.is_some();
     let drain_timeout = config.server.drain_timeout;
@@ -142,6 +208,10 @@ async fn serve(
 
     let mut loops = Vec::new();
     let mut pools = Vec::new();
+    let web = match http {
+        Some(listener) => Some(start_web(listener, &engines, &store, stop.clone())?),
+        None => None,
+    };
     if let Some(bound) = milter {
         let listener = Listener::from_bound(bound)
             .map_err(|e| DaemonError::Setup("the milter listener", Box::new(e)))?;
@@ -191,6 +261,13 @@ async fn serve(
                 sessions = left,
                 "drain_timeout_ms passed with sessions still running; closing them"
             );
+        }
+    }
+    if let Some(mut web) = web {
+        // Requests in progress finish within the drain time; a client that holds its
+        // connection longer is cut off.
+        if tokio::time::timeout_at(deadline, &mut web).await.is_err() {
+            web.abort();
         }
     }
     flushing.abort();
@@ -249,9 +326,11 @@ async fn serve_milter(stream: Stream, engines: EngineSlot, stop: watch::Receiver
         read_timeout: Some(kanmon_milter::DEFAULT_READ_TIMEOUT),
     };
     let mut session = MilterSession::new(engines);
+    let _active = kanmon_metrics::session("milter");
     if let Err(e) =
         kanmon_milter::serve_connection_until(stream, &mut session, &config, stopped(stop)).await
     {
+        kanmon_metrics::error("milter_connection");
         tracing::warn!(error = %e, "milter: connection closed");
     }
 }
@@ -262,9 +341,11 @@ async fn serve_policy(stream: Stream, service: PolicyService, stop: watch::Recei
         let service = service.clone();
         async move { service.answer(request).await }
     };
+    let _active = kanmon_metrics::session("policy");
     if let Err(e) =
         kanmon_policy::serve_connection_until(stream, &config, &handler, stopped(stop)).await
     {
+        kanmon_metrics::error("policy_connection");
         tracing::warn!(error = %crate::cli::error_chain(&e), "policy: connection closed");
     }
 }
@@ -316,6 +397,7 @@ fn reload_engine(
         ("policy", config.policy != running.policy),
         ("server", config.server != running.server),
         ("store", config.store != running.store),
+        ("http", config.http.listen != running.http.listen),
     ] {
         if changed {
             tracing::warn!("[{key}] changed: restart kanmon to apply it (the rest is reloaded)");

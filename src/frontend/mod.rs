@@ -94,8 +94,12 @@ impl<T: Send + 'static> GuardedScan<T> {
     pub(crate) async fn finish(&mut self) -> Result<T, ScanFailed> {
         match tokio::time::timeout_at(self.deadline, &mut self.task).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(_)) => Err(ScanFailed::Panicked),
+            Ok(Err(_)) => {
+                kanmon_metrics::error("scan_panicked");
+                Err(ScanFailed::Panicked)
+            }
             Err(_) => {
+                kanmon_metrics::error("scan_timed_out");
                 self.task.abort();
                 Err(ScanFailed::TimedOut(self.limit))
             }

@@ -6,3 +6,4 @@ mod cli;
 mod dkim_verifiers;
 mod postfix;
 mod serve;
+mod web;

@@ -47,6 +47,7 @@ pub(crate) struct Daemon {
     dir: tempfile::TempDir,
     pub(crate) milter: SocketAddr,
     pub(crate) policy: SocketAddr,
+    pub(crate) http: SocketAddr,
 }
 
 impl Daemon {
@@ -59,12 +60,13 @@ impl Daemon {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .expect("chmod temp dir");
-        let (milter, policy) = (free_port(), free_port());
+        let (milter, policy, http) = (free_port(), free_port(), free_port());
         let mut daemon = Daemon {
             child: Command::new("true").spawn().expect("placeholder"),
             dir,
             milter,
             policy,
+            http,
         };
         daemon.write_config(dns, extra);
         let log = std::fs::File::create(daemon.log_path()).expect("log file");
@@ -96,6 +98,13 @@ impl Daemon {
             text
         } else {
             text + "[store]\nbackend = \"memory\"\n"
+        };
+        // The web server on a port of its own (tests run in parallel), unless the test
+        // sets [http] itself.
+        let text = if extra.contains("[http]") {
+            text
+        } else {
+            text + &format!("[http]\nlisten = \"{}\"\n", self.http)
         };
         std::fs::write(self.config_path(), text).expect("write config");
     }

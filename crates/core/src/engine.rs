@@ -367,7 +367,9 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             .iter()
             .filter(|check| has_message || !check.needs_message())
             .map(|check| async move {
+                let started = Instant::now();
                 let outcome = timeout_at(deadline, check.check(scanned)).await;
+                kanmon_metrics::check(check.name().as_str(), started.elapsed());
                 (check.name(), outcome)
             });
         let mut hits = engine_hits;
@@ -467,6 +469,12 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             self.learning
                 .spawn(async move { autolearn::learn(&store, &message, class).await });
         }
+        let kind = if purpose == Purpose::Final {
+            "final"
+        } else {
+            "early"
+        };
+        kanmon_metrics::scan(kind, started.elapsed());
         if purpose == Purpose::Final {
             self.conclude(envelope, &verdict, started.elapsed());
         }
@@ -517,6 +525,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
     pub fn conclude(&self, envelope: &Envelope, verdict: &Verdict, elapsed: Duration) {
         log_verdict(envelope, verdict, elapsed);
         self.counter.count(verdict);
+        kanmon_metrics::verdict(verdict.action.as_str(), verdict.hits.iter().map(|h| h.name));
     }
 
     /// Whether a scan of the envelope alone (before DATA) can refuse a message: some check

@@ -157,16 +157,20 @@ enum Backends {
     Remote(RemoteStore),
 }
 
-/// Calls `$op` on whichever backend this is.
+/// Calls `$op` on whichever backend this is, timed for `/metrics` (its duration, and an
+/// error counted by operation).
 macro_rules! dispatch {
-    ($self:ident, $backend:ident => $call:expr) => {
-        match &$self.backend {
-            Backends::Memory($backend) => $call,
-            Backends::Redis($backend) => $call,
-            Backends::Embedded($backend) => $call,
-            Backends::Remote($backend) => $call,
-        }
-    };
+    ($self:ident, $backend:ident => $b:ident . $op:ident ( $($arg:expr),* ) .await) => {{
+        let started = std::time::Instant::now();
+        let result = match &$self.backend {
+            Backends::Memory($backend) => $b.$op($($arg),*).await,
+            Backends::Redis($backend) => $b.$op($($arg),*).await,
+            Backends::Embedded($backend) => $b.$op($($arg),*).await,
+            Backends::Remote($backend) => $b.$op($($arg),*).await,
+        };
+        kanmon_metrics::store_call(stringify!($op), started.elapsed(), result.is_ok());
+        result
+    }};
 }
 
 impl Store {

@@ -114,7 +114,7 @@ fn serve_does_not_start_without_its_store() {
     // Nothing listens on port 1 of loopback: the connection is refused at once.
     let kanmon = Kanmon::with_config(&format!(
         "[milter]\nlisten = \"inet:127.0.0.1:{port}\"\n[policy]\nlisten = \"\"\n\
-         [server]\nuser = \"nobody\"\n\
+         [server]\nuser = \"nobody\"\n[http]\nlisten = \"\"\n\
          [store]\nbackend = \"redis\"\nurl = \"redis://:secret@127.0.0.1:1\"\nconnect_timeout_ms = 1000\n"
     ));
     let config = kanmon.config.to_str().expect("utf-8 temp path");

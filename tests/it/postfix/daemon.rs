@@ -133,6 +133,9 @@ impl Kanmon {
              [server]\n\
              user = \"nobody\"\n\
              \n\
+             [http]\n\
+             listen = \"\"\n\
+             \n\
              [store]\n\
              backend = \"memory\"\n\
              \n\

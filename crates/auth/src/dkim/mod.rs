@@ -317,7 +317,7 @@ impl DkimOutput {
 }
 
 /// A Unix time as `YYYY-MM-DDTHH:MM:SSZ` (UTC), for reasons.
-pub(crate) fn format_utc(secs: u64) -> String {
+pub fn format_utc(secs: u64) -> String {
     // Howard Hinnant's days-to-civil algorithm, valid for every u64 day count we can get.
     let days = secs / 86_400;
     let rem = secs % 86_400;

@@ -119,6 +119,18 @@ impl HickoryResolver {
     /// Asks the nameservers and keeps the answer for its TTL.
     async fn query(&self, name: &str, kind: RecordType) -> Result<Cached, DnsError> {
         let now = Instant::now();
+        let answer = self.ask(name, kind, now).await;
+        let failure = match &answer {
+            Err(DnsError::Timeout) => Some("timeout"),
+            Err(DnsError::Failed(_)) => Some("failed"),
+            Ok(_) | Err(DnsError::NxDomain) => None,
+        };
+        kanmon_metrics::dns_lookup(record_type_name(kind), now.elapsed(), failure);
+        answer
+    }
+
+    /// [`Self::query`] without the metrics.
+    async fn ask(&self, name: &str, kind: RecordType, now: Instant) -> Result<Cached, DnsError> {
         let query = absolute_name(name)?;
         let Ok(result) = tokio::time::timeout(self.timeout, self.inner.lookup(query, kind)).await
         else {
@@ -302,6 +314,18 @@ impl Resolver for HickoryResolver {
                 _ => None,
             })
             .collect())
+    }
+}
+
+/// The record type as a metrics label: a fixed list, so the label set stays bounded.
+fn record_type_name(kind: RecordType) -> &'static str {
+    match kind {
+        RecordType::A => "A",
+        RecordType::AAAA => "AAAA",
+        RecordType::MX => "MX",
+        RecordType::PTR => "PTR",
+        RecordType::TXT => "TXT",
+        _ => "other",
     }
 }
 

@@ -79,5 +79,29 @@ pub async fn claim_version(store: &Store) -> kanmon_store::Result<Result<(), Str
     }
 }
 
+/// Whether the classifier gives bands with these counts, or why not (`kanmon bayes stats`
+/// and the dashboard say the same).
+pub fn readiness(
+    spam: u64,
+    ham: u64,
+    min_spam: u64,
+    min_ham: u64,
+    version: Option<&str>,
+) -> Result<(), String> {
+    if let Some(version) = version
+        && version != TOKENIZER_VERSION
+    {
+        return Err(format!(
+            "learned by tokenizer {version}, this kanmon has {TOKENIZER_VERSION}"
+        ));
+    }
+    if spam < min_spam || ham < min_ham {
+        return Err(format!(
+            "needs {min_spam} spam and {min_ham} ham learned (bayes.min_spam, bayes.min_ham)"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,7 @@ mod checks_table;
 mod de;
 mod error;
 mod greylist;
+mod http;
 mod listen;
 mod network;
 mod pattern_set;
@@ -53,13 +54,14 @@ pub use error::{ConfigError, ConfigErrors};
 pub use greylist::{
     ClientEntry, ClientMatch, Greylist, GreylistOnly, RecipientEntry, RecipientMatch,
 };
+pub use http::{Http, MIN_API_TOKEN_LEN};
 pub use listen::Listen;
 pub use pattern_set::{FlaggedPattern, MAX_SET_BYTES, PatternFlags, PatternSet};
 pub use raw::{
     DEFAULT_MILTER_LISTEN, DEFAULT_POLICY_LISTEN, OnError, RawActions, RawArc, RawBayes, RawConfig,
     RawContent, RawDkim, RawDkimActions, RawDmarc, RawDmarcActions, RawDns, RawHeaders, RawHelo,
-    RawLimits, RawMilter, RawPolicy, RawRule, RawS25r, RawSenderRule, RawSenders, RawServer,
-    RawSpf, RawSpfActions, RawStore, StoreBackend,
+    RawHttp, RawLimits, RawMilter, RawPolicy, RawRule, RawS25r, RawSenderRule, RawSenders,
+    RawServer, RawSpf, RawSpfActions, RawStore, StoreBackend,
 };
 pub use raw::{RawCode, RawDkimKey, RawList, RawRbl, RawRhsbl, RawSigning, RawSigningEntry};
 pub use rbl::{AnswerPattern, Code, CodeMatch, DnsList, Identities, MAX_URI_DOMAINS, Rbl, Reading};
@@ -126,6 +128,8 @@ pub struct Config {
     pub server: Server,
     /// Where state is kept (`[store]`).
     pub store: kanmon_store::StoreSettings,
+    /// The dashboard, `/metrics` and the scan API (`[http]`).
+    pub http: Http,
 }
 
 /// A front-end's listener (`[milter]`, `[policy]`).

@@ -68,6 +68,7 @@ pub struct RawConfig {
     pub policy: RawPolicy,
     pub server: RawServer,
     pub store: RawStore,
+    pub http: RawHttp,
 }
 
 impl RawConfig {
@@ -140,6 +141,7 @@ impl Default for RawConfig {
             policy: RawPolicy::default(),
             server: RawServer::default(),
             store: RawStore::default(),
+            http: RawHttp::default(),
         }
     }
 }
@@ -806,6 +808,28 @@ impl Default for RawServer {
             user: "kanmon".to_owned(),
             max_connections: 1_000,
             drain_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// `[http]`: the dashboard, `/metrics` and the scan API.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawHttp {
+    /// ADDRESS:PORT; empty turns the web server off.
+    pub listen: String,
+    /// Argon2 PHC string of the dashboard password; empty: no password (loopback only).
+    pub password_hash: String,
+    /// Bearer token for `/api/*` and `/metrics` when not on loopback; empty: none.
+    pub api_token: String,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8025".to_owned(),
+            password_hash: String::new(),
+            api_token: String::new(),
         }
     }
 }

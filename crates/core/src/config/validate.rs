@@ -148,6 +148,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     }
     let server = server(&mut errors, &raw.server);
     let store = store(&mut errors, &raw.store);
+    let http = super::http::validate(&mut errors, &raw.http);
     errors.into_result()?;
     Ok(Config {
         authserv_id,
@@ -190,6 +191,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         policy,
         server,
         store,
+        http,
     })
 }
 
