@@ -11,6 +11,7 @@
 mod api;
 mod auth;
 mod browser;
+mod dkim;
 mod metrics;
 mod render;
 

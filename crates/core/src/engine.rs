@@ -128,6 +128,16 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
         self
     }
 
+    /// The loaded `[[dkim_keys]]`.
+    pub fn signing_keys(&self) -> &SigningKeys {
+        &self.signing_keys
+    }
+
+    /// The resolver the checks ask (with its answer cache).
+    pub fn resolver(&self) -> &R {
+        &self.resolver
+    }
+
     /// Gives the engine the store its checks keep state in. Without it the engine has a
     /// store in memory of its own, which a restart or a reload forgets: the daemon passes
     /// the one store it opened at start to every engine it builds.

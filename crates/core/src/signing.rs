@@ -104,6 +104,11 @@ impl fmt::Display for SigningOutcome {
 }
 
 impl SigningKeys {
+    /// The signers, one per `[[dkim_keys]]` entry in file order (the dashboard shows them).
+    pub fn signers(&self) -> &[Arc<Signer>] {
+        &self.signers
+    }
+
     /// Reads every key of `config` as `owner` (`server.user`, named in the advice), checking
     /// who may read each file. Every key is tried; the first failure is returned.
     pub fn load(config: &Signing, owner: Option<&str>) -> Result<Self, Box<KeyLoadError>> {

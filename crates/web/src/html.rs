@@ -9,7 +9,12 @@ use axum::response::Html;
 use crate::auth::PageContext;
 
 /// The navigation, in order: a new page is one line here and one route in `lib.rs`.
-const NAV: &[(&str, &str)] = &[("/", "Overview"), ("/bayes", "Bayes"), ("/store", "Store")];
+const NAV: &[(&str, &str)] = &[
+    ("/", "Overview"),
+    ("/bayes", "Bayes"),
+    ("/dkim", "DKIM keys"),
+    ("/store", "Store"),
+];
 
 /// `text` safe in element content and in double-quoted attribute values.
 pub(crate) fn escape(text: &str) -> String {

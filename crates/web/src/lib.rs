@@ -95,6 +95,7 @@ impl<R: Resolver + Clone + 'static> Web<R> {
         Router::new()
             .route("/", get(pages::overview::page::<R>))
             .route("/bayes", get(pages::bayes::page::<R>))
+            .route("/dkim", get(pages::dkim::page::<R>))
             .route("/store", get(pages::store::page::<R>))
             .route("/login", get(login::page::<R>).post(login::login::<R>))
             .route("/logout", post(login::logout::<R>))

@@ -5,6 +5,7 @@
 //! same numbers, and the numbers are at most `stats::FLUSH_INTERVAL` (2 s) behind the mail.
 
 pub(crate) mod bayes;
+pub(crate) mod dkim;
 pub(crate) mod overview;
 pub(crate) mod store;
 
