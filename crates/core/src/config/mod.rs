@@ -28,6 +28,7 @@ mod rules;
 mod s25r;
 mod scores;
 mod senders;
+mod stats;
 mod suggest;
 mod symbols;
 mod validate;
@@ -60,13 +61,14 @@ pub use raw::{
     RawLimits, RawMilter, RawPolicy, RawRule, RawS25r, RawSenderRule, RawSenders, RawServer,
     RawSpf, RawSpfActions, RawStore, StoreBackend,
 };
-pub use raw::{RawCode, RawList, RawRbl, RawRhsbl};
+pub use raw::{RawCode, RawList, RawRbl, RawRhsbl, RawStats};
 pub use rbl::{AnswerPattern, Code, CodeMatch, DnsList, Identities, MAX_URI_DOMAINS, Rbl, Reading};
 pub use regexp_table::{Pattern, TableEntry, parse_ok_table};
 pub use rules::{ContentRules, MIN_SCAN_BYTES, Rule, RuleGroup, Target};
 pub use s25r::{S25r, WhitelistEntry, WhitelistMatch};
 pub use scores::DEFAULT_SCORES;
 pub use senders::{SenderIdentity, SenderRule, Senders};
+pub use stats::{MAX_HISTORY_SIZE, MAX_RETENTION_DAYS, MAX_TOP_N, Stats};
 pub use symbols::MAX_SYMBOL_LEN;
 pub use validate::{
     DNS_TIMEOUT_MS, MAX_CONNECTIONS, MAX_DRAIN_TIMEOUT_MS, MAX_SCAN_TIMEOUT_MS, MIN_HEADER_BYTES,
@@ -120,6 +122,8 @@ pub struct Config {
     pub server: Server,
     /// Where state is kept (`[store]`).
     pub store: kanmon_store::StoreSettings,
+    /// What is recorded about the mail (`[stats]`).
+    pub stats: Stats,
 }
 
 /// A front-end's listener (`[milter]`, `[policy]`).

@@ -142,6 +142,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     }
     let server = server(&mut errors, &raw.server);
     let store = store(&mut errors, &raw.store);
+    let stats = super::stats::validate(&mut errors, &raw.stats);
     errors.into_result()?;
     Ok(Config {
         authserv_id,
@@ -183,6 +184,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         policy,
         server,
         store,
+        stats,
     })
 }
 

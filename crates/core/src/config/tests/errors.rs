@@ -23,7 +23,7 @@ fn unknown_top_level_key() {
         error("authserv_id = \"mx.example\"\nbogus = 1\n"),
         "line 2: bogus: unknown key; the top level has actions, arc, authserv_id, bayes, content, dkim, \
          dmarc, dns, dnsbl, greylist, headers, helo, internal_hosts, limits, milter, on_error, \
-         policy, rbl, rhsbl, rules, s25r, scores, sender_rules, senders, server, spf, store, uribl"
+         policy, rbl, rhsbl, rules, s25r, scores, sender_rules, senders, server, spf, stats, store, uribl"
     );
 }
 
