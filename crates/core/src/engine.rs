@@ -98,7 +98,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             checks,
             clock: Box::new(unix_now),
             dmarc_sampler: Box::new(|| fastrand::u8(0..100)),
-            counter: Counter::new(store.clone()),
+            counter: Counter::disabled(store.clone()),
             store,
             learning: TaskTracker::new(),
             learns: true,
@@ -111,7 +111,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
     pub fn with_store(mut self, store: Store) -> Self {
         self.checks = checks::enabled(&self.config, &self.resolver, &store);
         self.greylister = greylister(&self.config, &store);
-        self.counter = Counter::new(store.clone());
+        self.counter = Counter::disabled(store.clone());
         self.store = store;
         self
     }
@@ -125,6 +125,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
 
     /// Shares `counter` (made over the same store): the engines a daemon builds, one per
     /// reload, then count into one place and no counts wait in an engine that is gone.
+    /// Without it an engine records no counts and no history.
     pub fn with_counter(mut self, counter: Counter) -> Self {
         self.counter = counter;
         self
@@ -438,7 +439,15 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
                 .spawn(async move { autolearn::learn(&store, &message, class).await });
         }
         if purpose == Purpose::Final {
-            self.conclude(envelope, &verdict, started.elapsed());
+            let subject = self
+                .config
+                .stats
+                .history_subjects
+                .then(|| scan.content().subject.clone())
+                .flatten();
+            log_verdict(envelope, &verdict, started.elapsed());
+            self.counter
+                .record(&self.config, envelope, &verdict, started.elapsed(), subject);
         }
         verdict
     }
@@ -457,7 +466,8 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
     /// it refuses on an early verdict.
     pub fn conclude(&self, envelope: &Envelope, verdict: &Verdict, elapsed: Duration) {
         log_verdict(envelope, verdict, elapsed);
-        self.counter.count(verdict);
+        self.counter
+            .record(&self.config, envelope, verdict, elapsed, None);
     }
 
     /// Whether a scan of the envelope alone (before DATA) can refuse a message: some check
