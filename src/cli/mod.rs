@@ -7,6 +7,7 @@ mod deliver;
 mod dkim;
 mod envelope;
 mod filter;
+mod history;
 mod import;
 mod learn;
 mod maildir;
@@ -17,6 +18,7 @@ mod postfix;
 mod report;
 mod scan_store;
 mod serve;
+mod stats_report;
 mod store;
 
 use std::error::Error;
@@ -66,6 +68,11 @@ enum Command {
     /// Convert another program's configuration into kanmon.toml entries (printed).
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// What the counters of a day say: messages, actions, DNS lists, rules, symbols,
+    /// would-have-refused in tag mode, busiest senders and networks.
+    Report(stats_report::ReportArgs),
+    /// The latest messages decided about, or those of one queue id or sender.
+    History(history::HistoryArgs),
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -81,6 +88,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Deliver(args) => deliver::run(args),
         Command::Dkim(command) => dkim::run(command),
         Command::Import(command) => import::run(command),
+        Command::Report(args) => stats_report::run(args),
+        Command::History(args) => history::run(args),
     }
 }
 
