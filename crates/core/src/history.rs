@@ -3,9 +3,10 @@
 //! on any MX host sharing the store.
 //!
 //! Entries are written by the [`crate::stats::Counter`], batched with the counters (never
-//! while a message waits). The store keeps each entry `[stats] history_retention_days`;
-//! searches look at the newest `[stats] history_size` entries only, reading backwards
-//! from now in windows that double, so a search for the latest few reads little.
+//! while a message waits). The stream is a ring: each write trims it to the newest
+//! `[stats] history_size` entries (`Store::trim_records`), and an entry also expires after
+//! `[stats] history_retention_days`. Searches read backwards from now in windows that
+//! double, so a search for the latest few reads little and none reads more than the ring.
 
 use std::net::IpAddr;
 use std::time::Duration;

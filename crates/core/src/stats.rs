@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kanmon_store::{Entry, STAT_BUCKET_SECS, Store, Timestamp};
+use kanmon_store::{Entry, STAT_BUCKET_SECS, Store, TRIM_RECORDS_MAX, Timestamp};
 
 use crate::check::Mode;
 use crate::config::Config;
@@ -57,6 +57,11 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 /// History entries waiting for a flush, at most: a store that is slow for a long while
 /// costs entries past this, not memory.
 const MAX_PENDING_HISTORY: usize = 20_000;
+
+/// Shortest time between two trims of the history ring: the ring may hold this much mail
+/// more than `history_size` for a while, and a trim, which walks the newest entries to
+/// find the old ones, costs once per interval rather than once per flush.
+const TRIM_EVERY_SECS: u64 = 10;
 
 /// Shortest time between two warnings about counts the store did not take.
 const WARN_EVERY_SECS: u64 = 60;
@@ -212,6 +217,7 @@ struct Inner {
     pending: Mutex<Pending>,
     lost: AtomicU64,
     last_warning: AtomicU64,
+    last_trim: AtomicU64,
 }
 
 /// What one hour gathered and has not written.
@@ -225,6 +231,7 @@ struct Pending {
     /// From the configuration of the latest message.
     retention: Duration,
     top_n: usize,
+    history_size: usize,
 }
 
 /// One store write's worth.
@@ -234,6 +241,7 @@ struct Batch {
     deltas: Vec<(String, i64)>,
     retention: Duration,
     history: Vec<Entry>,
+    history_size: usize,
 }
 
 impl Pending {
@@ -260,6 +268,7 @@ impl Pending {
             deltas,
             retention: self.retention,
             history: std::mem::take(&mut self.history),
+            history_size: self.history_size,
         }
     }
 }
@@ -284,6 +293,7 @@ impl Counter {
                 pending: Mutex::default(),
                 lost: AtomicU64::new(0),
                 last_warning: AtomicU64::new(0),
+                last_trim: AtomicU64::new(0),
             }),
         }
     }
@@ -334,6 +344,7 @@ impl Counter {
             }
             pending.retention = stats.retention;
             pending.top_n = stats.top_n;
+            pending.history_size = stats.history_size;
             for name in counters(verdict).chain(named) {
                 *pending.counts.entry(name).or_insert(0) += 1;
             }
@@ -382,7 +393,7 @@ impl Inner {
         };
         let written = match counted {
             Ok(()) if batch.history.is_empty() => Ok(()),
-            Ok(()) => self.store.import(&batch.history).await,
+            Ok(()) => self.write_history(&batch.history, batch.history_size).await,
             Err(e) => Err(e),
         };
         match written {
@@ -398,6 +409,27 @@ impl Inner {
             }
         }
     }
+    /// Appends the entries and trims the stream to the newest `size`: a ring, so a search
+    /// reads at most `size` entries whatever the mail's rate.
+    async fn write_history(
+        &self,
+        entries: &[Entry],
+        size: usize,
+    ) -> Result<(), kanmon_store::StoreError> {
+        self.store.import(entries).await?;
+        let now = self.store.clock().now();
+        let last = self.last_trim.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= TRIM_EVERY_SECS
+            && self
+                .last_trim
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            while self.store.trim_records(history::STREAM, size).await? >= TRIM_RECORDS_MAX {}
+        }
+        Ok(())
+    }
+
     fn lost_some(&self, messages: u64, error: &kanmon_store::StoreError) {
         let lost = self.lost.fetch_add(messages, Ordering::Relaxed) + messages;
         let now = self.store.clock().now();
