@@ -165,7 +165,8 @@ fn period(args: &ReportArgs, now: Timestamp) -> Result<(Timestamp, Timestamp), C
 /// The report as aligned text.
 fn render(summary: &Summary, by: Option<By>) -> String {
     let mut out = String::new();
-    let period = if summary.until - summary.from == UTC_DAY_SECS && summary.from % UTC_DAY_SECS == 0
+    let period = if summary.until - summary.from == UTC_DAY_SECS
+        && summary.from.is_multiple_of(UTC_DAY_SECS)
     {
         format!("{} (UTC)", utc_date(summary.from))
     } else {

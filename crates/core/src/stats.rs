@@ -354,10 +354,10 @@ impl Counter {
             if let Some(network) = network {
                 pending.networks.add(&network, stats.top_n);
             }
-            if let Some(entry) = entry {
-                if pending.history.len() < MAX_PENDING_HISTORY {
-                    pending.history.push(entry);
-                }
+            if let Some(entry) = entry
+                && pending.history.len() < MAX_PENDING_HISTORY
+            {
+                pending.history.push(entry);
             }
             previous
         };
