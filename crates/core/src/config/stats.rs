@@ -24,7 +24,7 @@ pub struct Stats {
     pub retention: Duration,
     /// How long a history entry is kept.
     pub history_retention: Duration,
-    /// How many of the latest entries history searches look at; 0 records no history.
+    /// History is a ring of the newest this many entries; 0 records no history.
     pub history_size: usize,
     /// Whether history entries keep the message's Subject.
     pub history_subjects: bool,
