@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
+use kanmon_core::stats::Counter;
 use kanmon_core::{Config, Engine, Envelope, Verdict};
 
 use super::envelope::EnvelopeArgs;
@@ -147,9 +148,12 @@ pub(crate) fn scan(
     let store = runtime
         .block_on(scan_store::open(&config))
         .map_err(|e| ScanFailure::Store(error_chain(&e)))?;
+    // Mail going through: counted and kept in history like the daemon's.
+    let counter = Counter::new(store.clone());
     let engine = Engine::from_config(config)
         .map_err(|e| ScanFailure::Scan(error_chain(&e)))?
-        .with_store(store);
+        .with_store(store)
+        .with_counter(counter.clone());
     let engine = Arc::new(engine);
     let message = Parts::split(raw).message(raw).to_vec();
     let envelope = envelope.clone();
@@ -160,5 +164,6 @@ pub(crate) fn scan(
         }))
         .map_err(|failed| ScanFailure::Scan(format!("scan failed: {failed}")))?;
     runtime.block_on(engine.finish_learning());
+    runtime.block_on(counter.flush());
     Ok((engine, verdict))
 }

@@ -7,6 +7,7 @@ mod deliver;
 mod dkim;
 mod envelope;
 mod filter;
+mod history;
 mod http;
 mod import;
 mod learn;
@@ -18,6 +19,7 @@ mod postfix;
 mod report;
 mod scan_store;
 mod serve;
+mod stats_report;
 mod store;
 
 use std::error::Error;
@@ -70,6 +72,11 @@ enum Command {
     /// The web server: make the `[http] password_hash` value.
     #[command(subcommand)]
     Http(http::HttpCommand),
+    /// What the counters of a day say: messages, actions, DNS lists, rules, symbols,
+    /// would-have-refused in tag mode, busiest senders and networks.
+    Report(stats_report::ReportArgs),
+    /// The latest messages decided about, or those of one queue id or sender.
+    History(history::HistoryArgs),
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -86,6 +93,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Dkim(command) => dkim::run(command),
         Command::Import(command) => import::run(command),
         Command::Http(command) => http::run(command),
+        Command::Report(args) => stats_report::run(args),
+        Command::History(args) => history::run(args),
     }
 }
 

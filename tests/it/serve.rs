@@ -11,6 +11,7 @@ mod milter;
 mod policy;
 mod robustness;
 mod signals;
+mod stats;
 mod store;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};

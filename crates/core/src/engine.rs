@@ -114,7 +114,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
             checks,
             clock: Box::new(unix_now),
             dmarc_sampler: Box::new(|| fastrand::u8(0..100)),
-            counter: Counter::new(store.clone()),
+            counter: Counter::disabled(store.clone()),
             store,
             learning: TaskTracker::new(),
             learns: true,
@@ -144,7 +144,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
     pub fn with_store(mut self, store: Store) -> Self {
         self.checks = checks::enabled(&self.config, &self.resolver, &store);
         self.greylister = greylister(&self.config, &store);
-        self.counter = Counter::new(store.clone());
+        self.counter = Counter::disabled(store.clone());
         self.store = store;
         self
     }
@@ -158,6 +158,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
 
     /// Shares `counter` (made over the same store): the engines a daemon builds, one per
     /// reload, then count into one place and no counts wait in an engine that is gone.
+    /// Without it an engine records no counts and no history.
     pub fn with_counter(mut self, counter: Counter) -> Self {
         self.counter = counter;
         self
@@ -486,7 +487,16 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
         };
         kanmon_metrics::scan(kind, started.elapsed());
         if purpose == Purpose::Final {
-            self.conclude(envelope, &verdict, started.elapsed());
+            let subject = self
+                .config
+                .stats
+                .history_subjects
+                .then(|| scan.content().subject.clone())
+                .flatten();
+            log_verdict(envelope, &verdict, started.elapsed());
+            self.counter
+                .record(&self.config, envelope, &verdict, started.elapsed(), subject);
+            kanmon_metrics::verdict(verdict.action.as_str(), verdict.hits.iter().map(|h| h.name));
         }
         verdict
     }
@@ -534,7 +544,8 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
     /// it refuses on an early verdict.
     pub fn conclude(&self, envelope: &Envelope, verdict: &Verdict, elapsed: Duration) {
         log_verdict(envelope, verdict, elapsed);
-        self.counter.count(verdict);
+        self.counter
+            .record(&self.config, envelope, verdict, elapsed, None);
         kanmon_metrics::verdict(verdict.action.as_str(), verdict.hits.iter().map(|h| h.name));
     }
 

@@ -18,6 +18,7 @@ pub mod decide;
 pub mod engine;
 pub mod envelope;
 pub mod headers;
+pub mod history;
 pub mod report;
 pub mod scan;
 pub mod signing;

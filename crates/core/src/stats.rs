@@ -1,41 +1,78 @@
 //! Per-hour counters of what the engine decided, kept in the store, so several MX hosts
-//! sharing one Redis see one picture (the report and the dashboard read them back).
+//! sharing one Redis see one picture (the report and the dashboard read them back), and
+//! the history of each message ([`crate::history`]).
 //!
 //! One message adds, in one batched store call:
 //! * `messages`;
 //! * `action:<action>` (`action:reject`, `action:add_header`, …);
 //! * `symbol:<NAME>` for each symbol that fired;
 //! * `would_enforce:<check>` for a check in `tag` mode that would have refused the message,
-//!   so an admin can see what enforcing it would do before switching.
+//!   so an admin can see what enforcing it would do before switching;
+//! * `zone:<zone>` once per DNS list (`[[dnsbl]]`, `[[rhsbl]]`, `[[uribl]]`) that listed
+//!   something of the message (its "query refused" symbol does not count);
+//! * `rule:<NAME>` for each `[[rules]]` entry that matched, and `rule:<file>:<line>` for
+//!   each Postfix `header_checks`/`body_checks` entry;
+//! * for mail that was not accepted as it is (tagged or refused) and not our own,
+//!   `sender_domain:<domain>` (the MAIL FROM domain, `<>` for bounces) and
+//!   `client_net:<network>` (the client's /24 or /64), bounded per hour ([`top`]).
 //!
-//! The names are bounded: actions, declared symbols and checks are fixed lists.
+//! The names are bounded: actions, symbols, checks, lists and rules come from fixed lists
+//! and the configuration; domains and networks by `[stats] top_n`.
 //!
 //! Counting never holds up a message and costs the store one write per
-//! [`FLUSH_INTERVAL`], not one per message: counts gather in memory and
-//! [`Counter::flush`] writes them (the daemon calls it on a timer and at shutdown; a
+//! [`FLUSH_INTERVAL`], not one per message: counts and history entries gather in memory
+//! and [`Counter::flush`] writes them (the daemon calls it on a timer and at shutdown; a
 //! new hour flushes the last one's counts into their own bucket). A store that is down
 //! costs those counts and a log line (at most one a minute), nothing else.
 
+mod summary;
+mod top;
+
+pub use summary::{Count, Summary, UTC_DAY_SECS, parse_day, parse_since, utc_date};
+
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kanmon_store::{STAT_BUCKET_SECS, Store, Timestamp};
+use kanmon_store::{Entry, STAT_BUCKET_SECS, Store, TRIM_RECORDS_MAX, Timestamp};
 
 use crate::check::Mode;
-use crate::verdict::Verdict;
+use crate::config::Config;
+use crate::envelope::Envelope;
+use crate::history::{self, HistoryEntry};
+use crate::symbol::intern;
+use crate::verdict::{Action, Verdict};
+use top::Top;
 
-/// How long hourly counters are kept: a quarter of a year, long enough to compare this
-/// month with the last.
+/// How long hourly counters are kept by default: a quarter of a year, long enough to
+/// compare this month with the last (`[stats] retention_days`).
 pub const RETENTION: Duration = Duration::from_secs(92 * 86_400);
 
 /// How often the daemon writes the counts gathered in memory: fresh enough for a dashboard
 /// fed by several MX hosts, and one store write where there were hundreds of messages.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 
+/// History entries waiting for a flush, at most: a store that is slow for a long while
+/// costs entries past this, not memory.
+const MAX_PENDING_HISTORY: usize = 20_000;
+
+/// Shortest time between two trims of the history ring: the ring may hold this much mail
+/// more than `history_size` for a while, and a trim, which walks the newest entries to
+/// find the old ones, costs once per interval rather than once per flush.
+const TRIM_EVERY_SECS: u64 = 10;
+
 /// Shortest time between two warnings about counts the store did not take.
 const WARN_EVERY_SECS: u64 = 60;
+
+/// The symbols of Postfix table entries; their evidence names the entries as `file:line`.
+const TABLE_SYMBOLS: &[&str] = &[
+    "HEADER_CHECKS",
+    "HEADER_CHECKS_WARN",
+    "BODY_CHECKS",
+    "BODY_CHECKS_WARN",
+];
 
 /// One counter, by its parts: formatted (`action:reject`) only when written, so counting a
 /// message allocates nothing per symbol.
@@ -45,6 +82,8 @@ enum Name {
     Action(&'static str),
     Symbol(&'static str),
     WouldEnforce(&'static str),
+    Zone(&'static str),
+    Rule(&'static str),
 }
 
 impl Name {
@@ -54,11 +93,13 @@ impl Name {
             Name::Action(action) => format!("action:{action}"),
             Name::Symbol(symbol) => format!("symbol:{symbol}"),
             Name::WouldEnforce(check) => format!("would_enforce:{check}"),
+            Name::Zone(zone) => format!("zone:{zone}"),
+            Name::Rule(rule) => format!("rule:{rule}"),
         }
     }
 }
 
-/// The counters one verdict adds to.
+/// The counters one verdict adds to, without what needs the configuration.
 fn counters(verdict: &Verdict) -> impl Iterator<Item = Name> + '_ {
     [Name::Messages, Name::Action(verdict.action.as_str())]
         .into_iter()
@@ -72,12 +113,97 @@ fn counters(verdict: &Verdict) -> impl Iterator<Item = Name> + '_ {
         )
 }
 
-/// The counter names one verdict adds to.
+/// The lists and rules behind a verdict's hits, by the configuration that made them.
+fn lists_and_rules(config: &Config, verdict: &Verdict) -> Vec<Name> {
+    let mut names = Vec::new();
+    let rbl = &config.rbl;
+    for hit in &verdict.hits {
+        let listed_by = rbl
+            .dnsbl
+            .iter()
+            .chain(&rbl.rhsbl)
+            .chain(&rbl.uribl)
+            .find(|list| {
+                list.symbol == Some(hit.name) || list.codes.iter().any(|c| c.symbol == hit.name)
+            });
+        if let Some(list) = listed_by {
+            let zone = Name::Zone(intern(&list.zone));
+            if !names.contains(&zone) {
+                names.push(zone);
+            }
+            continue;
+        }
+        let is_rule = config
+            .content
+            .groups
+            .iter()
+            .any(|group| group.rules.iter().any(|rule| rule.symbol == hit.name));
+        if is_rule {
+            names.push(Name::Rule(hit.name));
+        } else if TABLE_SYMBOLS.contains(&hit.name) {
+            for table in &config.content.tables {
+                for entry in table_entries(&hit.reason, &table.path) {
+                    let rule = Name::Rule(intern(&entry));
+                    if !names.contains(&rule) {
+                        names.push(rule);
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// The `file:line` of each entry of the table at `path` that the evidence names (pieces
+/// `path:line /pattern/ WORD …` joined by `; `).
+fn table_entries(evidence: &str, path: &str) -> Vec<String> {
+    let mut entries = Vec::new();
+    let mut rest = evidence;
+    while let Some(at) = rest.find(path) {
+        let after = &rest[at + path.len()..];
+        let starts_piece = at == 0 || rest[..at].ends_with("; ");
+        if starts_piece && let Some(tail) = after.strip_prefix(':') {
+            let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+            if digits > 0 && tail[digits..].starts_with(' ') {
+                entries.push(format!("{path}:{}", &tail[..digits]));
+            }
+        }
+        rest = after;
+    }
+    entries
+}
+
+/// The sender domain a report names: the MAIL FROM domain, `<>` for a bounce.
+fn sender_domain(envelope: &Envelope) -> Option<String> {
+    match envelope.mail_from.as_deref() {
+        Some("") => Some("<>".to_owned()),
+        _ => envelope.mail_from_domain(),
+    }
+}
+
+/// The client's network as a report names it: its /24, or its /64 for IPv6.
+pub fn client_network(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            format!("{}/64", std::net::Ipv6Addr::from(segments))
+        }
+    }
+}
+
+/// The counter names one verdict adds to (without the configuration's lists and rules, and
+/// the bounded domain and network names).
 pub fn counter_names(verdict: &Verdict) -> Vec<String> {
     counters(verdict).map(Name::text).collect()
 }
 
-/// Counts verdicts into a store; clones share the counts not yet written.
+/// Counts verdicts into a store and keeps their history; clones share what is not yet
+/// written.
 #[derive(Clone)]
 pub struct Counter {
     inner: Arc<Inner>,
@@ -85,43 +211,153 @@ pub struct Counter {
 
 struct Inner {
     store: Store,
+    /// Whether anything is recorded: only the daemon's and the mail filters' engines
+    /// record, not a `kanmon check` that explains one message.
+    enabled: bool,
     pending: Mutex<Pending>,
     lost: AtomicU64,
     last_warning: AtomicU64,
+    last_trim: AtomicU64,
 }
 
-/// Counts of one hour not yet written.
+/// What one hour gathered and has not written.
 #[derive(Default)]
 struct Pending {
     hour: Timestamp,
     counts: HashMap<Name, i64>,
+    senders: Top,
+    networks: Top,
+    history: Vec<Entry>,
+    /// From the configuration of the latest message.
+    retention: Duration,
+    top_n: usize,
+    history_size: usize,
+}
+
+/// One store write's worth.
+struct Batch {
+    hour: Timestamp,
+    messages: i64,
+    deltas: Vec<(String, i64)>,
+    retention: Duration,
+    history: Vec<Entry>,
+    history_size: usize,
+}
+
+impl Pending {
+    /// The counts to write now; the hour's domain and network tables stay.
+    fn take(&mut self) -> Batch {
+        let counts = std::mem::take(&mut self.counts);
+        let messages = counts.get(&Name::Messages).copied().unwrap_or(0);
+        let mut deltas: Vec<(String, i64)> = counts
+            .into_iter()
+            .map(|(name, value)| (name.text(), value))
+            .collect();
+        for (kind, top) in [
+            ("sender_domain", &mut self.senders),
+            ("client_net", &mut self.networks),
+        ] {
+            for (name, delta) in top.take(self.top_n) {
+                let name = name.as_deref().unwrap_or("other");
+                deltas.push((format!("{kind}:{name}"), delta));
+            }
+        }
+        Batch {
+            hour: self.hour,
+            messages,
+            deltas,
+            retention: self.retention,
+            history: std::mem::take(&mut self.history),
+            history_size: self.history_size,
+        }
+    }
 }
 
 impl Counter {
+    /// A counter that records into `store`.
     pub fn new(store: Store) -> Counter {
+        Counter::with_recording(store, true)
+    }
+
+    /// A counter that records nothing: for an engine whose scans are not mail going
+    /// through (`kanmon check`, tests).
+    pub fn disabled(store: Store) -> Counter {
+        Counter::with_recording(store, false)
+    }
+
+    fn with_recording(store: Store, enabled: bool) -> Counter {
         Counter {
             inner: Arc::new(Inner {
                 store,
+                enabled,
                 pending: Mutex::default(),
                 lost: AtomicU64::new(0),
                 last_warning: AtomicU64::new(0),
+                last_trim: AtomicU64::new(0),
             }),
         }
     }
 
-    /// Adds `verdict` to the counts of the current hour, in memory. The first count of a
-    /// new hour sends the last hour's counts to the store on a task of its own (so it needs
-    /// a tokio runtime, as every scan has).
-    pub fn count(&self, verdict: &Verdict) {
+    /// Adds `verdict` to the counts of the current hour, in memory, with the settings and
+    /// lists of `config`, and its history entry (`subject` is kept only when `[stats]
+    /// history_subjects` is on). The first count of a new hour sends the last hour's
+    /// counts to the store on a task of its own (so it needs a tokio runtime, as every
+    /// scan has).
+    pub fn record(
+        &self,
+        config: &Config,
+        envelope: &Envelope,
+        verdict: &Verdict,
+        elapsed: Duration,
+        subject: Option<String>,
+    ) {
+        if !self.inner.enabled {
+            return;
+        }
+        let stats = &config.stats;
         let now = self.inner.store.clock().now();
         let hour = now - now % STAT_BUCKET_SECS;
+        let named = lists_and_rules(config, verdict);
+        let judged = verdict.action != Action::Accept && !verdict.internal;
+        let sender = judged.then(|| sender_domain(envelope)).flatten();
+        let network = judged
+            .then_some(envelope.client_ip)
+            .flatten()
+            .map(client_network);
+        let entry = (stats.history_size > 0).then(|| {
+            let subject = subject.filter(|_| stats.history_subjects);
+            let entry = HistoryEntry::new(now, envelope, verdict, elapsed, subject);
+            Entry::Record {
+                stream: history::STREAM.to_owned(),
+                at: now,
+                data: serde_json::to_vec(&entry).unwrap_or_default(),
+                expires: now.saturating_add(stats.history_retention.as_secs()),
+            }
+        });
         let previous = {
             let mut pending = self.pending();
-            let previous = (pending.hour != hour && !pending.counts.is_empty())
-                .then(|| std::mem::take(&mut *pending));
-            pending.hour = hour;
-            for name in counters(verdict) {
+            let previous =
+                (pending.hour != hour && !pending.counts.is_empty()).then(|| pending.take());
+            if pending.hour != hour {
+                *pending = Pending::default();
+                pending.hour = hour;
+            }
+            pending.retention = stats.retention;
+            pending.top_n = stats.top_n;
+            pending.history_size = stats.history_size;
+            for name in counters(verdict).chain(named) {
                 *pending.counts.entry(name).or_insert(0) += 1;
+            }
+            if let Some(sender) = sender {
+                pending.senders.add(&sender, stats.top_n);
+            }
+            if let Some(network) = network {
+                pending.networks.add(&network, stats.top_n);
+            }
+            if let Some(entry) = entry
+                && pending.history.len() < MAX_PENDING_HISTORY
+            {
+                pending.history.push(entry);
             }
             previous
         };
@@ -131,11 +367,12 @@ impl Counter {
         }
     }
 
-    /// Writes the counts gathered so far; what the store does not take is lost and logged.
+    /// Writes the counts and history gathered so far; what the store does not take is
+    /// lost and logged.
     pub async fn flush(&self) {
-        let pending = std::mem::take(&mut *self.pending());
-        if !pending.counts.is_empty() {
-            self.inner.write(pending).await;
+        let batch = self.pending().take();
+        if !batch.deltas.is_empty() || !batch.history.is_empty() {
+            self.inner.write(batch).await;
         }
     }
 
@@ -145,18 +382,21 @@ impl Counter {
 }
 
 impl Inner {
-    async fn write(&self, pending: Pending) {
-        let names: Vec<(String, i64)> = pending
-            .counts
-            .iter()
-            .map(|(name, value)| (name.text(), *value))
-            .collect();
-        let deltas: Vec<(&str, i64)> = names.iter().map(|(n, v)| (n.as_str(), *v)).collect();
-        match self
-            .store
-            .stats_add_at(pending.hour, &deltas, RETENTION)
-            .await
-        {
+    async fn write(&self, batch: Batch) {
+        let deltas: Vec<(&str, i64)> = batch.deltas.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+        let counted = if deltas.is_empty() {
+            Ok(())
+        } else {
+            self.store
+                .stats_add_at(batch.hour, &deltas, batch.retention)
+                .await
+        };
+        let written = match counted {
+            Ok(()) if batch.history.is_empty() => Ok(()),
+            Ok(()) => self.write_history(&batch.history, batch.history_size).await,
+            Err(e) => Err(e),
+        };
+        match written {
             Ok(()) => {
                 let lost = self.lost.swap(0, Ordering::Relaxed);
                 if lost > 0 {
@@ -164,10 +404,30 @@ impl Inner {
                 }
             }
             Err(e) => {
-                let messages = pending.counts.get(&Name::Messages).copied().unwrap_or(0);
-                self.lost_some(u64::try_from(messages).unwrap_or(0), &e);
+                let messages = batch.messages.max(0).unsigned_abs();
+                self.lost_some(messages, &e);
             }
         }
+    }
+    /// Appends the entries and trims the stream to the newest `size`: a ring, so a search
+    /// reads at most `size` entries whatever the mail's rate.
+    async fn write_history(
+        &self,
+        entries: &[Entry],
+        size: usize,
+    ) -> Result<(), kanmon_store::StoreError> {
+        self.store.import(entries).await?;
+        let now = self.store.clock().now();
+        let last = self.last_trim.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= TRIM_EVERY_SECS
+            && self
+                .last_trim
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            while self.store.trim_records(history::STREAM, size).await? >= TRIM_RECORDS_MAX {}
+        }
+        Ok(())
     }
 
     fn lost_some(&self, messages: u64, error: &kanmon_store::StoreError) {
@@ -197,6 +457,156 @@ mod tests {
     use crate::symbol::ScoredHit;
     use crate::verdict::{Action, Enforcement};
     use kanmon_store::Clock;
+
+    fn hit(name: &'static str, reason: &str) -> ScoredHit {
+        ScoredHit {
+            name,
+            score: 1.0,
+            reason: reason.to_owned(),
+        }
+    }
+
+    #[test]
+    fn lists_count_once_per_message_and_rules_by_name() {
+        let config = Config::parse(
+            "[[rules]]\nname = \"CHEAP_PILLS\"\non = \"body\"\npattern = \"pills\"\nscore = 2.0\n",
+        )
+        .expect("valid config");
+        let mut listed = verdict();
+        listed.hits = vec![
+            hit("RCVD_IN_SBL", ""),
+            hit("RCVD_IN_XBL", ""),
+            hit("RCVD_IN_ZEN_BLOCKED", ""),
+            hit("RCVD_IN_BL_SPAMCOP_NET", ""),
+            hit("CHEAP_PILLS", ""),
+        ];
+        let names: Vec<String> = lists_and_rules(&config, &listed)
+            .into_iter()
+            .map(Name::text)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "zone:zen.spamhaus.org",
+                "zone:bl.spamcop.net",
+                "rule:CHEAP_PILLS"
+            ]
+        );
+    }
+
+    #[test]
+    fn table_entries_are_read_from_the_evidence() {
+        let evidence = "/etc/postfix/header_checks:12 /^Subject: win/ REJECT: Subject: win; \
+                        /etc/postfix/header_checks:3 /^X-Mailer:/ WARN";
+        assert_eq!(
+            table_entries(evidence, "/etc/postfix/header_checks"),
+            [
+                "/etc/postfix/header_checks:12",
+                "/etc/postfix/header_checks:3"
+            ]
+        );
+        assert!(
+            table_entries(
+                "/etc/postfix/header_checks:x /a/ WARN",
+                "/etc/postfix/header_checks"
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn networks_are_slash_24_and_slash_64() {
+        assert_eq!(
+            client_network("203.0.113.77".parse().unwrap()),
+            "203.0.113.0/24"
+        );
+        assert_eq!(
+            client_network("::ffff:198.51.100.9".parse().unwrap()),
+            "198.51.100.0/24"
+        );
+        assert_eq!(
+            client_network("2001:db8:1:2:3:4:5:6".parse().unwrap()),
+            "2001:db8:1:2::/64"
+        );
+    }
+
+    #[tokio::test]
+    async fn tagged_mail_names_its_sender_and_network_and_leaves_history() {
+        let store = Store::memory_with_clock(Clock::manual(1_800_000_000));
+        let counter = Counter::new(store.clone());
+        let config =
+            Config::parse("[stats]\ntop_n = 5\nhistory_subjects = true\n").expect("valid config");
+        let envelope = Envelope {
+            client_ip: Some("203.0.113.7".parse().unwrap()),
+            mail_from: Some("bob@spam.example".to_owned()),
+            rcpt_to: vec!["alice@ours.example".to_owned()],
+            queue_id: Some("4ABC".to_owned()),
+            ..Envelope::default()
+        };
+        for _ in 0..3 {
+            counter.record(
+                &config,
+                &envelope,
+                &verdict(),
+                Duration::from_millis(12),
+                Some("hi".to_owned()),
+            );
+        }
+        let mut accepted = verdict();
+        accepted.action = Action::Accept;
+        counter.record(&config, &envelope, &accepted, Duration::ZERO, None);
+        counter.flush().await;
+        let counts = store
+            .stats_read(0, u64::MAX - STAT_BUCKET_SECS)
+            .await
+            .unwrap();
+        let value = |name: &str| {
+            counts
+                .iter()
+                .filter(|c| c.name == name)
+                .map(|c| c.value)
+                .sum::<i64>()
+        };
+        assert_eq!(value("messages"), 4);
+        assert_eq!(value("sender_domain:spam.example"), 3);
+        assert_eq!(value("sender_domain:other"), 0);
+        assert_eq!(value("client_net:203.0.113.0/24"), 3);
+        let found = history::recent(
+            &store,
+            10,
+            &history::Filter {
+                queue_id: Some("4ABC".to_owned()),
+                from: None,
+            },
+            history::Bounds {
+                retention: config.stats.history_retention,
+                size: 100,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(found.len(), 4);
+        assert_eq!(found[0].action, Action::Accept, "newest first");
+        assert_eq!(found[1].subject.as_deref(), Some("hi"));
+        assert_eq!(found[1].duration_ms, 12);
+        assert_eq!(found[1].symbols.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_disabled_counter_records_nothing() {
+        let store = Store::memory();
+        let counter = Counter::disabled(store.clone());
+        counter.record(
+            &Config::default(),
+            &Envelope::default(),
+            &verdict(),
+            Duration::ZERO,
+            None,
+        );
+        counter.flush().await;
+        assert_eq!(store.summary().await.unwrap().stat_counters, 0);
+        assert_eq!(store.summary().await.unwrap().records, 0);
+    }
 
     fn verdict() -> Verdict {
         Verdict {
@@ -260,8 +670,17 @@ mod tests {
         let clock = Clock::manual(hour + 5);
         let store = Store::memory_with_clock(clock.clone());
         let counter = Counter::new(store.clone());
-        counter.count(&verdict());
-        counter.count(&verdict());
+        let count = |verdict: &Verdict| {
+            counter.record(
+                &Config::default(),
+                &Envelope::default(),
+                verdict,
+                Duration::ZERO,
+                None,
+            )
+        };
+        count(&verdict());
+        count(&verdict());
         assert_eq!(store.stats_read(hour, hour).await.unwrap(), vec![]);
         counter.flush().await;
         let counts = store.stats_read(hour, hour).await.unwrap();
@@ -274,9 +693,9 @@ mod tests {
 
         // One more in this hour, then the next hour begins: the first count there sends
         // this hour's to its own bucket.
-        counter.count(&verdict());
+        count(&verdict());
         clock.advance(STAT_BUCKET_SECS);
-        counter.count(&verdict());
+        count(&verdict());
         let next = hour + STAT_BUCKET_SECS;
         let mut messages = Vec::new();
         for _ in 0..100 {

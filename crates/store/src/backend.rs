@@ -50,6 +50,8 @@ pub(crate) trait Backend {
         until: Timestamp,
         now: Timestamp,
     ) -> Result<Vec<Record>>;
+    /// At most [`crate::TRIM_RECORDS_MAX`] removed.
+    async fn trim_records(&self, stream: &str, keep: u64) -> Result<u64>;
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<Vec<u8>>>;
     async fn set(
         &self,

@@ -327,6 +327,13 @@ impl Store {
         dispatch!(self, b => b.records(stream, since, until, now).await)
     }
 
+    /// Removes the oldest records of `stream` past its newest `keep` (a ring of the last
+    /// `keep`), at most [`TRIM_RECORDS_MAX`] per call; how many went.
+    pub async fn trim_records(&self, stream: &str, keep: usize) -> Result<u64> {
+        let keep = u64::try_from(keep).unwrap_or(u64::MAX);
+        dispatch!(self, b => b.trim_records(stream, keep).await)
+    }
+
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let now = self.clock.now();
         dispatch!(self, b => b.get(key, now).await)
@@ -368,6 +375,10 @@ impl Store {
         dispatch!(self, b => b.import(entries, now).await)
     }
 }
+
+/// Most records one [`Store::trim_records`] call removes: a call stays short; a caller
+/// that trims regularly keeps up anyway.
+pub const TRIM_RECORDS_MAX: u64 = 10_000;
 
 /// `now + ttl` in whole seconds, rounded up so a TTL never ends early, saturating.
 pub(crate) fn expiry(now: Timestamp, ttl: Duration) -> Timestamp {

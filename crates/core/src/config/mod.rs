@@ -30,6 +30,7 @@ mod s25r;
 mod scores;
 mod senders;
 mod signing;
+mod stats;
 mod suggest;
 mod symbols;
 mod validate;
@@ -63,7 +64,9 @@ pub use raw::{
     RawHttp, RawLimits, RawMilter, RawPolicy, RawRule, RawS25r, RawSenderRule, RawSenders,
     RawServer, RawSpf, RawSpfActions, RawStore, StoreBackend,
 };
-pub use raw::{RawCode, RawDkimKey, RawList, RawRbl, RawRhsbl, RawSigning, RawSigningEntry};
+pub use raw::{
+    RawCode, RawDkimKey, RawList, RawRbl, RawRhsbl, RawSigning, RawSigningEntry, RawStats,
+};
 pub use rbl::{AnswerPattern, Code, CodeMatch, DnsList, Identities, MAX_URI_DOMAINS, Rbl, Reading};
 pub use regexp_table::{Pattern, TableEntry, parse_ok_table};
 pub use rules::{ContentRules, MIN_SCAN_BYTES, Rule, RuleGroup, Target};
@@ -73,6 +76,7 @@ pub use senders::{SenderIdentity, SenderRule, Senders};
 pub use signing::{
     DkimKey, FromPattern, MAX_EXPIRE, Signing, SigningRule, parse_canonicalization, parse_expire,
 };
+pub use stats::{MAX_HISTORY_SIZE, MAX_RETENTION_DAYS, MAX_TOP_N, Stats};
 pub use symbols::MAX_SYMBOL_LEN;
 pub use validate::{
     DNS_TIMEOUT_MS, MAX_CONNECTIONS, MAX_DRAIN_TIMEOUT_MS, MAX_SCAN_TIMEOUT_MS, MIN_HEADER_BYTES,
@@ -130,6 +134,8 @@ pub struct Config {
     pub store: kanmon_store::StoreSettings,
     /// The dashboard, `/metrics` and the scan API (`[http]`).
     pub http: Http,
+    /// What is recorded about the mail (`[stats]`).
+    pub stats: Stats,
 }
 
 /// A front-end's listener (`[milter]`, `[policy]`).

@@ -69,6 +69,7 @@ pub struct RawConfig {
     pub server: RawServer,
     pub store: RawStore,
     pub http: RawHttp,
+    pub stats: RawStats,
 }
 
 impl RawConfig {
@@ -142,6 +143,7 @@ impl Default for RawConfig {
             server: RawServer::default(),
             store: RawStore::default(),
             http: RawHttp::default(),
+            stats: RawStats::default(),
         }
     }
 }
@@ -873,6 +875,35 @@ impl Default for RawStore {
             prefix: "kanmon".to_owned(),
             timeout_ms: 500,
             connect_timeout_ms: 2_000,
+        }
+    }
+}
+
+/// `[stats]`: what is recorded about the mail for `kanmon report`, `kanmon history` and the
+/// dashboard.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawStats {
+    /// Days an hour's counters are kept.
+    pub retention_days: u64,
+    /// Days a history entry is kept.
+    pub history_retention_days: u64,
+    /// How many of the latest messages history searches look at; 0 records no history.
+    pub history_size: usize,
+    /// Keep each message's Subject in its history entry.
+    pub history_subjects: bool,
+    /// Sender domains and client networks of tagged or refused mail named per hour.
+    pub top_n: usize,
+}
+
+impl Default for RawStats {
+    fn default() -> Self {
+        Self {
+            retention_days: 92,
+            history_retention_days: 7,
+            history_size: 10_000,
+            history_subjects: false,
+            top_n: 20,
         }
     }
 }

@@ -149,6 +149,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
     let server = server(&mut errors, &raw.server);
     let store = store(&mut errors, &raw.store);
     let http = super::http::validate(&mut errors, &raw.http);
+    let stats = super::stats::validate(&mut errors, &raw.stats);
     errors.into_result()?;
     Ok(Config {
         authserv_id,
@@ -192,6 +193,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigErrors> {
         server,
         store,
         http,
+        stats,
     })
 }
 

@@ -161,6 +161,38 @@ pub(super) fn append_record(
     )
 }
 
+/// See [`crate::Store::trim_records`]: the newest `keep` are skipped from the end, the
+/// older ones (at most [`crate::TRIM_RECORDS_MAX`]) removed with their expiry index.
+pub(super) fn trim_records(t: &mut Tables<'_>, stream: &str, keep: u64) -> Result<u64> {
+    let old: Vec<(Timestamp, u64, Timestamp)> = {
+        let mut old = Vec::new();
+        let range = t
+            .records
+            .range((stream, 0u64, 0u64)..=(stream, u64::MAX, u64::MAX))
+            .db()?;
+        let keep = usize::try_from(keep).unwrap_or(usize::MAX);
+        for entry in range.rev().skip(keep) {
+            let (key, value) = entry.db()?;
+            let (_, at, sequence) = key.value();
+            old.push((at, sequence, value.value().1));
+        }
+        old
+    };
+    let mut removed = 0;
+    // Oldest first, a bounded batch.
+    for (at, sequence, expires) in old.iter().rev().take(crate::TRIM_RECORDS_MAX as usize) {
+        t.records.remove((stream, *at, *sequence)).db()?;
+        unindex(
+            t,
+            *expires,
+            Kind::Record,
+            &record_index_key(stream, *at, *sequence),
+        )?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
 /// The expiry of `key`'s value, if it has one, whether or not it has passed.
 fn value_expiry(t: &Tables<'_>, key: &str) -> Result<Option<Option<Timestamp>>> {
     Ok(t.values.get(key).db()?.map(|v| v.value().1))

@@ -226,6 +226,12 @@ impl Backend for EmbeddedStore {
             .await
     }
 
+    async fn trim_records(&self, stream: &str, keep: u64) -> Result<u64> {
+        let stream = stream.to_owned();
+        self.write(move |t| change::trim_records(t, &stream, keep))
+            .await
+    }
+
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<Vec<u8>>> {
         let key = key.to_owned();
         self.read(move |txn| read::get(txn, &key, now)).await

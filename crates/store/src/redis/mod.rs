@@ -58,6 +58,7 @@ struct Scripts {
     greylist_touch: Script,
     stats_add: Script,
     append_record: Script,
+    trim_records: Script,
 }
 
 impl RedisStore {
@@ -83,6 +84,7 @@ impl RedisStore {
                     greylist_touch: Script::new(include_str!("lua/greylist_touch.lua")),
                     stats_add: Script::new(include_str!("lua/stats_add.lua")),
                     append_record: Script::new(include_str!("lua/append_record.lua")),
+                    trim_records: Script::new(include_str!("lua/trim_records.lua")),
                 },
                 timeout: settings.timeout,
                 location,
@@ -187,6 +189,10 @@ impl Backend for RedisStore {
         now: Timestamp,
     ) -> Result<Vec<Record>> {
         self.read_records(stream, since, until, now).await
+    }
+
+    async fn trim_records(&self, stream: &str, keep: u64) -> Result<u64> {
+        self.trim_to(stream, keep).await
     }
 
     async fn get(&self, key: &str, _now: Timestamp) -> Result<Option<Vec<u8>>> {

@@ -271,6 +271,17 @@ impl Backend for RemoteStore {
         }
     }
 
+    async fn trim_records(&self, stream: &str, keep: u64) -> Result<u64> {
+        let request = Request::TrimRecords {
+            stream: stream.to_owned(),
+            keep,
+        };
+        match self.call(request).await? {
+            Reply::Count { value } => Ok(value),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     async fn get(&self, key: &str, _: Timestamp) -> Result<Option<Vec<u8>>> {
         match self
             .call(Request::Get {

@@ -62,6 +62,10 @@ pub(crate) enum Request {
         since: Timestamp,
         until: Timestamp,
     },
+    TrimRecords {
+        stream: String,
+        keep: u64,
+    },
     Get {
         key: String,
     },

@@ -131,6 +131,10 @@ async fn answer(store: &Store, request: Request, stream: &mut UnixStream) -> std
             .map(|records| Reply::Records {
                 records: records.into_iter().map(WireRecord::from).collect(),
             }),
+        Request::TrimRecords { stream: name, keep } => store
+            .trim_records(&name, usize::try_from(keep).unwrap_or(usize::MAX))
+            .await
+            .map(|value| Reply::Count { value }),
         Request::Get { key } => store.get(&key).await.map(|value| Reply::Value { value }),
         Request::Set { key, value, ttl_ms } => store
             .set(&key, &value, ttl_ms.map(Duration::from_millis))

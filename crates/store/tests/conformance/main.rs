@@ -35,6 +35,7 @@ macro_rules! conformance {
                 stats_expire,
                 records_in_order,
                 records_expire,
+                records_trimmed_to_the_newest,
                 values_with_and_without_ttl,
                 expire_and_summary,
             );

@@ -24,7 +24,7 @@ fn unknown_top_level_key() {
         "line 2: bogus: unknown key; the top level has actions, arc, authserv_id, bayes, content, dkim, \
          dkim_keys, dmarc, dns, dnsbl, greylist, headers, helo, http, internal_hosts, limits, \
          milter, on_error, policy, rbl, rhsbl, rules, s25r, scores, sender_rules, senders, server, \
-         signing, signing_table, spf, store, uribl"
+         signing, signing_table, spf, stats, store, uribl"
     );
 }
 
