@@ -15,6 +15,8 @@ import sys
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 base, screenshot = sys.argv[1], sys.argv[2]
 password = sys.argv[3] if len(sys.argv) > 3 else None
@@ -32,7 +34,13 @@ try:
         driver.get(base + "/")
         out["redirected_to"] = driver.current_url[len(base):]
         driver.find_element(By.ID, "password").send_keys(password)
+        login_url = driver.current_url
         driver.find_element(By.ID, "sign-in").click()
+        # The click returns before the form's POST and its redirect are done.
+        try:
+            WebDriverWait(driver, 15).until(expected_conditions.url_changes(login_url))
+        except Exception:
+            pass  # the Rust test reports where the browser stayed
         out["after_login"] = driver.current_url[len(base):]
     for path in ("/", "/bayes", "/store"):
         driver.get(base + path)
