@@ -7,11 +7,18 @@
 //! `[stats] history_size` entries (`Store::trim_records`), and an entry also expires after
 //! `[stats] history_retention_days`. Searches read backwards from now in windows that
 //! double, so a search for the latest few reads little and none reads more than the ring.
+//!
+//! Searches use an index of small store values written in the same batch as the entries
+//! (so it works on every backend and expires with them): `history:queue:<id>` holds the
+//! time of the newest entry with that queue id, so `--queue-id` reads one second of the
+//! stream; `history:from:<hour>:<address>` and `history:domain:<hour>:<domain>` mark the
+//! hours with mail from a sender, so `--from` reads only those hours, newest first, and
+//! skips without decoding every entry whose bytes cannot hold the sender.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use kanmon_store::{Store, StoreError, Timestamp};
+use kanmon_store::{Entry, Store, StoreError, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::Envelope;
@@ -22,6 +29,45 @@ pub const STREAM: &str = "history";
 
 /// The first window a search reads back from now; each next one is twice as long.
 const FIRST_WINDOW_SECS: u64 = 3_600;
+
+/// The prefix of the queue-id index's keys.
+pub const QUEUE_INDEX: &str = "history:queue:";
+
+/// Longer queue ids (not an MTA's) are not indexed; a search for one reads the ring.
+const MAX_INDEXED_QUEUE_ID: usize = 64;
+
+fn queue_key(queue_id: &str) -> Option<String> {
+    (queue_id.len() <= MAX_INDEXED_QUEUE_ID).then(|| format!("{QUEUE_INDEX}{queue_id}"))
+}
+
+/// The span of one sender-index mark.
+const INDEX_HOUR: u64 = 3_600;
+
+/// A sender as the index knows it: the address or, for `@domain`, the domain, in ASCII
+/// lowercase (the search is ASCII case-insensitive); `<>` is the empty address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Sender {
+    Address(String),
+    Domain(String),
+}
+
+impl Sender {
+    /// What a `--from` search asks for.
+    fn wanted(from: &str) -> Sender {
+        match from.strip_prefix('@') {
+            Some(domain) => Sender::Domain(domain.to_ascii_lowercase()),
+            None => Sender::Address(from.trim_matches(['<', '>']).to_ascii_lowercase()),
+        }
+    }
+
+    /// The index key marking mail from this sender in the hour starting at `hour`.
+    fn key(&self, hour: Timestamp) -> String {
+        match self {
+            Sender::Address(address) => format!("history:from:{hour}:{address}"),
+            Sender::Domain(domain) => format!("history:domain:{hour}:{domain}"),
+        }
+    }
+}
 
 /// One message's story, as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +141,37 @@ impl HistoryEntry {
     }
 }
 
+impl HistoryEntry {
+    /// What the store keeps of this entry until `expires`: the record in [`STREAM`] and,
+    /// when it has a queue id, the index value that finds it (the newest entry with that
+    /// id wins: Postfix's short queue ids can come back after days).
+    pub fn store_entries(&self, expires: Timestamp) -> Vec<Entry> {
+        let mut entries = vec![Entry::Record {
+            stream: STREAM.to_owned(),
+            at: self.time,
+            data: serde_json::to_vec(self).unwrap_or_default(),
+            expires,
+        }];
+        let mut index = |key: String, value: Vec<u8>| {
+            entries.push(Entry::Value {
+                key,
+                value,
+                expires: Some(expires),
+            });
+        };
+        if let Some(key) = self.queue_id.as_deref().and_then(queue_key) {
+            index(key, self.time.to_string().into_bytes());
+        }
+        let hour = self.time - self.time % INDEX_HOUR;
+        let address = self.mail_from.as_deref().unwrap_or("").to_ascii_lowercase();
+        if let Some((_, domain)) = address.rsplit_once('@') {
+            index(Sender::Domain(domain.to_owned()).key(hour), Vec::new());
+        }
+        index(Sender::Address(address).key(hour), Vec::new());
+        entries
+    }
+}
+
 /// Which entries a search returns.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -121,6 +198,28 @@ impl Filter {
         });
         queue_id && from
     }
+
+    /// A test on an entry's stored bytes that is false only when [`Filter::matches`] would
+    /// be: the sender as serde_json writes it (ASCII case-insensitive). `None` when the
+    /// sender would be escaped in JSON, so only decoding can tell.
+    fn prefilter(&self) -> Option<regex::bytes::Regex> {
+        let wanted = self.from.as_deref()?;
+        let needle = match wanted.strip_prefix('@') {
+            Some(domain) => format!("@{domain}"),
+            None => wanted.trim_matches(['<', '>']).to_owned(),
+        };
+        if needle
+            .chars()
+            .any(|c| c == '"' || c == '\\' || c.is_control())
+        {
+            return None;
+        }
+        regex::bytes::RegexBuilder::new(&regex::escape(&needle))
+            .case_insensitive(true)
+            .unicode(false)
+            .build()
+            .ok()
+    }
 }
 
 /// How far back a search may look.
@@ -142,6 +241,13 @@ pub async fn recent(
 ) -> Result<Vec<HistoryEntry>, StoreError> {
     let now = store.clock().now();
     let oldest = now.saturating_sub(bounds.retention.as_secs());
+    if let Some(key) = filter.queue_id.as_deref().and_then(queue_key) {
+        return by_queue_id(store, &key, limit, filter, oldest).await;
+    }
+    if let Some(from) = filter.from.as_deref() {
+        return by_sender(store, &Sender::wanted(from), limit, filter, oldest).await;
+    }
+    let prefilter = filter.prefilter();
     let mut found = Vec::new();
     let mut scanned = 0usize;
     let mut until = now;
@@ -154,6 +260,12 @@ pub async fn recent(
                 break;
             }
             scanned += 1;
+            if prefilter
+                .as_ref()
+                .is_some_and(|bytes| !bytes.is_match(&record.data))
+            {
+                continue;
+            }
             if let Ok(entry) = serde_json::from_slice::<HistoryEntry>(&record.data)
                 && filter.matches(&entry)
             {
@@ -167,4 +279,204 @@ pub async fn recent(
         window = window.saturating_mul(2);
     }
     Ok(found)
+}
+
+/// The entries from `sender`, newest first: the hours the index marks, each read and
+/// filtered until `limit` are found.
+async fn by_sender(
+    store: &Store,
+    sender: &Sender,
+    limit: usize,
+    filter: &Filter,
+    oldest: Timestamp,
+) -> Result<Vec<HistoryEntry>, StoreError> {
+    let now = store.clock().now();
+    let prefilter = filter.prefilter();
+    let mut found = Vec::new();
+    let mut hour = now - now % INDEX_HOUR;
+    while found.len() < limit && hour.saturating_add(INDEX_HOUR) > oldest {
+        if store.get(&sender.key(hour)).await?.is_some() {
+            let records = store
+                .records(STREAM, hour.max(oldest), hour + INDEX_HOUR - 1)
+                .await?;
+            found.extend(
+                records
+                    .iter()
+                    .rev()
+                    .filter(|record| {
+                        prefilter
+                            .as_ref()
+                            .is_none_or(|bytes| bytes.is_match(&record.data))
+                    })
+                    .filter_map(|record| serde_json::from_slice::<HistoryEntry>(&record.data).ok())
+                    .filter(|entry| filter.matches(entry))
+                    .take(limit - found.len()),
+            );
+        }
+        let Some(earlier) = hour.checked_sub(INDEX_HOUR) else {
+            break;
+        };
+        hour = earlier;
+    }
+    Ok(found)
+}
+
+/// The entries with the queue id of index `key`: those of the second the index names.
+async fn by_queue_id(
+    store: &Store,
+    key: &str,
+    limit: usize,
+    filter: &Filter,
+    oldest: Timestamp,
+) -> Result<Vec<HistoryEntry>, StoreError> {
+    let Some(at) = store
+        .get(key)
+        .await?
+        .and_then(|value| String::from_utf8(value).ok()?.parse::<Timestamp>().ok())
+        .filter(|at| *at >= oldest)
+    else {
+        return Ok(Vec::new());
+    };
+    let records = store.records(STREAM, at, at).await?;
+    Ok(records
+        .iter()
+        .rev()
+        .filter_map(|record| serde_json::from_slice::<HistoryEntry>(&record.data).ok())
+        .filter(|entry| filter.matches(entry))
+        .take(limit)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use kanmon_store::Clock;
+
+    use super::*;
+
+    const NOW: Timestamp = 1_800_000_000;
+
+    fn entry(n: u64, queue_id: &str, from: &str) -> HistoryEntry {
+        HistoryEntry {
+            // Over 17 hours, a few in each.
+            time: NOW + 30 - (60 - n) * 1_000,
+            queue_id: Some(queue_id.to_owned()),
+            client_ip: None,
+            client_name: None,
+            helo: None,
+            mail_from: Some(from.to_owned()),
+            rcpts: vec!["bob@example.org".to_owned()],
+            subject: None,
+            action: Action::Accept,
+            score: 0.0,
+            required: 6.0,
+            reason: None,
+            symbols: Vec::new(),
+            duration_ms: 1,
+            internal: false,
+        }
+    }
+
+    async fn search(store: &Store, queue_id: Option<&str>, from: Option<&str>) -> Vec<u64> {
+        search_some(store, queue_id, from, 50).await
+    }
+
+    async fn search_some(
+        store: &Store,
+        queue_id: Option<&str>,
+        from: Option<&str>,
+        limit: usize,
+    ) -> Vec<u64> {
+        let filter = Filter {
+            queue_id: queue_id.map(str::to_owned),
+            from: from.map(str::to_owned),
+        };
+        let bounds = Bounds {
+            retention: Duration::from_secs(86_400),
+            size: 1_000,
+        };
+        recent(store, limit, &filter, bounds)
+            .await
+            .expect("search")
+            .iter()
+            .map(|e| e.duration_ms)
+            .collect()
+    }
+
+    /// Each search finds exactly what decoding every entry and filtering would, newest
+    /// first, through the queue-id index and the sender prefilter alike.
+    #[tokio::test]
+    async fn searches_find_what_a_full_decode_finds() {
+        let store = Store::memory_with_clock(Clock::manual(NOW));
+        let long_id = "L".repeat(MAX_INDEXED_QUEUE_ID + 1);
+        let senders = [
+            "Alice@Example.NET",
+            "\"odd \\\"quoted\\\" user\"@example.net",
+            "bob@other.test",
+            "",
+            "josé@exämple.test",
+        ];
+        let mut all = Vec::new();
+        for n in 0..60u64 {
+            let queue_id = match n {
+                7 | 40 => "4QREUSED".to_owned(),
+                9 => long_id.clone(),
+                _ => format!("4Q{n:04}"),
+            };
+            let mut e = entry(n, &queue_id, senders[n as usize % senders.len()]);
+            e.duration_ms = n;
+            all.push(e);
+        }
+        let stored: Vec<Entry> = all
+            .iter()
+            .flat_map(|e| e.store_entries(NOW + 600))
+            .collect();
+        store.import(&stored).await.expect("import");
+
+        let expected = |filter: Filter| -> Vec<u64> {
+            all.iter()
+                .rev()
+                .filter(|e| filter.matches(e))
+                .map(|e| e.duration_ms)
+                .collect()
+        };
+        for from in [
+            "alice@example.net",
+            "<ALICE@example.net>",
+            "@EXAMPLE.net",
+            "\"odd \\\"quoted\\\" user\"@example.net",
+            "JOSÉ@exämple.test",
+            "josé@EXÄMPLE.test",
+            "@exämple.test",
+            "nobody@example.net",
+        ] {
+            let want = expected(Filter {
+                queue_id: None,
+                from: Some(from.to_owned()),
+            });
+            assert_eq!(search(&store, None, Some(from)).await, want, "{from}");
+        }
+        let example = search(&store, None, Some("@example.net")).await;
+        assert_eq!(example.len(), 24);
+        assert_eq!(
+            search_some(&store, None, Some("@example.net"), 5).await,
+            example[..5]
+        );
+        assert_eq!(
+            search(&store, None, Some("<>")).await,
+            vec![58, 53, 48, 43, 38, 33, 28, 23, 18, 13, 8, 3]
+        );
+
+        assert_eq!(search(&store, Some("4Q0031"), None).await, vec![31]);
+        assert_eq!(
+            search(&store, Some("4Q0031"), Some("@other.test")).await,
+            Vec::<u64>::new()
+        );
+        assert_eq!(search(&store, Some(&long_id), None).await, vec![9]);
+        assert_eq!(
+            search(&store, Some("4QNONE"), None).await,
+            Vec::<u64>::new()
+        );
+        // A queue id that came back: the index names the newest entry's second.
+        assert_eq!(search(&store, Some("4QREUSED"), None).await, vec![40]);
+    }
 }

@@ -30,7 +30,7 @@ mod top;
 
 pub use summary::{Count, Summary, UTC_DAY_SECS, parse_day, parse_since, utc_date};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -54,8 +54,9 @@ pub const RETENTION: Duration = Duration::from_secs(92 * 86_400);
 /// fed by several MX hosts, and one store write where there were hundreds of messages.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 
-/// History entries waiting for a flush, at most: a store that is slow for a long while
-/// costs entries past this, not memory.
+/// Store entries of the history (a record and its queue-id index value per message)
+/// waiting for a flush, at most: a store that is slow for a long while costs entries past
+/// this, not memory.
 const MAX_PENDING_HISTORY: usize = 20_000;
 
 /// Shortest time between two trims of the history ring: the ring may hold this much mail
@@ -228,6 +229,9 @@ struct Pending {
     senders: Top,
     networks: Top,
     history: Vec<Entry>,
+    /// The sender marks of the history index in `history` (empty values: an hour is
+    /// marked once a batch; a queue id's value names a time and is always written).
+    marked: HashSet<String>,
     /// From the configuration of the latest message.
     retention: Duration,
     top_n: usize,
@@ -246,7 +250,20 @@ struct Batch {
 
 impl Pending {
     /// The counts to write now; the hour's domain and network tables stay.
+    fn add_history(&mut self, entries: Vec<Entry>) {
+        for entry in entries {
+            if let Entry::Value { key, value, .. } = &entry
+                && value.is_empty()
+                && !self.marked.insert(key.clone())
+            {
+                continue;
+            }
+            self.history.push(entry);
+        }
+    }
+
     fn take(&mut self) -> Batch {
+        self.marked.clear();
         let counts = std::mem::take(&mut self.counts);
         let messages = counts.get(&Name::Messages).copied().unwrap_or(0);
         let mut deltas: Vec<(String, i64)> = counts
@@ -326,13 +343,8 @@ impl Counter {
             .map(client_network);
         let entry = (stats.history_size > 0).then(|| {
             let subject = subject.filter(|_| stats.history_subjects);
-            let entry = HistoryEntry::new(now, envelope, verdict, elapsed, subject);
-            Entry::Record {
-                stream: history::STREAM.to_owned(),
-                at: now,
-                data: serde_json::to_vec(&entry).unwrap_or_default(),
-                expires: now.saturating_add(stats.history_retention.as_secs()),
-            }
+            HistoryEntry::new(now, envelope, verdict, elapsed, subject)
+                .store_entries(now.saturating_add(stats.history_retention.as_secs()))
         });
         let previous = {
             let mut pending = self.pending();
@@ -354,10 +366,10 @@ impl Counter {
             if let Some(network) = network {
                 pending.networks.add(&network, stats.top_n);
             }
-            if let Some(entry) = entry
+            if let Some(entries) = entry
                 && pending.history.len() < MAX_PENDING_HISTORY
             {
-                pending.history.push(entry);
+                pending.add_history(entries);
             }
             previous
         };
@@ -404,6 +416,13 @@ impl Inner {
                 }
             }
             Err(e) => {
+                if !batch.history.is_empty() {
+                    self.pending
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .marked
+                        .clear();
+                }
                 let messages = batch.messages.max(0).unsigned_abs();
                 self.lost_some(messages, &e);
             }

@@ -11,6 +11,7 @@ use crate::auth::PageContext;
 /// The navigation, in order: a new page is one line here and one route in `lib.rs`.
 const NAV: &[(&str, &str)] = &[
     ("/", "Overview"),
+    ("/history", "History"),
     ("/bayes", "Bayes"),
     ("/dkim", "DKIM keys"),
     ("/store", "Store"),

@@ -42,7 +42,7 @@ try:
         except Exception:
             pass  # the Rust test reports where the browser stayed
         out["after_login"] = driver.current_url[len(base):]
-    for path in ("/", "/bayes", "/store"):
+    for path in ("/", "/history", "/bayes", "/store"):
         driver.get(base + path)
         page = {
             "title": driver.title,

@@ -26,6 +26,11 @@ fn seeded() -> Vec<(u64, String, i64)> {
         (5, "symbol:DNSBL_ZEN", 1),
         (1, "would_enforce:spf", 2),
         (8 * 24, "would_enforce:rbl", 50),
+        (3, "zone:zen.spamhaus.org", 6),
+        (50, "zone:zen.spamhaus.org", 2),
+        (4, "rule:SUBJ_ALL_CAPS", 1),
+        (6, "sender_domain:bulk.test", 5),
+        (100, "client_net:192.0.2.0/24", 7),
     ] {
         counts.push((hours_ago, name.to_owned(), value));
     }
@@ -133,6 +138,8 @@ async fn the_dashboard_shows_the_stores_numbers_in_chromium() {
         week,
         expected(&counts)[&("messages".to_owned(), "7d".to_owned())]
     );
+
+    assert_eq!(out["pages"]["/history"]["h1"], "History");
 
     let totals = server.store.token_counts(&[]).await.expect("totals").totals;
     let bayes = &out["pages"]["/bayes"];

@@ -6,6 +6,7 @@
 
 pub(crate) mod bayes;
 pub(crate) mod dkim;
+pub(crate) mod history;
 pub(crate) mod overview;
 pub(crate) mod store;
 

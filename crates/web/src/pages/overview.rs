@@ -207,6 +207,33 @@ fn render(overview: &Overview, now: Timestamp) -> String {
     symbols.truncate(TOP_SYMBOLS);
     out.push_str(&table("symbols", &["Symbol", "24 h", "7 d"], &symbols));
     out.push_str("</section>");
+    // The seeds' daily grep of the maillog, per list and rule, and who sends the mail that is
+    // tagged or refused (bounded per hour by `[stats] top_n`; the rest is `other`).
+    for (id, title, heading, prefix) in [
+        ("lists", "DNS lists (messages listed)", "Zone", "zone"),
+        ("rules", "Content rules", "Rule", "rule"),
+        (
+            "senders",
+            "Sender domains of tagged or refused mail",
+            "Domain",
+            "sender_domain",
+        ),
+        (
+            "networks",
+            "Client networks of tagged or refused mail",
+            "Network",
+            "client_net",
+        ),
+    ] {
+        let mut group = rows(prefix);
+        if group.is_empty() {
+            continue;
+        }
+        group.truncate(TOP_SYMBOLS);
+        let _ = write!(out, "<section><h2>{title}</h2>");
+        out.push_str(&table(id, &[heading, "24 h", "7 d"], &group));
+        out.push_str("</section>");
+    }
     out
 }
 
