@@ -173,7 +173,7 @@ fn start_web(
     .map_err(DaemonError::Web)?;
     tracing::info!(listen = %bound, "web server listening");
     Ok(tokio::spawn(async move {
-        if let Err(e) = kanmon_web::serve(listener, web.router(), stopped(stop)).await {
+        if let Err(e) = kanmon_web::serve(listener, web, stopped(stop)).await {
             tracing::error!(error = %e, "web server stopped");
         }
     }))

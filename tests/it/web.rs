@@ -12,6 +12,8 @@ mod api;
 mod auth;
 mod browser;
 mod dkim;
+mod history;
+mod limits;
 mod metrics;
 mod render;
 
@@ -76,7 +78,7 @@ impl Server {
         )
         .expect("web server");
         let serving = tokio::spawn(async move {
-            let _ = kanmon_web::serve(listener, web.router(), std::future::pending()).await;
+            let _ = kanmon_web::serve(listener, web, std::future::pending()).await;
         });
         Server {
             addr,

@@ -4,7 +4,7 @@
 //! Data flow: the daemon builds a [`Web`] from the engine of the moment (a closure over its
 //! engine slot, so a reload's engine serves the next request), the [`Store`] and the
 //! address it bound; [`Web::router`] is the axum application and [`serve`] runs it until
-//! the daemon stops.
+//! the daemon stops, with bounded connections (`limits.rs`).
 //!
 //! * pages (`pages/`): server-rendered HTML read from the store's hourly counters
 //!   (`kanmon_core::stats`), the Bayes totals and the store's summary; CSS and the icon from
@@ -21,6 +21,7 @@ mod api;
 mod auth;
 mod chart;
 mod html;
+mod limits;
 mod login;
 mod pages;
 
@@ -96,6 +97,7 @@ impl<R: Resolver + Clone + 'static> Web<R> {
             .route("/", get(pages::overview::page::<R>))
             .route("/bayes", get(pages::bayes::page::<R>))
             .route("/dkim", get(pages::dkim::page::<R>))
+            .route("/history", get(pages::history::page::<R>))
             .route("/store", get(pages::store::page::<R>))
             .route("/login", get(login::page::<R>).post(login::login::<R>))
             .route("/logout", post(login::logout::<R>))
@@ -126,13 +128,18 @@ async fn metrics() -> impl axum::response::IntoResponse {
     )
 }
 
-/// Serves `app` on `listener` until `stop` completes; requests in progress then finish.
-pub async fn serve(
+/// Serves `web` on `listener` until `stop` completes; requests in progress then finish.
+/// The connection limits are those of the configuration at start (`[http]
+/// max_connections`, `idle_timeout_secs`; a change needs a restart, as `listen` does).
+pub async fn serve<R: Resolver + Clone + 'static>(
     listener: tokio::net::TcpListener,
-    app: Router,
+    web: Web<R>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
+    let engine = web.engine();
+    let http = &engine.config().http;
+    let listener = limits::Limited::new(listener, http.max_connections, http.idle_timeout);
+    axum::serve(listener, web.router())
         .with_graceful_shutdown(stop)
         .await
 }

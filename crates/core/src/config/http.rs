@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::error::ConfigErrors;
 use super::raw::RawHttp;
@@ -17,7 +18,7 @@ use super::raw::RawHttp;
 pub const MIN_API_TOKEN_LEN: usize = 24;
 
 /// The web server's settings.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Http {
     /// `None`: the web server is off (`listen = ""`).
     pub listen: Option<SocketAddr>,
@@ -26,6 +27,11 @@ pub struct Http {
     pub password_hash: Option<String>,
     /// The bearer token `/api/*` and `/metrics` require when not on loopback.
     pub api_token: Option<String>,
+    /// Connections served at once (a client holding many cannot starve the others for
+    /// longer than `idle_timeout`).
+    pub max_connections: usize,
+    /// A connection without a byte either way for this long is closed.
+    pub idle_timeout: Duration,
 }
 
 impl Http {
@@ -42,6 +48,8 @@ impl fmt::Debug for Http {
             .field("listen", &self.listen)
             .field("password_hash", &set(&self.password_hash))
             .field("api_token", &set(&self.api_token))
+            .field("max_connections", &self.max_connections)
+            .field("idle_timeout", &self.idle_timeout)
             .finish()
     }
 }
@@ -95,10 +103,18 @@ pub(super) fn validate(errors: &mut ConfigErrors, raw: &RawHttp) -> Http {
             ),
         );
     }
+    if !(1..=10_000).contains(&raw.max_connections) {
+        errors.push("http.max_connections", "must be from 1 to 10000");
+    }
+    if !(1..=3_600).contains(&raw.idle_timeout_secs) {
+        errors.push("http.idle_timeout_secs", "must be from 1 to 3600 seconds");
+    }
     Http {
         listen,
         password_hash,
         api_token,
+        max_connections: raw.max_connections as usize,
+        idle_timeout: Duration::from_secs(raw.idle_timeout_secs),
     }
 }
 
@@ -123,6 +139,7 @@ mod tests {
             listen: listen.to_owned(),
             password_hash: password_hash.to_owned(),
             api_token: api_token.to_owned(),
+            ..RawHttp::default()
         };
         let http = validate(&mut errors, &raw);
         errors
@@ -170,6 +187,31 @@ mod tests {
                 .unwrap_err()
                 .contains("http.api_token")
         );
+    }
+
+    #[test]
+    fn connection_limits_have_bounds() {
+        let defaults = http("127.0.0.1:8025", "", "").unwrap();
+        assert_eq!(
+            (defaults.max_connections, defaults.idle_timeout),
+            (64, Duration::from_secs(30))
+        );
+        for (max_connections, idle_timeout_secs, key) in [
+            (0, 30, "http.max_connections"),
+            (10_001, 30, "http.max_connections"),
+            (64, 0, "http.idle_timeout_secs"),
+            (64, 3_601, "http.idle_timeout_secs"),
+        ] {
+            let raw = RawHttp {
+                max_connections,
+                idle_timeout_secs,
+                ..RawHttp::default()
+            };
+            let mut errors = ConfigErrors::default();
+            validate(&mut errors, &raw);
+            let error = errors.into_result().unwrap_err().to_string();
+            assert!(error.contains(key), "{error}");
+        }
     }
 
     #[test]

@@ -824,6 +824,10 @@ pub struct RawHttp {
     pub password_hash: String,
     /// Bearer token for `/api/*` and `/metrics` when not on loopback; empty: none.
     pub api_token: String,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: u32,
+    /// Seconds a connection may pass without a byte either way before it is closed.
+    pub idle_timeout_secs: u64,
 }
 
 impl Default for RawHttp {
@@ -832,6 +836,8 @@ impl Default for RawHttp {
             listen: "127.0.0.1:8025".to_owned(),
             password_hash: String::new(),
             api_token: String::new(),
+            max_connections: 64,
+            idle_timeout_secs: 30,
         }
     }
 }
