@@ -104,6 +104,17 @@ fn main() {
             file >> 20
         );
 
+        // What the Counter's periodic trim of the ring costs once the ring is full.
+        let started = Instant::now();
+        let removed = store
+            .trim_records(kanmon_core::history::STREAM, ENTRIES as usize)
+            .await
+            .unwrap();
+        println!(
+            "trim of the full ring (keep {ENTRIES}, {removed} removed): {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+
         let engine = Arc::new(
             Engine::from_config(config)
                 .unwrap()
