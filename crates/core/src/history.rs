@@ -15,6 +15,7 @@
 //! hours with mail from a sender, so `--from` reads only those hours, newest first, and
 //! skips without decoding every entry whose bytes cannot hold the sender.
 
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -169,6 +170,81 @@ impl HistoryEntry {
         }
         index(Sender::Address(address).key(hour), Vec::new());
         entries
+    }
+}
+
+/// The index keys this process wrote for entries that may still be in the ring, oldest
+/// first, so they are removed when their entries leave it: the keys' own expiry is the
+/// retention (a week), and without this a busy server would keep a week of mail's keys
+/// however small the ring. About 100 bytes per entry of the ring (10,000: 1 MB).
+///
+/// With several hosts on one store each logs its own entries: its newest `history_size`
+/// reach further back than the shared ring's, so a key goes only after every entry it
+/// finds has left the ring. Keys written before a restart expire with the retention.
+#[derive(Debug, Default)]
+pub struct IndexLog {
+    /// The logged entries, oldest first: time and queue-id key.
+    entries: VecDeque<(Timestamp, Option<String>)>,
+    /// How many logged entries wrote each queue-id key (a queue id can come back).
+    queue_keys: HashMap<String, usize>,
+    /// The sender marks by hour.
+    marks: BTreeMap<Timestamp, HashSet<String>>,
+}
+
+impl IndexLog {
+    /// Logs a batch of [`HistoryEntry::store_entries`] just written and returns what
+    /// removes the keys of the entries now past the newest `ring` (values expired at `now`,
+    /// for [`Store::import`]).
+    pub fn written(&mut self, batch: &[Entry], ring: usize, now: Timestamp) -> Vec<Entry> {
+        for entry in batch {
+            match entry {
+                Entry::Record { stream, at, .. } if stream == STREAM => {
+                    self.entries.push_back((*at, None));
+                }
+                Entry::Value { key, .. } if key.starts_with(QUEUE_INDEX) => {
+                    if let Some((_, slot @ None)) = self.entries.back_mut() {
+                        *slot = Some(key.clone());
+                        *self.queue_keys.entry(key.clone()).or_insert(0) += 1;
+                    }
+                }
+                Entry::Value { key, .. } => {
+                    if let Some((at, _)) = self.entries.back() {
+                        let hour = at - at % INDEX_HOUR;
+                        self.marks.entry(hour).or_default().insert(key.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut gone = Vec::new();
+        while self.entries.len() > ring {
+            let Some((_, Some(key))) = self.entries.pop_front() else {
+                continue;
+            };
+            if let Some(count) = self.queue_keys.get_mut(&key) {
+                *count -= 1;
+                if *count == 0 {
+                    self.queue_keys.remove(&key);
+                    gone.push(key);
+                }
+            }
+        }
+        let oldest_hour = self
+            .entries
+            .front()
+            .map_or(Timestamp::MAX, |(at, _)| at - at % INDEX_HOUR);
+        while let Some(hour) = self.marks.first_entry()
+            && *hour.key() < oldest_hour
+        {
+            gone.extend(hour.remove());
+        }
+        gone.into_iter()
+            .map(|key| Entry::Value {
+                key,
+                value: Vec::new(),
+                expires: Some(now),
+            })
+            .collect()
     }
 }
 

@@ -219,6 +219,8 @@ struct Inner {
     lost: AtomicU64,
     last_warning: AtomicU64,
     last_trim: AtomicU64,
+    /// The history index keys of the entries in the ring, to remove as they leave it.
+    index_log: Mutex<history::IndexLog>,
 }
 
 /// What one hour gathered and has not written.
@@ -311,6 +313,7 @@ impl Counter {
                 lost: AtomicU64::new(0),
                 last_warning: AtomicU64::new(0),
                 last_trim: AtomicU64::new(0),
+                index_log: Mutex::default(),
             }),
         }
     }
@@ -437,6 +440,17 @@ impl Inner {
     ) -> Result<(), kanmon_store::StoreError> {
         self.store.import(entries).await?;
         let now = self.store.clock().now();
+        let gone = self
+            .index_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .written(entries, size, now);
+        // Keys left behind expire with the retention: worth a line at debug level only.
+        if !gone.is_empty()
+            && let Err(e) = self.store.import(&gone).await
+        {
+            tracing::debug!(error = %e, "store: history index keys not removed");
+        }
         let last = self.last_trim.load(Ordering::Relaxed);
         if now.saturating_sub(last) >= TRIM_EVERY_SECS
             && self
@@ -475,6 +489,8 @@ mod tests {
     use crate::check::CheckName;
     use crate::symbol::ScoredHit;
     use crate::verdict::{Action, Enforcement};
+    use std::collections::BTreeSet;
+
     use kanmon_store::Clock;
 
     fn hit(name: &'static str, reason: &str) -> ScoredHit {
@@ -609,6 +625,77 @@ mod tests {
         assert_eq!(found[1].subject.as_deref(), Some("hi"));
         assert_eq!(found[1].duration_ms, 12);
         assert_eq!(found[1].symbols.len(), 2);
+    }
+
+    /// The index keys of entries that left the ring are removed; those of the entries in
+    /// it (and the marks of the hours they are in) stay, and find them.
+    #[tokio::test]
+    async fn the_history_index_follows_the_ring() {
+        const START: u64 = 1_800_000_000; // an hour's start
+        let clock = Clock::manual(START);
+        let store = Store::memory_with_clock(clock.clone());
+        let counter = Counter::new(store.clone());
+        let config = Config::parse(
+            "[stats]
+history_size = 5
+",
+        )
+        .expect("valid config");
+        let sender = |i: u64| format!("s{i}@d{}.example", i % 2);
+        for i in 0..12u64 {
+            let envelope = Envelope {
+                mail_from: Some(sender(i)),
+                queue_id: Some(format!("Q{i}")),
+                ..Envelope::default()
+            };
+            counter.record(&config, &envelope, &verdict(), Duration::ZERO, None);
+            counter.flush().await;
+            clock.advance(1_200);
+        }
+        let mut keys = BTreeSet::new();
+        store
+            .export(&mut |entry| {
+                if let Entry::Value { key, .. } = entry {
+                    keys.insert(key);
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        // Entries 7 to 11 are the ring; entry 7 is in the hour START + 7200, as is 6.
+        let mut expected: BTreeSet<String> =
+            (7..12).map(|i| format!("history:queue:Q{i}")).collect();
+        for i in 6..12u64 {
+            let at = START + i * 1_200;
+            let hour = at - at % 3_600;
+            expected.insert(format!("history:from:{hour}:{}", sender(i)));
+            expected.insert(format!("history:domain:{hour}:d{}.example", i % 2));
+        }
+        assert_eq!(keys, expected);
+
+        let bounds = history::Bounds {
+            retention: config.stats.history_retention,
+            size: 5,
+        };
+        let search = |queue_id: Option<&str>, from: Option<&str>| {
+            let filter = history::Filter {
+                queue_id: queue_id.map(str::to_owned),
+                from: from.map(str::to_owned),
+            };
+            let store = store.clone();
+            async move {
+                history::recent(&store, 10, &filter, bounds)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|e| e.queue_id.unwrap_or_default())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(search(Some("Q9"), None).await, ["Q9"]);
+        assert!(search(Some("Q3"), None).await.is_empty());
+        assert_eq!(search(None, Some("@d0.example")).await, ["Q10", "Q8"]);
+        assert_eq!(search(None, Some("S7@D1.example")).await, ["Q7"]);
     }
 
     #[tokio::test]

@@ -369,7 +369,8 @@ impl Store {
         dispatch!(self, b => b.export(now, sink).await)
     }
 
-    /// Writes `entries` as they are (replacing entries with the same key), in one batch.
+    /// Writes `entries` as they are (replacing entries with the same key), in one batch. A
+    /// value whose expiry has passed removes the value of its key: a batch can delete.
     pub async fn import(&self, entries: &[Entry]) -> Result<()> {
         let now = self.clock.now();
         dispatch!(self, b => b.import(entries, now).await)

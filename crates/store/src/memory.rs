@@ -386,7 +386,7 @@ impl Backend for MemoryStore {
         entries.into_iter().try_for_each(sink)
     }
 
-    async fn import(&self, entries: &[Entry], _now: Timestamp) -> Result<()> {
+    async fn import(&self, entries: &[Entry], now: Timestamp) -> Result<()> {
         let mut state = self.state();
         for entry in entries {
             match entry.clone() {
@@ -437,6 +437,13 @@ impl Backend for MemoryStore {
                     state
                         .records
                         .insert((stream, at, sequence), (data, expires));
+                }
+                Entry::Value {
+                    key,
+                    expires: Some(expires),
+                    ..
+                } if expires <= now => {
+                    state.values.remove(&key);
                 }
                 Entry::Value {
                     key,

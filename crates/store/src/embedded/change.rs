@@ -305,7 +305,7 @@ pub(super) fn expire_batch(
 }
 
 /// See [`crate::Store::import`]: each entry written as it is, replacing one with its key.
-pub(super) fn import(t: &mut Tables<'_>, entries: &[Entry]) -> Result<()> {
+pub(super) fn import(t: &mut Tables<'_>, entries: &[Entry], now: Timestamp) -> Result<()> {
     for entry in entries {
         match entry {
             Entry::Token { key, spam, ham } => {
@@ -368,6 +368,13 @@ pub(super) fn import(t: &mut Tables<'_>, entries: &[Entry]) -> Result<()> {
                 data,
                 expires,
             } => append_record(t, stream, data, *at, *expires)?,
+            Entry::Value {
+                key,
+                expires: Some(expires),
+                ..
+            } if !is_live(*expires, now) => {
+                delete(t, key, now)?;
+            }
             Entry::Value {
                 key,
                 value,

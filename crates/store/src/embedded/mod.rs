@@ -298,9 +298,9 @@ impl Backend for EmbeddedStore {
             .map_err(|e| StoreError::Unavailable(format!("store export failed: {e}")))?
     }
 
-    async fn import(&self, entries: &[Entry], _now: Timestamp) -> Result<()> {
+    async fn import(&self, entries: &[Entry], now: Timestamp) -> Result<()> {
         let entries = entries.to_vec();
-        self.write(move |t| change::import(t, &entries)).await
+        self.write(move |t| change::import(t, &entries, now)).await
     }
 }
 

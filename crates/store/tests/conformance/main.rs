@@ -37,6 +37,7 @@ macro_rules! conformance {
                 records_expire,
                 records_trimmed_to_the_newest,
                 values_with_and_without_ttl,
+                an_expired_import_deletes,
                 expire_and_summary,
             );
 

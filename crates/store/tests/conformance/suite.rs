@@ -403,6 +403,42 @@ pub(crate) async fn values_with_and_without_ttl(s: Subject) {
     assert_eq!(store.get("k").await.unwrap(), None);
 }
 
+/// An imported value whose expiry has passed deletes its key, so one batch can write some
+/// values and remove others; the summary no longer counts it.
+pub(crate) async fn an_expired_import_deletes(s: Subject) {
+    let store = &s.store;
+    let now = store.clock().now();
+    store.set("old", b"x", None).await.unwrap();
+    store
+        .set("timed", b"y", Some(Duration::from_secs(3_600)))
+        .await
+        .unwrap();
+    store
+        .import(&[
+            Entry::Value {
+                key: "old".to_owned(),
+                value: Vec::new(),
+                expires: Some(now),
+            },
+            Entry::Value {
+                key: "timed".to_owned(),
+                value: Vec::new(),
+                expires: Some(now.saturating_sub(5)),
+            },
+            Entry::Value {
+                key: "new".to_owned(),
+                value: b"z".to_vec(),
+                expires: Some(now + 3_600),
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.get("old").await.unwrap(), None);
+    assert_eq!(store.get("timed").await.unwrap(), None);
+    assert_eq!(store.get("new").await.unwrap(), Some(b"z".to_vec()));
+    assert_eq!(store.summary().await.unwrap().values, 1);
+}
+
 /// `expire` leaves only live entries, and the summary counts what is there.
 pub(crate) async fn expire_and_summary(s: Subject) {
     let store = &s.store;
