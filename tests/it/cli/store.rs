@@ -94,8 +94,9 @@ fn a_bad_line_imports_nothing_and_names_the_line() {
 #[test]
 fn expire_removes_what_has_expired() {
     let kanmon = with_store();
-    // Expired long ago (1970) and far in the future.
-    let input = "{\"kind\":\"value\",\"key\":\"old\",\"value\":\"eA==\",\"expires\":1}\n\
+    // A record that expired long ago (1970) and a value that expires far in the future (an
+    // imported value that has expired deletes its key instead of being written).
+    let input = "{\"kind\":\"record\",\"stream\":\"dmarc\",\"at\":1,\"data\":\"eA==\",\"expires\":1}\n\
                  {\"kind\":\"value\",\"key\":\"new\",\"value\":\"eA==\",\"expires\":4100000000}\n";
     store(&kanmon, &["import", "-"], Some(input.as_bytes())).assert_code(0);
     let expired = store(&kanmon, &["expire"], None);
