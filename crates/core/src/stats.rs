@@ -60,8 +60,8 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 const MAX_PENDING_HISTORY: usize = 20_000;
 
 /// Shortest time between two trims of the history ring: the ring may hold this much mail
-/// more than `history_size` for a while, and a trim, which walks the newest entries to
-/// find the old ones, costs once per interval rather than once per flush.
+/// more than `history_size` for a while, and a trim's round trips are made once per
+/// interval rather than once per flush.
 const TRIM_EVERY_SECS: u64 = 10;
 
 /// Shortest time between two warnings about counts the store did not take.
@@ -219,6 +219,9 @@ struct Inner {
     lost: AtomicU64,
     last_warning: AtomicU64,
     last_trim: AtomicU64,
+    /// History entries not kept because too many waited for a slow store (counted, said
+    /// in the log after the next write).
+    dropped_history: AtomicU64,
     /// The history index keys of the entries in the ring, to remove as they leave it.
     index_log: Mutex<history::IndexLog>,
 }
@@ -313,6 +316,7 @@ impl Counter {
                 lost: AtomicU64::new(0),
                 last_warning: AtomicU64::new(0),
                 last_trim: AtomicU64::new(0),
+                dropped_history: AtomicU64::new(0),
                 index_log: Mutex::default(),
             }),
         }
@@ -369,10 +373,12 @@ impl Counter {
             if let Some(network) = network {
                 pending.networks.add(&network, stats.top_n);
             }
-            if let Some(entries) = entry
-                && pending.history.len() < MAX_PENDING_HISTORY
-            {
-                pending.add_history(entries);
+            if let Some(entries) = entry {
+                if pending.history.len() < MAX_PENDING_HISTORY {
+                    pending.add_history(entries);
+                } else {
+                    self.inner.dropped_history.fetch_add(1, Ordering::Relaxed);
+                }
             }
             previous
         };
@@ -416,6 +422,13 @@ impl Inner {
                 let lost = self.lost.swap(0, Ordering::Relaxed);
                 if lost > 0 {
                     tracing::info!(lost, "store: counting messages again");
+                }
+                let dropped = self.dropped_history.swap(0, Ordering::Relaxed);
+                if dropped > 0 {
+                    tracing::warn!(
+                        dropped,
+                        "store: history entries dropped while the store was slow; their counts are kept and mail is not affected"
+                    );
                 }
             }
             Err(e) => {
@@ -696,6 +709,33 @@ history_size = 5
         assert!(search(Some("Q3"), None).await.is_empty());
         assert_eq!(search(None, Some("@d0.example")).await, ["Q10", "Q8"]);
         assert_eq!(search(None, Some("S7@D1.example")).await, ["Q7"]);
+    }
+
+    /// A store too slow to take the history costs entries past the bound, counted (and
+    /// said in the log at the next write), never memory.
+    #[tokio::test]
+    async fn history_past_the_pending_bound_is_counted_as_dropped() {
+        let store = Store::memory_with_clock(Clock::manual(1_800_000_000));
+        let counter = Counter::new(store.clone());
+        let config = Config::default();
+        for i in 0..10_100 {
+            let envelope = Envelope {
+                mail_from: Some("bulk@example.net".to_owned()),
+                queue_id: Some(format!("Q{i}")),
+                ..Envelope::default()
+            };
+            counter.record(&config, &envelope, &verdict(), Duration::ZERO, None);
+        }
+        // The first message writes its record, queue id and two sender marks, each next one
+        // its record and queue id: 9,999 fill the 20,000 pending entries.
+        assert_eq!(counter.inner.dropped_history.load(Ordering::Relaxed), 101);
+        counter.flush().await;
+        assert_eq!(counter.inner.dropped_history.load(Ordering::Relaxed), 0);
+        let written = store
+            .records(history::STREAM, 0, u64::MAX - 1)
+            .await
+            .unwrap();
+        assert_eq!(written.len(), 9_999);
     }
 
     #[tokio::test]
