@@ -185,8 +185,9 @@ impl HistoryEntry {
 pub struct IndexLog {
     /// The logged entries, oldest first: time and queue-id key.
     entries: VecDeque<(Timestamp, Option<String>)>,
-    /// How many logged entries wrote each queue-id key (a queue id can come back).
-    queue_keys: HashMap<String, usize>,
+    /// How many logged entries wrote each queue-id key (a queue id can come back), by the
+    /// key's hash: a collision only keeps a key longer.
+    queue_keys: HashMap<u64, usize>,
     /// The sender marks by hour.
     marks: BTreeMap<Timestamp, HashSet<String>>,
 }
@@ -204,7 +205,7 @@ impl IndexLog {
                 Entry::Value { key, .. } if key.starts_with(QUEUE_INDEX) => {
                     if let Some((_, slot @ None)) = self.entries.back_mut() {
                         *slot = Some(key.clone());
-                        *self.queue_keys.entry(key.clone()).or_insert(0) += 1;
+                        *self.queue_keys.entry(key_hash(key)).or_insert(0) += 1;
                     }
                 }
                 Entry::Value { key, .. } => {
@@ -221,10 +222,11 @@ impl IndexLog {
             let Some((_, Some(key))) = self.entries.pop_front() else {
                 continue;
             };
-            if let Some(count) = self.queue_keys.get_mut(&key) {
+            let hash = key_hash(&key);
+            if let Some(count) = self.queue_keys.get_mut(&hash) {
                 *count -= 1;
                 if *count == 0 {
-                    self.queue_keys.remove(&key);
+                    self.queue_keys.remove(&hash);
                     gone.push(key);
                 }
             }
@@ -246,6 +248,11 @@ impl IndexLog {
             })
             .collect()
     }
+}
+
+fn key_hash(key: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
 }
 
 /// Which entries a search returns.
