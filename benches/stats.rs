@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kanmon_core::history::{self, Bounds, Filter};
+use kanmon_core::kanmon_auth::dns::HickoryResolver;
 use kanmon_core::stats::{Counter, FLUSH_INTERVAL};
 use kanmon_core::{Config, Engine, Envelope};
 use kanmon_store::{Store, StoreSettings};
@@ -43,6 +44,10 @@ fn nth_envelope(n: usize) -> Envelope {
     }
 }
 
+/// Senders a stream of mail with repeat senders draws from: each is seen again within
+/// the hour, as the regular correspondents and lists of a real server are.
+const REPEAT_SENDERS: usize = 1_000;
+
 /// The next `count` envelopes of the stream (made before a timing starts): every sender
 /// new, the worst case for the history index's per-hour sender marks.
 fn fresh(next: &std::cell::Cell<usize>, count: u64) -> Vec<Envelope> {
@@ -50,6 +55,17 @@ fn fresh(next: &std::cell::Cell<usize>, count: u64) -> Vec<Envelope> {
     let count = usize::try_from(count).unwrap();
     next.set(first + count);
     (first..first + count).map(nth_envelope).collect()
+}
+
+/// As [`fresh`], the senders drawn in turn from [`REPEAT_SENDERS`].
+fn repeating(next: &std::cell::Cell<usize>, count: u64) -> Vec<Envelope> {
+    let first = next.get();
+    let mut envelopes = fresh(next, count);
+    for (i, envelope) in envelopes.iter_mut().enumerate() {
+        let sender = nth_envelope((first + i) % REPEAT_SENDERS).mail_from;
+        envelope.mail_from = sender;
+    }
+    envelopes
 }
 
 /// The newsletter's envelope from `testdata/messages/README.md`.
@@ -195,31 +211,55 @@ fn benches(c: &mut Criterion) {
             spent
         })
     });
-    group.bench_function("record", |b| {
-        b.iter_custom(|iterations| {
-            let envelopes = fresh(&next, iterations);
-            let started = cpu_time();
-            let mut flushed = Instant::now();
-            let _context = runtime.enter();
-            for envelope in &envelopes {
-                counter.record(
-                    &config,
-                    black_box(envelope),
-                    black_box(&verdict),
-                    Duration::from_millis(3),
-                    None,
-                );
-                if flushed.elapsed() >= FLUSH_INTERVAL {
-                    runtime.block_on(counter.flush());
-                    flushed = Instant::now();
+    // Recording with its flushes (the store's share counted), every sender new or from
+    // REPEAT_SENDERS.
+    for (name, stream) in [
+        (
+            "record",
+            fresh as fn(&std::cell::Cell<usize>, u64) -> Vec<Envelope>,
+        ),
+        ("record-repeat-senders", repeating),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iterations| {
+                let envelopes = stream(&next, iterations);
+                let started = cpu_time();
+                let mut flushed = Instant::now();
+                let _context = runtime.enter();
+                for envelope in &envelopes {
+                    counter.record(
+                        &config,
+                        black_box(envelope),
+                        black_box(&verdict),
+                        Duration::from_millis(3),
+                        None,
+                    );
+                    if flushed.elapsed() >= FLUSH_INTERVAL {
+                        runtime.block_on(counter.flush());
+                        flushed = Instant::now();
+                    }
                 }
-            }
-            runtime.block_on(counter.flush());
-            cpu_time() - started
-        })
-    });
+                runtime.block_on(counter.flush());
+                cpu_time() - started
+            })
+        });
+    }
     group.finish();
-    interleaved(&runtime, &plain, &recording, &counter, &next, &newsletter);
+    for (senders, stream) in [
+        (
+            "new senders",
+            fresh as fn(&std::cell::Cell<usize>, u64) -> Vec<Envelope>,
+        ),
+        ("1,000 repeat senders", repeating),
+    ] {
+        interleaved(
+            &runtime,
+            (&plain, &recording, &counter),
+            || stream(&next, SCANS as u64),
+            senders,
+            &newsletter,
+        );
+    }
 
     // The recording variant recorded: counters and history are in the file.
     let now = store.clock().now();
@@ -248,22 +288,24 @@ fn benches(c: &mut Criterion) {
     assert_eq!(entries.len(), 5);
 }
 
-/// Both variants in alternating rounds, so a load that changes during the run (other
-/// builds on the machine) weighs on both alike; prints the median cost per round.
+/// Rounds and scans per round of [`interleaved`].
+const ROUNDS: usize = 20;
+const SCANS: usize = 200;
+
+/// Both variants in alternating rounds over the same envelopes (`round` makes each
+/// round's), so a load that changes during the run (other builds on the machine) weighs
+/// on both alike; prints the median cost per round.
 fn interleaved(
     runtime: &tokio::runtime::Runtime,
-    plain: &Engine<kanmon_core::kanmon_auth::dns::HickoryResolver>,
-    recording: &Engine<kanmon_core::kanmon_auth::dns::HickoryResolver>,
-    counter: &Counter,
-    next: &std::cell::Cell<usize>,
+    (plain, recording, counter): (&Engine<HickoryResolver>, &Engine<HickoryResolver>, &Counter),
+    round: impl Fn() -> Vec<Envelope>,
+    senders: &str,
     message: &[u8],
 ) {
-    const ROUNDS: usize = 20;
-    const SCANS: usize = 200;
     let mut costs = Vec::new();
     let mut flushed = Instant::now();
     for _ in 0..ROUNDS {
-        let envelopes = fresh(next, SCANS as u64);
+        let envelopes = round();
         let started = cpu_time();
         for envelope in &envelopes {
             runtime.block_on(plain.scan_message(black_box(envelope), black_box(message)));
@@ -282,7 +324,7 @@ fn interleaved(
     }
     costs.sort_by(f64::total_cmp);
     println!(
-        "stats/interleaved: recording costs {:+.2} % of scan time (median of {ROUNDS} rounds of {SCANS}; quartiles {:+.2} %, {:+.2} %)",
+        "stats/interleaved ({senders}): recording costs {:+.2} % of scan time (median of {ROUNDS} rounds of {SCANS}; quartiles {:+.2} %, {:+.2} %)",
         100.0 * costs[ROUNDS / 2],
         100.0 * costs[ROUNDS / 4],
         100.0 * costs[3 * ROUNDS / 4]

@@ -193,6 +193,16 @@ pub struct IndexLog {
 }
 
 impl IndexLog {
+    /// Whether the sender mark `key` was written and is still in the store: marks name
+    /// their hour, and those of the current hour are never removed (the ring reaches it).
+    pub fn has_mark(&self, key: &str) -> bool {
+        self.marks
+            .values()
+            .rev()
+            .take(2)
+            .any(|hour| hour.contains(key))
+    }
+
     /// Logs a batch of [`HistoryEntry::store_entries`] just written and returns what
     /// removes the keys of the entries now past the newest `ring` (values expired at `now`,
     /// for [`Store::import`]).

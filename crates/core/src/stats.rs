@@ -254,12 +254,13 @@ struct Batch {
 }
 
 impl Pending {
-    /// The counts to write now; the hour's domain and network tables stay.
-    fn add_history(&mut self, entries: Vec<Entry>) {
+    /// Adds a message's history entries; a sender mark already in this batch, or already
+    /// written this hour (`written`), is not written again.
+    fn add_history(&mut self, entries: Vec<Entry>, written: &history::IndexLog) {
         for entry in entries {
             if let Entry::Value { key, value, .. } = &entry
                 && value.is_empty()
-                && !self.marked.insert(key.clone())
+                && (written.has_mark(key) || !self.marked.insert(key.clone()))
             {
                 continue;
             }
@@ -267,6 +268,7 @@ impl Pending {
         }
     }
 
+    /// The counts to write now; the hour's domain and network tables stay.
     fn take(&mut self) -> Batch {
         self.marked.clear();
         let counts = std::mem::take(&mut self.counts);
@@ -375,7 +377,12 @@ impl Counter {
             }
             if let Some(entries) = entry {
                 if pending.history.len() < MAX_PENDING_HISTORY {
-                    pending.add_history(entries);
+                    let written = self
+                        .inner
+                        .index_log
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner());
+                    pending.add_history(entries, &written);
                 } else {
                     self.inner.dropped_history.fetch_add(1, Ordering::Relaxed);
                 }
