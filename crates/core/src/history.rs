@@ -9,7 +9,8 @@
 //! double, so a search for the latest few reads little and none reads more than the ring.
 //!
 //! Searches use an index of small store values written in the same batch as the entries
-//! (so it works on every backend and expires with them): `history:queue:<id>` holds the
+//! (so it works on every backend), removed as their entries leave the ring ([`IndexLog`])
+//! and otherwise expiring with them: `history:queue:<id>` holds the
 //! time of the newest entry with that queue id, so `--queue-id` reads one second of the
 //! stream; `history:from:<hour>:<address>` and `history:domain:<hour>:<domain>` mark the
 //! hours with mail from a sender, so `--from` reads only those hours, newest first, and
