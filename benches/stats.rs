@@ -173,17 +173,14 @@ fn benches(c: &mut Criterion) {
         b.iter_custom(|iterations| {
             let envelopes = fresh(&next, iterations);
             let started = cpu_time();
-            let _context = runtime.enter();
-            for envelope in &envelopes {
-                counter.record(
-                    &counts_only,
-                    black_box(envelope),
-                    black_box(&verdict),
-                    Duration::from_millis(3),
-                    None,
-                );
-            }
-            runtime.block_on(counter.flush());
+            record_all(
+                &runtime,
+                &counter,
+                &counts_only,
+                &envelopes,
+                &verdict,
+                false,
+            );
             cpu_time() - started
         })
     });
@@ -224,22 +221,7 @@ fn benches(c: &mut Criterion) {
             b.iter_custom(|iterations| {
                 let envelopes = stream(&next, iterations);
                 let started = cpu_time();
-                let mut flushed = Instant::now();
-                let _context = runtime.enter();
-                for envelope in &envelopes {
-                    counter.record(
-                        &config,
-                        black_box(envelope),
-                        black_box(&verdict),
-                        Duration::from_millis(3),
-                        None,
-                    );
-                    if flushed.elapsed() >= FLUSH_INTERVAL {
-                        runtime.block_on(counter.flush());
-                        flushed = Instant::now();
-                    }
-                }
-                runtime.block_on(counter.flush());
+                record_all(&runtime, &counter, &config, &envelopes, &verdict, true);
                 cpu_time() - started
             })
         });
@@ -286,6 +268,34 @@ fn benches(c: &mut Criterion) {
         .block_on(history::recent(&store, 5, &Filter::default(), bounds))
         .unwrap();
     assert_eq!(entries.len(), 5);
+}
+
+/// Records `verdict` for each envelope as the daemon does (flushing every
+/// [`FLUSH_INTERVAL`] when `flushes`), then writes what is left.
+fn record_all(
+    runtime: &tokio::runtime::Runtime,
+    counter: &Counter,
+    config: &Config,
+    envelopes: &[Envelope],
+    verdict: &kanmon_core::Verdict,
+    flushes: bool,
+) {
+    let _context = runtime.enter();
+    let mut flushed = Instant::now();
+    for envelope in envelopes {
+        counter.record(
+            config,
+            black_box(envelope),
+            black_box(verdict),
+            Duration::from_millis(3),
+            None,
+        );
+        if flushes && flushed.elapsed() >= FLUSH_INTERVAL {
+            runtime.block_on(counter.flush());
+            flushed = Instant::now();
+        }
+    }
+    runtime.block_on(counter.flush());
 }
 
 /// Rounds and scans per round of [`interleaved`].

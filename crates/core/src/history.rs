@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
-use kanmon_store::{Entry, Store, StoreError, Timestamp};
+use kanmon_store::{Entry, Record, Store, StoreError, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::Envelope;
@@ -41,6 +41,14 @@ const MAX_INDEXED_QUEUE_ID: usize = 64;
 fn queue_key(queue_id: &str) -> Option<String> {
     (queue_id.len() <= MAX_INDEXED_QUEUE_ID).then(|| format!("{QUEUE_INDEX}{queue_id}"))
 }
+
+/// Whether a history index key is a sender mark (the other kind is a queue id's value).
+pub fn is_sender_mark(key: &str) -> bool {
+    key.starts_with(FROM_INDEX) || key.starts_with(DOMAIN_INDEX)
+}
+
+const FROM_INDEX: &str = "history:from:";
+const DOMAIN_INDEX: &str = "history:domain:";
 
 /// The span of one sender-index mark.
 const INDEX_HOUR: u64 = 3_600;
@@ -65,8 +73,8 @@ impl Sender {
     /// The index key marking mail from this sender in the hour starting at `hour`.
     fn key(&self, hour: Timestamp) -> String {
         match self {
-            Sender::Address(address) => format!("history:from:{hour}:{address}"),
-            Sender::Domain(domain) => format!("history:domain:{hour}:{domain}"),
+            Sender::Address(address) => format!("{FROM_INDEX}{hour}:{address}"),
+            Sender::Domain(domain) => format!("{DOMAIN_INDEX}{hour}:{domain}"),
         }
     }
 }
@@ -141,12 +149,11 @@ impl HistoryEntry {
             internal: verdict.internal,
         }
     }
-}
 
-impl HistoryEntry {
-    /// What the store keeps of this entry until `expires`: the record in [`STREAM`] and,
-    /// when it has a queue id, the index value that finds it (the newest entry with that
-    /// id wins: Postfix's short queue ids can come back after days).
+    /// What the store keeps of this entry until `expires`: the record in [`STREAM`], the
+    /// queue-id index value when it has a queue id (the newest entry with that id wins:
+    /// Postfix's short queue ids can come back after days), and its sender's marks for
+    /// this hour.
     pub fn store_entries(&self, expires: Timestamp) -> Vec<Entry> {
         let mut entries = vec![Entry::Record {
             stream: STREAM.to_owned(),
@@ -213,16 +220,16 @@ impl IndexLog {
                 Entry::Record { stream, at, .. } if stream == STREAM => {
                     self.entries.push_back((*at, None));
                 }
-                Entry::Value { key, .. } if key.starts_with(QUEUE_INDEX) => {
-                    if let Some((_, slot @ None)) = self.entries.back_mut() {
-                        *slot = Some(key.clone());
-                        *self.queue_keys.entry(key_hash(key)).or_insert(0) += 1;
-                    }
-                }
-                Entry::Value { key, .. } => {
+                Entry::Value { key, .. } if is_sender_mark(key) => {
                     if let Some((at, _)) = self.entries.back() {
                         let hour = at - at % INDEX_HOUR;
                         self.marks.entry(hour).or_default().insert(key.clone());
+                    }
+                }
+                Entry::Value { key, .. } => {
+                    if let Some((_, slot @ None)) = self.entries.back_mut() {
+                        *slot = Some(key.clone());
+                        *self.queue_keys.entry(key_hash(key)).or_insert(0) += 1;
                     }
                 }
                 _ => {}
@@ -297,10 +304,9 @@ impl Filter {
     /// be: the sender as serde_json writes it (ASCII case-insensitive). `None` when the
     /// sender would be escaped in JSON, so only decoding can tell.
     fn prefilter(&self) -> Option<regex::bytes::Regex> {
-        let wanted = self.from.as_deref()?;
-        let needle = match wanted.strip_prefix('@') {
-            Some(domain) => format!("@{domain}"),
-            None => wanted.trim_matches(['<', '>']).to_owned(),
+        let needle = match Sender::wanted(self.from.as_deref()?) {
+            Sender::Domain(domain) => format!("@{domain}"),
+            Sender::Address(address) => address,
         };
         if needle
             .chars()
@@ -375,6 +381,21 @@ pub async fn recent(
     Ok(found)
 }
 
+/// The entries of `records` (oldest first) that `filter` keeps, newest first; the
+/// `prefilter` skips without decoding those whose bytes cannot match.
+fn newest_matching<'a>(
+    records: &'a [Record],
+    prefilter: Option<&'a regex::bytes::Regex>,
+    filter: &'a Filter,
+) -> impl Iterator<Item = HistoryEntry> + 'a {
+    records
+        .iter()
+        .rev()
+        .filter(move |record| prefilter.is_none_or(|bytes| bytes.is_match(&record.data)))
+        .filter_map(|record| serde_json::from_slice::<HistoryEntry>(&record.data).ok())
+        .filter(|entry| filter.matches(entry))
+}
+
 /// The entries from `sender`, newest first: the hours the index marks, each read and
 /// filtered until `limit` are found.
 async fn by_sender(
@@ -393,19 +414,8 @@ async fn by_sender(
             let records = store
                 .records(STREAM, hour.max(oldest), hour + INDEX_HOUR - 1)
                 .await?;
-            found.extend(
-                records
-                    .iter()
-                    .rev()
-                    .filter(|record| {
-                        prefilter
-                            .as_ref()
-                            .is_none_or(|bytes| bytes.is_match(&record.data))
-                    })
-                    .filter_map(|record| serde_json::from_slice::<HistoryEntry>(&record.data).ok())
-                    .filter(|entry| filter.matches(entry))
-                    .take(limit - found.len()),
-            );
+            let wanted = limit - found.len();
+            found.extend(newest_matching(&records, prefilter.as_ref(), filter).take(wanted));
         }
         let Some(earlier) = hour.checked_sub(INDEX_HOUR) else {
             break;
@@ -432,11 +442,7 @@ async fn by_queue_id(
         return Ok(Vec::new());
     };
     let records = store.records(STREAM, at, at).await?;
-    Ok(records
-        .iter()
-        .rev()
-        .filter_map(|record| serde_json::from_slice::<HistoryEntry>(&record.data).ok())
-        .filter(|entry| filter.matches(entry))
+    Ok(newest_matching(&records, None, filter)
         .take(limit)
         .collect())
 }

@@ -234,8 +234,8 @@ struct Pending {
     senders: Top,
     networks: Top,
     history: Vec<Entry>,
-    /// The sender marks of the history index in `history` (empty values: an hour is
-    /// marked once a batch; a queue id's value names a time and is always written).
+    /// The sender marks of the history index in `history` (an hour is marked once; a
+    /// queue id's value names a time and is always written).
     marked: HashSet<String>,
     /// From the configuration of the latest message.
     retention: Duration,
@@ -258,8 +258,8 @@ impl Pending {
     /// written this hour (`written`), is not written again.
     fn add_history(&mut self, entries: Vec<Entry>, written: &history::IndexLog) {
         for entry in entries {
-            if let Entry::Value { key, value, .. } = &entry
-                && value.is_empty()
+            if let Entry::Value { key, .. } = &entry
+                && history::is_sender_mark(key)
                 && (written.has_mark(key) || !self.marked.insert(key.clone()))
             {
                 continue;

@@ -69,19 +69,20 @@ pub(crate) struct Guarded {
 }
 
 impl Guarded {
-    /// Bytes moved: the connection is alive for another `idle`.
-    fn progressed(&mut self) {
-        let next = Instant::now() + self.idle;
-        self.deadline.as_mut().reset(next);
-    }
-
-    /// Nothing moved: whether the idle time is over (registering a wake-up for when it is).
-    fn timed_out(&mut self, cx: &mut Context<'_>) -> bool {
-        self.deadline.as_mut().poll(cx).is_ready()
-    }
-
-    fn idle_error() -> io::Error {
-        io::Error::new(io::ErrorKind::TimedOut, "connection idle too long")
+    /// `poll` of the stream, watched: bytes moved keep the connection alive for another
+    /// `idle`; nothing moved after `idle` is an error (a wake-up is registered for then).
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match poll {
+            Poll::Ready(result) => {
+                let next = Instant::now() + self.idle;
+                self.deadline.as_mut().reset(next);
+                Poll::Ready(result)
+            }
+            Poll::Pending if self.deadline.as_mut().poll(cx).is_ready() => Poll::Ready(Err(
+                io::Error::new(io::ErrorKind::TimedOut, "connection idle too long"),
+            )),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -92,14 +93,8 @@ impl AsyncRead for Guarded {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_read(cx, buf) {
-            Poll::Ready(result) => {
-                this.progressed();
-                Poll::Ready(result)
-            }
-            Poll::Pending if this.timed_out(cx) => Poll::Ready(Err(Guarded::idle_error())),
-            Poll::Pending => Poll::Pending,
-        }
+        let poll = Pin::new(&mut this.stream).poll_read(cx, buf);
+        this.watch(cx, poll)
     }
 }
 
@@ -110,22 +105,14 @@ impl AsyncWrite for Guarded {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_write(cx, buf) {
-            Poll::Ready(result) => {
-                this.progressed();
-                Poll::Ready(result)
-            }
-            Poll::Pending if this.timed_out(cx) => Poll::Ready(Err(Guarded::idle_error())),
-            Poll::Pending => Poll::Pending,
-        }
+        let poll = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.watch(cx, poll)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.stream).poll_flush(cx) {
-            Poll::Pending if this.timed_out(cx) => Poll::Ready(Err(Guarded::idle_error())),
-            other => other,
-        }
+        let poll = Pin::new(&mut this.stream).poll_flush(cx);
+        this.watch(cx, poll)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
