@@ -54,8 +54,8 @@ pub const RETENTION: Duration = Duration::from_secs(92 * 86_400);
 /// fed by several MX hosts, and one store write where there were hundreds of messages.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Store entries of the history (a record and its queue-id index value per message)
-/// waiting for a flush, at most: a store that is slow for a long while costs entries past
+/// Store entries of the history (per message a record, its queue-id index value and
+/// the sender's marks when new this hour) waiting for a flush, at most: a store that is slow for a long while costs entries past
 /// this, not memory.
 const MAX_PENDING_HISTORY: usize = 20_000;
 
@@ -439,13 +439,6 @@ impl Inner {
                 }
             }
             Err(e) => {
-                if !batch.history.is_empty() {
-                    self.pending
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .marked
-                        .clear();
-                }
                 let messages = batch.messages.max(0).unsigned_abs();
                 self.lost_some(messages, &e);
             }
