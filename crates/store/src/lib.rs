@@ -334,6 +334,13 @@ impl Store {
         dispatch!(self, b => b.trim_records(stream, keep).await)
     }
 
+    /// Removes `stream`'s records older than `before` (their `at` < `before`), oldest first,
+    /// at most [`TRIM_RECORDS_MAX`] per call; how many went. A ring kept by age rather than
+    /// by count: a record at `before` itself stays.
+    pub async fn trim_records_before(&self, stream: &str, before: Timestamp) -> Result<u64> {
+        dispatch!(self, b => b.trim_records_before(stream, before).await)
+    }
+
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let now = self.clock.now();
         dispatch!(self, b => b.get(key, now).await)
@@ -377,8 +384,8 @@ impl Store {
     }
 }
 
-/// Most records one [`Store::trim_records`] call removes: a call stays short; a caller
-/// that trims regularly keeps up anyway.
+/// Most records one [`Store::trim_records`] (or [`Store::trim_records_before`]) call
+/// removes: a call stays short; a caller that trims regularly keeps up anyway.
 pub const TRIM_RECORDS_MAX: u64 = 10_000;
 
 /// `now + ttl` in whole seconds, rounded up so a TTL never ends early, saturating.

@@ -261,6 +261,20 @@ impl Backend for MemoryStore {
         Ok(extra)
     }
 
+    async fn trim_records_before(&self, stream: &str, before: Timestamp) -> Result<u64> {
+        let mut state = self.state();
+        let old: Vec<(String, Timestamp, u64)> = state
+            .records
+            .range((stream.to_owned(), 0, 0)..(stream.to_owned(), before, 0))
+            .take(usize::try_from(crate::TRIM_RECORDS_MAX).unwrap_or(usize::MAX))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in &old {
+            state.records.remove(key);
+        }
+        Ok(old.len() as u64)
+    }
+
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<Vec<u8>>> {
         Ok(self
             .state()

@@ -193,13 +193,34 @@ pub(super) fn trim_records(t: &mut Tables<'_>, stream: &str, keep: u64) -> Resul
     if excess == 0 {
         return Ok(0);
     }
+    remove_oldest(t, stream, u64::MAX, excess)
+}
+
+/// See [`crate::Store::trim_records_before`]: the stream's records stamped before `before`,
+/// at most [`crate::TRIM_RECORDS_MAX`], read from the front of the stream like
+/// [`trim_records`].
+pub(super) fn trim_records_before(
+    t: &mut Tables<'_>,
+    stream: &str,
+    before: Timestamp,
+) -> Result<u64> {
+    match before.checked_sub(1) {
+        Some(last) => remove_oldest(t, stream, last, u64::MAX),
+        None => Ok(0),
+    }
+}
+
+/// Removes up to `limit` (and at most [`crate::TRIM_RECORDS_MAX`]) of `stream`'s oldest
+/// records stamped at or before `last`, with their expiry index entries, keeping the
+/// stream's count in `meta` in step; how many went.
+fn remove_oldest(t: &mut Tables<'_>, stream: &str, last: Timestamp, limit: u64) -> Result<u64> {
     let old: Vec<(Timestamp, u64, Timestamp)> = {
         let mut old = Vec::new();
         let range = t
             .records
-            .range((stream, 0u64, 0u64)..=(stream, u64::MAX, u64::MAX))
+            .range((stream, 0u64, 0u64)..=(stream, last, u64::MAX))
             .db()?;
-        let take = usize::try_from(excess.min(crate::TRIM_RECORDS_MAX)).unwrap_or(usize::MAX);
+        let take = usize::try_from(limit.min(crate::TRIM_RECORDS_MAX)).unwrap_or(usize::MAX);
         for entry in range.take(take) {
             let (key, value) = entry.db()?;
             let (_, at, sequence) = key.value();
@@ -218,7 +239,9 @@ pub(super) fn trim_records(t: &mut Tables<'_>, stream: &str, keep: u64) -> Resul
         )?;
         removed += 1;
     }
-    add_record_count(t, stream, 0, removed)?;
+    if removed > 0 {
+        add_record_count(t, stream, 0, removed)?;
+    }
     Ok(removed)
 }
 

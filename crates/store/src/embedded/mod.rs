@@ -232,6 +232,12 @@ impl Backend for EmbeddedStore {
             .await
     }
 
+    async fn trim_records_before(&self, stream: &str, before: Timestamp) -> Result<u64> {
+        let stream = stream.to_owned();
+        self.write(move |t| change::trim_records_before(t, &stream, before))
+            .await
+    }
+
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<Vec<u8>>> {
         let key = key.to_owned();
         self.read(move |txn| read::get(txn, &key, now)).await

@@ -259,3 +259,84 @@ async fn ring_trims_follow_the_stream_counts() {
     assert_eq!(store.trim_records("other", 0).await.unwrap(), 1);
     assert_eq!(store.trim_records("other", 0).await.unwrap(), 0);
 }
+
+/// A trim by time removes at most [`crate::TRIM_RECORDS_MAX`] a call, oldest first, with
+/// their expiry index entries, and keeps the stream's count true: a trim by count
+/// afterwards, and the reopened file (which trusts its counts), agree with what is left.
+#[tokio::test]
+async fn trims_by_time_are_bounded_and_keep_the_stream_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kanmon.redb");
+    let store = EmbeddedStore::open(&path, TIMEOUT).await.unwrap();
+    let now = 1_000;
+    let expires = now + 3_600;
+    let total = crate::TRIM_RECORDS_MAX + 10;
+    // Two records a second, so `before` falls between records of one second and the next.
+    let entries: Vec<Entry> = (0..total)
+        .map(|i| Entry::Record {
+            stream: "h".to_owned(),
+            at: now + i / 2,
+            data: i.to_string().into_bytes(),
+            expires,
+        })
+        .chain([Entry::Record {
+            stream: "other".to_owned(),
+            at: now,
+            data: b"o".to_vec(),
+            expires,
+        }])
+        .collect();
+    store.import(&entries, now).await.unwrap();
+    let before = now + crate::TRIM_RECORDS_MAX / 2 + 3;
+    let older = (0..total).filter(|i| now + i / 2 < before).count() as u64;
+    assert_eq!(older, crate::TRIM_RECORDS_MAX + 6);
+
+    assert_eq!(
+        store.trim_records_before("h", before).await.unwrap(),
+        crate::TRIM_RECORDS_MAX
+    );
+    let left = |records: Vec<Record>| -> Vec<u64> {
+        records
+            .into_iter()
+            .map(|r| String::from_utf8(r.data).unwrap().parse().unwrap())
+            .collect()
+    };
+    let all = left(store.records("h", 0, u64::MAX, now).await.unwrap());
+    assert_eq!(all, (crate::TRIM_RECORDS_MAX..total).collect::<Vec<_>>());
+    // The count says 10 are left: keeping 9 removes the oldest one.
+    assert_eq!(store.trim_records("h", 9).await.unwrap(), 1);
+    assert_eq!(store.trim_records_before("h", before).await.unwrap(), 5);
+    assert_eq!(store.trim_records_before("h", before).await.unwrap(), 0);
+    let kept = left(store.records("h", 0, u64::MAX, now).await.unwrap());
+    assert_eq!(kept, (older..total).collect::<Vec<_>>(), "from `before` on");
+    assert_eq!(store.summary(now).await.unwrap().records, 5);
+    drop(store);
+
+    // The file holds the true count, and no index entry of a removed record.
+    {
+        use redb::{ReadableDatabase, ReadableTableMetadata};
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_read().unwrap();
+        let meta = txn.open_table(schema::META).unwrap();
+        let count = meta.get(schema::record_count_key("h").as_str()).unwrap();
+        assert_eq!(count.map(|v| v.value()), Some(4));
+        let expiry = txn.open_table(schema::EXPIRY).unwrap();
+        assert_eq!(expiry.len().unwrap(), 5, "four of h and one of other");
+    }
+    let store = EmbeddedStore::open(&path, TIMEOUT).await.unwrap();
+    assert_eq!(store.trim_records("h", 1).await.unwrap(), 3);
+    assert_eq!(
+        left(store.records("h", 0, u64::MAX, now).await.unwrap()),
+        [total - 1]
+    );
+    assert_eq!(store.trim_records_before("other", now).await.unwrap(), 0);
+    assert_eq!(
+        store.trim_records_before("none", u64::MAX).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.expire(expires).await.unwrap(),
+        2,
+        "the last of h and other"
+    );
+}

@@ -59,6 +59,7 @@ struct Scripts {
     stats_add: Script,
     append_record: Script,
     trim_records: Script,
+    trim_records_before: Script,
 }
 
 impl RedisStore {
@@ -85,6 +86,7 @@ impl RedisStore {
                     stats_add: Script::new(include_str!("lua/stats_add.lua")),
                     append_record: Script::new(include_str!("lua/append_record.lua")),
                     trim_records: Script::new(include_str!("lua/trim_records.lua")),
+                    trim_records_before: Script::new(include_str!("lua/trim_records_before.lua")),
                 },
                 timeout: settings.timeout,
                 location,
@@ -193,6 +195,10 @@ impl Backend for RedisStore {
 
     async fn trim_records(&self, stream: &str, keep: u64) -> Result<u64> {
         self.trim_to(stream, keep).await
+    }
+
+    async fn trim_records_before(&self, stream: &str, before: Timestamp) -> Result<u64> {
+        self.trim_before(stream, before).await
     }
 
     async fn get(&self, key: &str, _now: Timestamp) -> Result<Option<Vec<u8>>> {

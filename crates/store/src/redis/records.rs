@@ -126,6 +126,20 @@ impl RedisStore {
         self.bounded(invocation.invoke_async(&mut conn)).await
     }
 
+    /// See [`crate::Store::trim_records_before`] (`trim_records_before.lua`).
+    pub(super) async fn trim_before(&self, stream: &str, before: Timestamp) -> Result<u64> {
+        let keys = self.keys();
+        let mut invocation = self.scripts().trim_records_before.prepare_invoke();
+        invocation
+            .key(keys.records(stream))
+            .key(keys.records_by_expiry(stream))
+            .arg(before)
+            .arg(format!("{before:016x}"))
+            .arg(crate::TRIM_RECORDS_MAX);
+        let mut conn = self.conn();
+        self.bounded(invocation.invoke_async(&mut conn)).await
+    }
+
     /// Removes `stream`'s expired records, all of them; how many went.
     pub(super) async fn trim_stream(&self, stream: &str, now: Timestamp) -> Result<u64> {
         let mut trimmed = 0;

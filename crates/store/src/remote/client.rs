@@ -282,6 +282,17 @@ impl Backend for RemoteStore {
         }
     }
 
+    async fn trim_records_before(&self, stream: &str, before: Timestamp) -> Result<u64> {
+        let request = Request::TrimRecordsBefore {
+            stream: stream.to_owned(),
+            before,
+        };
+        match self.call(request).await? {
+            Reply::Count { value } => Ok(value),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     async fn get(&self, key: &str, _: Timestamp) -> Result<Option<Vec<u8>>> {
         match self
             .call(Request::Get {

@@ -66,6 +66,10 @@ pub(crate) enum Request {
         stream: String,
         keep: u64,
     },
+    TrimRecordsBefore {
+        stream: String,
+        before: Timestamp,
+    },
     Get {
         key: String,
     },

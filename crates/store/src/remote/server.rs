@@ -135,6 +135,13 @@ async fn answer(store: &Store, request: Request, stream: &mut UnixStream) -> std
             .trim_records(&name, usize::try_from(keep).unwrap_or(usize::MAX))
             .await
             .map(|value| Reply::Count { value }),
+        Request::TrimRecordsBefore {
+            stream: name,
+            before,
+        } => store
+            .trim_records_before(&name, before)
+            .await
+            .map(|value| Reply::Count { value }),
         Request::Get { key } => store.get(&key).await.map(|value| Reply::Value { value }),
         Request::Set { key, value, ttl_ms } => store
             .set(&key, &value, ttl_ms.map(Duration::from_millis))

@@ -384,6 +384,124 @@ pub(crate) async fn records_trimmed_to_the_newest(s: Subject) {
     assert_eq!(store.trim_records("none", 0).await.unwrap(), 0);
 }
 
+/// `(at, data)` of each of `stream`'s records.
+async fn stamped(store: &Store, stream: &str) -> Vec<(u64, Vec<u8>)> {
+    store
+        .records(stream, 0, u64::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.at, r.data))
+        .collect()
+}
+
+pub(crate) async fn records_trimmed_before_a_time(s: Subject) {
+    let store = &s.store;
+    let ttl = Duration::from_secs(3600);
+    store.append_record("ring", b"a", ttl).await.unwrap();
+    store.append_record("other", b"o", ttl).await.unwrap();
+    s.clock.advance(1);
+    store.append_record("ring", b"b", ttl).await.unwrap();
+    store.append_record("ring", b"c", ttl).await.unwrap();
+    s.clock.advance(1);
+    store.append_record("ring", b"d", ttl).await.unwrap();
+    s.clock.advance(1);
+    store.append_record("ring", b"e", ttl).await.unwrap();
+    assert_eq!(store.trim_records_before("ring", START).await.unwrap(), 0);
+    assert_eq!(
+        store.trim_records_before("ring", START + 1).await.unwrap(),
+        1
+    );
+    // Both records of one second go together; the one at `before` itself stays.
+    assert_eq!(
+        store.trim_records_before("ring", START + 2).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        stamped(store, "ring").await,
+        [(START + 2, b"d".to_vec()), (START + 3, b"e".to_vec())]
+    );
+    assert_eq!(
+        store.trim_records_before("ring", START + 2).await.unwrap(),
+        0
+    );
+    assert_eq!(stamped(store, "other").await, [(START, b"o".to_vec())]);
+    assert_eq!(store.summary().await.unwrap().records, 3);
+    assert_eq!(
+        store.trim_records_before("none", u64::MAX).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.trim_records_before("ring", u64::MAX).await.unwrap(),
+        2
+    );
+    assert_eq!(stamped(store, "ring").await, []);
+    // Trimmed records are gone from the expiry bookkeeping too.
+    assert_eq!(store.summary().await.unwrap().records, 1);
+    assert_eq!(
+        store.trim_records_before("ring", u64::MAX).await.unwrap(),
+        0
+    );
+}
+
+/// Far past 2^53 seconds neighbouring times share a double (Redis's scores), yet `before`
+/// still splits them exactly.
+pub(crate) async fn records_trimmed_before_a_far_time(s: Subject) {
+    let store = &s.store;
+    let far = 1u64 << 60;
+    let entries: Vec<Entry> = (0..4u8)
+        .map(|i| Entry::Record {
+            stream: "ring".to_owned(),
+            at: far + u64::from(i),
+            data: vec![i],
+            expires: START + 3600,
+        })
+        .collect();
+    store.import(&entries).await.unwrap();
+    assert_eq!(store.trim_records_before("ring", far).await.unwrap(), 0);
+    assert_eq!(store.trim_records_before("ring", far + 2).await.unwrap(), 2);
+    assert_eq!(
+        stamped(store, "ring").await,
+        [(far + 2, vec![2]), (far + 3, vec![3])]
+    );
+}
+
+/// One call removes at most `TRIM_RECORDS_MAX`, the oldest; the next call goes on.
+pub(crate) async fn records_trimmed_before_in_bounded_calls(s: Subject) {
+    let store = &s.store;
+    let max = kanmon_store::TRIM_RECORDS_MAX;
+    let old = max + 4;
+    // Two records a second: `old` of them before START, then two at START.
+    let entries: Vec<Entry> = (0..old + 2)
+        .map(|i| Entry::Record {
+            stream: "ring".to_owned(),
+            at: START - old / 2 + i / 2,
+            data: i.to_be_bytes().to_vec(),
+            expires: START + 3600,
+        })
+        .collect();
+    let before_start = entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Record { at, .. } if *at < START))
+        .count();
+    assert_eq!(u64::try_from(before_start).unwrap(), old);
+    store.import(&entries).await.unwrap();
+    assert_eq!(store.trim_records_before("ring", START).await.unwrap(), max);
+    let left: Vec<Vec<u8>> = store
+        .records("ring", 0, u64::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.data)
+        .collect();
+    let newest: Vec<Vec<u8>> = (max..old + 2).map(|i| i.to_be_bytes().to_vec()).collect();
+    assert_eq!(left, newest, "the oldest went first");
+    assert_eq!(store.trim_records_before("ring", START).await.unwrap(), 4);
+    assert_eq!(store.trim_records_before("ring", START).await.unwrap(), 0);
+    assert_eq!(store.records("ring", 0, u64::MAX).await.unwrap().len(), 2);
+    assert_eq!(store.summary().await.unwrap().records, 2);
+}
+
 pub(crate) async fn values_with_and_without_ttl(s: Subject) {
     let store = &s.store;
     assert_eq!(store.get("k").await.unwrap(), None);
