@@ -259,11 +259,9 @@ fn benches(c: &mut Criterion) {
     };
     // The microbenchmarks record far faster than mail comes: trim the ring as the next
     // flushes would before reading it.
-    while runtime
-        .block_on(store.trim_records(history::STREAM, bounds.size))
-        .unwrap()
-        >= kanmon_store::TRIM_RECORDS_MAX
-    {}
+    runtime
+        .block_on(history::trim(&store, bounds.size))
+        .unwrap();
     let entries = runtime
         .block_on(history::recent(&store, 5, &Filter::default(), bounds))
         .unwrap();

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kanmon_core::history::{HistoryEntry, HistorySymbol};
+use kanmon_core::history::{self, Chunk, HistoryEntry, HistorySymbol};
 use kanmon_core::{Action, Config, Engine};
 use kanmon_store::{Clock, Entry, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -89,12 +89,26 @@ fn main() {
             .await
             .unwrap();
         let started = Instant::now();
-        for batch in 0..ENTRIES / 10_000 {
-            let records: Vec<Entry> = (batch * 10_000..(batch + 1) * 10_000)
-                .flat_map(|n| entry(n).store_entries(NOW + 8 * 86_400))
-                .collect();
-            store.import(&records).await.unwrap();
+        // As the daemon writes them: a chunk per two-second flush, about three entries each.
+        let mut records: Vec<Entry> = Vec::new();
+        let mut flush: Vec<HistoryEntry> = Vec::new();
+        for n in 0..ENTRIES {
+            let next = entry(n);
+            if flush
+                .first()
+                .is_some_and(|first| first.time / 2 != next.time / 2)
+            {
+                records.extend(Chunk::of(&flush).store_entries(Duration::from_secs(8 * 86_400)));
+                flush.clear();
+            }
+            flush.push(next);
+            if records.len() >= 20_000 {
+                store.import(&records).await.unwrap();
+                records.clear();
+            }
         }
+        records.extend(Chunk::of(&flush).store_entries(Duration::from_secs(8 * 86_400)));
+        store.import(&records).await.unwrap();
         let file = std::fs::metadata(dir.path().join("kanmon.redb"))
             .unwrap()
             .len();
@@ -106,10 +120,7 @@ fn main() {
 
         // What the Counter's periodic trim of the ring costs once the ring is full.
         let started = Instant::now();
-        let removed = store
-            .trim_records(kanmon_core::history::STREAM, ENTRIES as usize)
-            .await
-            .unwrap();
+        let removed = history::trim(&store, ENTRIES as usize).await.unwrap();
         println!(
             "trim of the full ring (keep {ENTRIES}, {removed} removed): {:.1} ms",
             started.elapsed().as_secs_f64() * 1e3

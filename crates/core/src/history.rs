@@ -3,79 +3,270 @@
 //! on any MX host sharing the store.
 //!
 //! Entries are written by the [`crate::stats::Counter`], batched with the counters (never
-//! while a message waits). The stream is a ring: each write trims it to the newest
-//! `[stats] history_size` entries (`Store::trim_records`), and an entry also expires after
+//! while a message waits): one store record per write, a [`Chunk`] of JSON lines, so
+//! recording costs the store one insert per flush rather than per message. Beside each
+//! chunk, at the same time, a record of the `history_index` stream holds three 32-bit
+//! hashes per entry (queue id, sender address, sender domain, ASCII lowercase): a search
+//! reads that small stream and decodes only the chunks of the seconds whose hashes match
+//! (a hash that matches by chance costs a decode, never a wrong answer).
+//!
+//! The stream is a ring: [`trim`] removes the chunks older than the newest
+//! `[stats] history_size` entries, and an entry also expires after
 //! `[stats] history_retention_days`. Searches read backwards from now in windows that
 //! double, so a search for the latest few reads little and none reads more than the ring.
-//!
-//! Searches use an index of small store values written in the same batch as the entries
-//! (so it works on every backend), removed as their entries leave the ring ([`IndexLog`])
-//! and otherwise expiring with them: `history:queue:<id>` holds the
-//! time of the newest entry with that queue id, so `--queue-id` reads one second of the
-//! stream; `history:from:<hour>:<address>` and `history:domain:<hour>:<domain>` mark the
-//! hours with mail from a sender, so `--from` reads only those hours, newest first, and
-//! skips without decoding every entry whose bytes cannot hold the sender.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
-use kanmon_store::{Entry, Record, Store, StoreError, Timestamp};
+use kanmon_store::{Entry, Record, Store, StoreError, TRIM_RECORDS_MAX, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::Envelope;
 use crate::verdict::{Action, Verdict};
 
-/// The store stream the entries are appended to.
+/// The store stream of the entries: per record, a chunk's JSON lines, oldest first.
 pub const STREAM: &str = "history";
+
+/// The store stream of the search keys: per chunk, a record at the same time.
+pub const INDEX_STREAM: &str = "history_index";
 
 /// The first window a search reads back from now; each next one is twice as long.
 const FIRST_WINDOW_SECS: u64 = 3_600;
 
-/// The prefix of the queue-id index's keys.
-pub const QUEUE_INDEX: &str = "history:queue:";
+/// The bytes of one entry's search keys in [`INDEX_STREAM`].
+const KEYS_LEN: usize = 12;
 
-/// Longer queue ids (not an MTA's) are not indexed; a search for one reads the ring.
-const MAX_INDEXED_QUEUE_ID: usize = 64;
-
-fn queue_key(queue_id: &str) -> Option<String> {
-    (queue_id.len() <= MAX_INDEXED_QUEUE_ID).then(|| format!("{QUEUE_INDEX}{queue_id}"))
+/// What an index record holds per entry: hashes of the queue id, the sender address and
+/// the sender's domain (0 when there is none), so a search needs no decoding to skip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SearchKeys {
+    queue_id: u32,
+    address: u32,
+    domain: u32,
 }
 
-/// Whether a history index key is a sender mark (the other kind is a queue id's value).
-pub fn is_sender_mark(key: &str) -> bool {
-    key.starts_with(FROM_INDEX) || key.starts_with(DOMAIN_INDEX)
-}
-
-const FROM_INDEX: &str = "history:from:";
-const DOMAIN_INDEX: &str = "history:domain:";
-
-/// The span of one sender-index mark.
-const INDEX_HOUR: u64 = 3_600;
-
-/// A sender as the index knows it: the address or, for `@domain`, the domain, in ASCII
-/// lowercase (the search is ASCII case-insensitive); `<>` is the empty address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Sender {
-    Address(String),
-    Domain(String),
-}
-
-impl Sender {
-    /// What a `--from` search asks for.
-    fn wanted(from: &str) -> Sender {
-        match from.strip_prefix('@') {
-            Some(domain) => Sender::Domain(domain.to_ascii_lowercase()),
-            None => Sender::Address(from.trim_matches(['<', '>']).to_ascii_lowercase()),
+impl SearchKeys {
+    fn of(queue_id: Option<&str>, mail_from: Option<&str>) -> SearchKeys {
+        let address = mail_from.unwrap_or("");
+        SearchKeys {
+            queue_id: queue_id.map_or(0, |id| key_hash(id.as_bytes())),
+            address: lowercase_hash(address),
+            domain: address
+                .rsplit_once('@')
+                .map_or(0, |(_, domain)| lowercase_hash(domain)),
         }
     }
 
-    /// The index key marking mail from this sender in the hour starting at `hour`.
-    fn key(&self, hour: Timestamp) -> String {
-        match self {
-            Sender::Address(address) => format!("{FROM_INDEX}{hour}:{address}"),
-            Sender::Domain(domain) => format!("{DOMAIN_INDEX}{hour}:{domain}"),
+    fn to_bytes(self) -> [u8; KEYS_LEN] {
+        let mut bytes = [0; KEYS_LEN];
+        bytes[..4].copy_from_slice(&self.queue_id.to_le_bytes());
+        bytes[4..8].copy_from_slice(&self.address.to_le_bytes());
+        bytes[8..].copy_from_slice(&self.domain.to_le_bytes());
+        bytes
+    }
+
+    fn from_bytes(bytes: &[u8]) -> SearchKeys {
+        let word = |at: usize| {
+            u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+        };
+        SearchKeys {
+            queue_id: word(0),
+            address: word(4),
+            domain: word(8),
         }
+    }
+}
+
+/// FNV-1a: fixed for ever (the hashes are stored), and quick on short strings.
+fn key_hash(bytes: &[u8]) -> u32 {
+    fold_hash(bytes.iter().copied())
+}
+
+/// [`key_hash`] of the ASCII lowercase of `text`, without making it.
+fn lowercase_hash(text: &str) -> u32 {
+    fold_hash(text.bytes().map(|b| b.to_ascii_lowercase()))
+}
+
+fn fold_hash(bytes: impl Iterator<Item = u8>) -> u32 {
+    bytes.fold(0x811c_9dc5, |hash: u32, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// What a search asks of an entry's keys: each `Some` must be equal.
+#[derive(Debug, Clone, Copy, Default)]
+struct WantedKeys {
+    queue_id: Option<u32>,
+    address: Option<u32>,
+    domain: Option<u32>,
+}
+
+impl WantedKeys {
+    /// `None` when the filter takes every entry.
+    fn of(filter: &Filter) -> Option<WantedKeys> {
+        let mut wanted = WantedKeys {
+            queue_id: filter.queue_id.as_deref().map(|id| key_hash(id.as_bytes())),
+            ..WantedKeys::default()
+        };
+        match filter
+            .from
+            .as_deref()
+            .map(|from| from.strip_prefix('@').ok_or(from))
+        {
+            Some(Ok(domain)) => wanted.domain = Some(lowercase_hash(domain)),
+            Some(Err(address)) => {
+                wanted.address = Some(lowercase_hash(address.trim_matches(['<', '>'])));
+            }
+            None => {}
+        }
+        (filter.queue_id.is_some() || filter.from.is_some()).then_some(wanted)
+    }
+
+    fn admit(&self, keys: SearchKeys) -> bool {
+        self.queue_id.is_none_or(|k| k == keys.queue_id)
+            && self.address.is_none_or(|k| k == keys.address)
+            && self.domain.is_none_or(|k| k == keys.domain)
+    }
+
+    /// Whether an index record names an entry these keys admit.
+    fn admit_any(&self, index: &[u8]) -> bool {
+        index
+            .chunks_exact(KEYS_LEN)
+            .any(|keys| self.admit(SearchKeys::from_bytes(keys)))
+    }
+}
+
+/// The entries of one write: the JSON lines of a [`STREAM`] record and their keys for
+/// [`INDEX_STREAM`], made as the messages come so a flush only hands the bytes over.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    lines: Vec<u8>,
+    keys: Vec<u8>,
+    len: usize,
+    newest: Timestamp,
+}
+
+impl Chunk {
+    /// A chunk of `entries`, oldest first.
+    pub fn of<'a>(entries: impl IntoIterator<Item = &'a HistoryEntry>) -> Chunk {
+        let mut chunk = Chunk::default();
+        entries.into_iter().for_each(|entry| chunk.push(entry));
+        chunk
+    }
+
+    /// Adds `entry` as the newest.
+    pub fn push(&mut self, entry: &HistoryEntry) {
+        let keys = SearchKeys::of(entry.queue_id.as_deref(), entry.mail_from.as_deref());
+        self.push_json(entry, entry.time, keys);
+    }
+
+    /// Adds the entry of a message decided at `time` as the newest: what
+    /// [`HistoryEntry::new`] would make, written from the envelope and verdict themselves.
+    pub fn push_message(
+        &mut self,
+        time: Timestamp,
+        (envelope, verdict): (&Envelope, &Verdict),
+        elapsed: Duration,
+        subject: Option<&str>,
+    ) {
+        let entry = BorrowedEntry::new(time, envelope, verdict, elapsed, subject);
+        let keys = SearchKeys::of(entry.queue_id, entry.mail_from);
+        self.push_json(&entry, time, keys);
+    }
+
+    fn push_json(&mut self, entry: &impl Serialize, time: Timestamp, keys: SearchKeys) {
+        let start = self.lines.len();
+        if serde_json::to_writer(&mut self.lines, entry).is_err() {
+            // Only a serializer bug could get here; the message's counts still count.
+            self.lines.truncate(start);
+            return;
+        }
+        self.lines.push(b'\n');
+        self.keys.extend_from_slice(&keys.to_bytes());
+        self.len += 1;
+        self.newest = self.newest.max(time);
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// What the store keeps of the chunk: its record and its index record, stamped with the
+    /// newest entry's time and gone `retention` after it.
+    pub fn store_entries(self, retention: Duration) -> [Entry; 2] {
+        let expires = self.newest.saturating_add(retention.as_secs());
+        [
+            Entry::Record {
+                stream: STREAM.to_owned(),
+                at: self.newest,
+                data: self.lines,
+                expires,
+            },
+            Entry::Record {
+                stream: INDEX_STREAM.to_owned(),
+                at: self.newest,
+                data: self.keys,
+                expires,
+            },
+        ]
+    }
+}
+
+/// The lines of a [`STREAM`] record, newest first (a record written before chunks holds
+/// one entry and no newline).
+fn lines_newest_first(record: &Record) -> impl Iterator<Item = &[u8]> {
+    record
+        .data
+        .rsplit(|byte| *byte == b'\n')
+        .filter(|line| !line.is_empty())
+}
+
+/// Removes from the ring the chunks older than its newest `size` entries (and their
+/// index records); how many records went. The cut is found in the index, newest first, so
+/// a trim reads about one ring's worth of index, whichever process wrote it: a
+/// `kanmon filter` that records one message keeps the ring as the daemon does.
+pub async fn trim(store: &Store, size: usize) -> Result<u64, StoreError> {
+    let Some(cut) = ring_start(store, size).await? else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for stream in [STREAM, INDEX_STREAM] {
+        loop {
+            let gone = store.trim_records_before(stream, cut).await?;
+            removed += gone;
+            if gone < TRIM_RECORDS_MAX {
+                break;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// The time of the oldest chunk holding one of the newest `size` entries, `None` when the
+/// ring is not full.
+async fn ring_start(store: &Store, size: usize) -> Result<Option<Timestamp>, StoreError> {
+    let mut counted = 0usize;
+    let mut until = store.clock().now();
+    let mut window = FIRST_WINDOW_SECS;
+    loop {
+        let since = until.saturating_sub(window - 1);
+        let index = store.records(INDEX_STREAM, since, until).await?;
+        for record in index.iter().rev() {
+            counted += record.data.len() / KEYS_LEN;
+            if counted >= size {
+                return Ok(Some(record.at));
+            }
+        }
+        // About twenty windows reach back to 1970.
+        if since == 0 {
+            return Ok(None);
+        }
+        until = since - 1;
+        window = window.saturating_mul(2);
     }
 }
 
@@ -149,128 +340,75 @@ impl HistoryEntry {
             internal: verdict.internal,
         }
     }
+}
 
-    /// What the store keeps of this entry until `expires`: the record in [`STREAM`], the
-    /// queue-id index value when it has a queue id (the newest entry with that id wins:
-    /// Postfix's short queue ids can come back after days), and its sender's marks for
-    /// this hour.
-    pub fn store_entries(&self, expires: Timestamp) -> Vec<Entry> {
-        let mut entries = vec![Entry::Record {
-            stream: STREAM.to_owned(),
-            at: self.time,
-            data: serde_json::to_vec(self).unwrap_or_default(),
-            expires,
-        }];
-        let mut index = |key: String, value: Vec<u8>| {
-            entries.push(Entry::Value {
-                key,
-                value,
-                expires: Some(expires),
-            });
-        };
-        if let Some(key) = self.queue_id.as_deref().and_then(queue_key) {
-            index(key, self.time.to_string().into_bytes());
+/// A [`HistoryEntry`] borrowing from the envelope and verdict: the same JSON without
+/// copying every string of the message first (recording is on every message's path).
+#[derive(Serialize)]
+struct BorrowedEntry<'a> {
+    time: Timestamp,
+    queue_id: Option<&'a str>,
+    client_ip: Option<IpAddr>,
+    client_name: Option<&'a str>,
+    helo: Option<&'a str>,
+    mail_from: Option<&'a str>,
+    rcpts: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
+    action: Action,
+    score: f64,
+    required: f64,
+    reason: Option<&'a str>,
+    symbols: BorrowedSymbols<'a>,
+    duration_ms: u64,
+    internal: bool,
+}
+
+impl<'a> BorrowedEntry<'a> {
+    fn new(
+        time: Timestamp,
+        envelope: &'a Envelope,
+        verdict: &'a Verdict,
+        elapsed: Duration,
+        subject: Option<&'a str>,
+    ) -> BorrowedEntry<'a> {
+        BorrowedEntry {
+            time,
+            queue_id: envelope.queue_id.as_deref(),
+            client_ip: envelope.client_ip,
+            client_name: envelope.client_name.name(),
+            helo: envelope.helo.as_deref(),
+            mail_from: envelope.mail_from.as_deref(),
+            rcpts: &envelope.rcpt_to,
+            subject,
+            action: verdict.action,
+            score: verdict.score,
+            required: verdict.required,
+            reason: verdict.reason.as_deref(),
+            symbols: BorrowedSymbols(&verdict.hits),
+            duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            internal: verdict.internal,
         }
-        let hour = self.time - self.time % INDEX_HOUR;
-        let address = self.mail_from.as_deref().unwrap_or("").to_ascii_lowercase();
-        if let Some((_, domain)) = address.rsplit_once('@') {
-            index(Sender::Domain(domain.to_owned()).key(hour), Vec::new());
-        }
-        index(Sender::Address(address).key(hour), Vec::new());
-        entries
     }
 }
 
-/// The index keys this process wrote for entries that may still be in the ring, oldest
-/// first, so they are removed when their entries leave it: the keys' own expiry is the
-/// retention (a week), and without this a busy server would keep a week of mail's keys
-/// however small the ring. About 100 bytes per entry of the ring (10,000: 1 MB).
-///
-/// With several hosts on one store each logs its own entries: its newest `history_size`
-/// reach further back than the shared ring's, so a key goes only after every entry it
-/// finds has left the ring. Keys written before a restart expire with the retention.
-#[derive(Debug, Default)]
-pub struct IndexLog {
-    /// The logged entries, oldest first: time and queue-id key.
-    entries: VecDeque<(Timestamp, Option<String>)>,
-    /// How many logged entries wrote each queue-id key (a queue id can come back), by the
-    /// key's hash: a collision only keeps a key longer.
-    queue_keys: HashMap<u64, usize>,
-    /// The sender marks by hour.
-    marks: BTreeMap<Timestamp, HashSet<String>>,
-}
+/// The hits as [`HistorySymbol`]s.
+struct BorrowedSymbols<'a>(&'a [crate::symbol::ScoredHit]);
 
-impl IndexLog {
-    /// Whether the sender mark `key` was written and is still in the store: marks name
-    /// their hour, and those of the current hour are never removed (the ring reaches it).
-    pub fn has_mark(&self, key: &str) -> bool {
-        self.marks
-            .values()
-            .rev()
-            .take(2)
-            .any(|hour| hour.contains(key))
+impl Serialize for BorrowedSymbols<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Symbol<'a> {
+            name: &'a str,
+            score: f64,
+            reason: &'a str,
+        }
+        serializer.collect_seq(self.0.iter().map(|hit| Symbol {
+            name: hit.name,
+            score: hit.score,
+            reason: &hit.reason,
+        }))
     }
-
-    /// Logs a batch of [`HistoryEntry::store_entries`] just written and returns what
-    /// removes the keys of the entries now past the newest `ring` (values expired at `now`,
-    /// for [`Store::import`]).
-    pub fn written(&mut self, batch: &[Entry], ring: usize, now: Timestamp) -> Vec<Entry> {
-        for entry in batch {
-            match entry {
-                Entry::Record { stream, at, .. } if stream == STREAM => {
-                    self.entries.push_back((*at, None));
-                }
-                Entry::Value { key, .. } if is_sender_mark(key) => {
-                    if let Some((at, _)) = self.entries.back() {
-                        let hour = at - at % INDEX_HOUR;
-                        self.marks.entry(hour).or_default().insert(key.clone());
-                    }
-                }
-                Entry::Value { key, .. } => {
-                    if let Some((_, slot @ None)) = self.entries.back_mut() {
-                        *slot = Some(key.clone());
-                        *self.queue_keys.entry(key_hash(key)).or_insert(0) += 1;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let mut gone = Vec::new();
-        while self.entries.len() > ring {
-            let Some((_, Some(key))) = self.entries.pop_front() else {
-                continue;
-            };
-            let hash = key_hash(&key);
-            if let Some(count) = self.queue_keys.get_mut(&hash) {
-                *count -= 1;
-                if *count == 0 {
-                    self.queue_keys.remove(&hash);
-                    gone.push(key);
-                }
-            }
-        }
-        let oldest_hour = self
-            .entries
-            .front()
-            .map_or(Timestamp::MAX, |(at, _)| at - at % INDEX_HOUR);
-        while let Some(hour) = self.marks.first_entry()
-            && *hour.key() < oldest_hour
-        {
-            gone.extend(hour.remove());
-        }
-        gone.into_iter()
-            .map(|key| Entry::Value {
-                key,
-                value: Vec::new(),
-                expires: Some(now),
-            })
-            .collect()
-    }
-}
-
-fn key_hash(key: &str) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
 }
 
 /// Which entries a search returns.
@@ -300,25 +438,37 @@ impl Filter {
         queue_id && from
     }
 
-    /// A test on an entry's stored bytes that is false only when [`Filter::matches`] would
-    /// be: the sender as serde_json writes it (ASCII case-insensitive). `None` when the
-    /// sender would be escaped in JSON, so only decoding can tell.
-    fn prefilter(&self) -> Option<regex::bytes::Regex> {
-        let needle = match Sender::wanted(self.from.as_deref()?) {
-            Sender::Domain(domain) => format!("@{domain}"),
-            Sender::Address(address) => address,
+    /// Tests on an entry's stored bytes, each false only when [`Filter::matches`] would
+    /// be: the queue id and the sender as serde_json writes them (the sender ASCII
+    /// case-insensitive). A value that JSON would escape gets no test: only decoding can
+    /// tell.
+    fn prefilter(&self) -> Vec<regex::bytes::Regex> {
+        let escaped = |text: &str| {
+            text.chars()
+                .any(|c| c == '"' || c == '\\' || c.is_control())
         };
-        if needle
-            .chars()
-            .any(|c| c == '"' || c == '\\' || c.is_control())
-        {
-            return None;
+        let literal = |text: &str, case_insensitive: bool| {
+            regex::bytes::RegexBuilder::new(&regex::escape(text))
+                .case_insensitive(case_insensitive)
+                .unicode(false)
+                .build()
+                .ok()
+        };
+        let mut tests = Vec::new();
+        if let Some(id) = self.queue_id.as_deref().filter(|id| !escaped(id)) {
+            tests.extend(literal(&format!("\"queue_id\":\"{id}\""), false));
         }
-        regex::bytes::RegexBuilder::new(&regex::escape(&needle))
-            .case_insensitive(true)
-            .unicode(false)
-            .build()
-            .ok()
+        let sender = self
+            .from
+            .as_deref()
+            .map(|from| match from.strip_prefix('@') {
+                Some(domain) => format!("@{}", domain.to_ascii_lowercase()),
+                None => from.trim_matches(['<', '>']).to_ascii_lowercase(),
+            });
+        if let Some(sender) = sender.filter(|sender| !escaped(sender)) {
+            tests.extend(literal(&sender, true));
+        }
+        tests
     }
 }
 
@@ -341,12 +491,7 @@ pub async fn recent(
 ) -> Result<Vec<HistoryEntry>, StoreError> {
     let now = store.clock().now();
     let oldest = now.saturating_sub(bounds.retention.as_secs());
-    if let Some(key) = filter.queue_id.as_deref().and_then(queue_key) {
-        return by_queue_id(store, &key, limit, filter, oldest).await;
-    }
-    if let Some(from) = filter.from.as_deref() {
-        return by_sender(store, &Sender::wanted(from), limit, filter, oldest).await;
-    }
+    let wanted = WantedKeys::of(filter);
     let prefilter = filter.prefilter();
     let mut found = Vec::new();
     let mut scanned = 0usize;
@@ -354,24 +499,22 @@ pub async fn recent(
     let mut window = FIRST_WINDOW_SECS;
     while found.len() < limit && scanned < bounds.size {
         let since = until.saturating_sub(window - 1).max(oldest);
-        let records = store.records(STREAM, since, until).await?;
-        for record in records.iter().rev() {
-            if found.len() >= limit || scanned >= bounds.size {
-                break;
+        let budget = Budget {
+            look: bounds.size - scanned,
+            keep: limit - found.len(),
+        };
+        let (seen, matching) = match wanted {
+            None => {
+                let records = store.records(STREAM, since, until).await?;
+                newest_matching(&records, &prefilter, filter, budget)
             }
-            scanned += 1;
-            if prefilter
-                .as_ref()
-                .is_some_and(|bytes| !bytes.is_match(&record.data))
-            {
-                continue;
+            Some(wanted) => {
+                let window = (since, until);
+                by_index(store, wanted, window, &prefilter, filter, budget).await?
             }
-            if let Ok(entry) = serde_json::from_slice::<HistoryEntry>(&record.data)
-                && filter.matches(&entry)
-            {
-                found.push(entry);
-            }
-        }
+        };
+        scanned += seen;
+        found.extend(matching);
         if since <= oldest || since == 0 {
             break;
         }
@@ -381,70 +524,74 @@ pub async fn recent(
     Ok(found)
 }
 
-/// The entries of `records` (oldest first) that `filter` keeps, newest first; the
-/// `prefilter` skips without decoding those whose bytes cannot match.
-fn newest_matching<'a>(
-    records: &'a [Record],
-    prefilter: Option<&'a regex::bytes::Regex>,
-    filter: &'a Filter,
-) -> impl Iterator<Item = HistoryEntry> + 'a {
-    records
-        .iter()
-        .rev()
-        .filter(move |record| prefilter.is_none_or(|bytes| bytes.is_match(&record.data)))
-        .filter_map(|record| serde_json::from_slice::<HistoryEntry>(&record.data).ok())
-        .filter(|entry| filter.matches(entry))
+/// How much more of the ring a search may read, and how many entries it still wants.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    look: usize,
+    keep: usize,
 }
 
-/// The entries from `sender`, newest first: the hours the index marks, each read and
-/// filtered until `limit` are found.
-async fn by_sender(
-    store: &Store,
-    sender: &Sender,
-    limit: usize,
+/// The entries of `records` (oldest first) that `filter` keeps, newest first, within
+/// `budget`: how many entries were looked at, and those kept. The `prefilter` skips
+/// without decoding the entries whose bytes cannot match.
+fn newest_matching(
+    records: &[Record],
+    prefilter: &[regex::bytes::Regex],
     filter: &Filter,
-    oldest: Timestamp,
-) -> Result<Vec<HistoryEntry>, StoreError> {
-    let now = store.clock().now();
-    let prefilter = filter.prefilter();
-    let mut found = Vec::new();
-    let mut hour = now - now % INDEX_HOUR;
-    while found.len() < limit && hour.saturating_add(INDEX_HOUR) > oldest {
-        if store.get(&sender.key(hour)).await?.is_some() {
-            let records = store
-                .records(STREAM, hour.max(oldest), hour + INDEX_HOUR - 1)
-                .await?;
-            let wanted = limit - found.len();
-            found.extend(newest_matching(&records, prefilter.as_ref(), filter).take(wanted));
-        }
-        let Some(earlier) = hour.checked_sub(INDEX_HOUR) else {
+    budget: Budget,
+) -> (usize, Vec<HistoryEntry>) {
+    let mut seen = 0;
+    let mut kept = Vec::new();
+    for line in records.iter().rev().flat_map(lines_newest_first) {
+        if seen >= budget.look || kept.len() >= budget.keep {
             break;
-        };
-        hour = earlier;
+        }
+        seen += 1;
+        if !prefilter.iter().all(|test| test.is_match(line)) {
+            continue;
+        }
+        if let Ok(entry) = serde_json::from_slice::<HistoryEntry>(line)
+            && filter.matches(&entry)
+        {
+            kept.push(entry);
+        }
     }
-    Ok(found)
+    (seen, kept)
 }
 
-/// The entries with the queue id of index `key`: those of the second the index names.
-async fn by_queue_id(
+/// As [`newest_matching`] over the chunks of the `window` (`since`, `until`), reading
+/// only the seconds whose index names an entry `wanted` admits; entries counted from the
+/// index.
+async fn by_index(
     store: &Store,
-    key: &str,
-    limit: usize,
+    wanted: WantedKeys,
+    (since, until): (Timestamp, Timestamp),
+    prefilter: &[regex::bytes::Regex],
     filter: &Filter,
-    oldest: Timestamp,
-) -> Result<Vec<HistoryEntry>, StoreError> {
-    let Some(at) = store
-        .get(key)
-        .await?
-        .and_then(|value| String::from_utf8(value).ok()?.parse::<Timestamp>().ok())
-        .filter(|at| *at >= oldest)
-    else {
-        return Ok(Vec::new());
-    };
-    let records = store.records(STREAM, at, at).await?;
-    Ok(newest_matching(&records, None, filter)
-        .take(limit)
-        .collect())
+    budget: Budget,
+) -> Result<(usize, Vec<HistoryEntry>), StoreError> {
+    let index = store.records(INDEX_STREAM, since, until).await?;
+    let mut seen = 0;
+    let mut kept = Vec::new();
+    let mut last_read = None;
+    for record in index.iter().rev() {
+        if seen >= budget.look || kept.len() >= budget.keep {
+            break;
+        }
+        seen += record.data.len() / KEYS_LEN;
+        // Chunks of one second are read together (several hosts, or two flushes).
+        if last_read == Some(record.at) || !wanted.admit_any(&record.data) {
+            continue;
+        }
+        last_read = Some(record.at);
+        let chunks = store.records(STREAM, record.at, record.at).await?;
+        let rest = Budget {
+            look: usize::MAX,
+            keep: budget.keep - kept.len(),
+        };
+        kept.extend(newest_matching(&chunks, prefilter, filter, rest).1);
+    }
+    Ok((seen, kept))
 }
 
 #[cfg(test)]
@@ -507,7 +654,7 @@ mod tests {
     #[tokio::test]
     async fn searches_find_what_a_full_decode_finds() {
         let store = Store::memory_with_clock(Clock::manual(NOW));
-        let long_id = "L".repeat(MAX_INDEXED_QUEUE_ID + 1);
+        let long_id = "L".repeat(100);
         let senders = [
             "Alice@Example.NET",
             "\"odd \\\"quoted\\\" user\"@example.net",
@@ -526,9 +673,10 @@ mod tests {
             e.duration_ms = n;
             all.push(e);
         }
+        // Written as a flush does, a few entries to a chunk.
         let stored: Vec<Entry> = all
-            .iter()
-            .flat_map(|e| e.store_entries(NOW + 600))
+            .chunks(4)
+            .flat_map(|entries| Chunk::of(entries).store_entries(Duration::from_secs(86_400)))
             .collect();
         store.import(&stored).await.expect("import");
 
@@ -576,7 +724,16 @@ mod tests {
             search(&store, Some("4QNONE"), None).await,
             Vec::<u64>::new()
         );
-        // A queue id that came back: the index names the newest entry's second.
-        assert_eq!(search(&store, Some("4QREUSED"), None).await, vec![40]);
+        // A queue id that came back: both entries, newest first.
+        assert_eq!(search(&store, Some("4QREUSED"), None).await, vec![40, 7]);
+        assert_eq!(
+            search_some(&store, Some("4QREUSED"), None, 1).await,
+            vec![40]
+        );
+        // Every entry, newest first, unfiltered.
+        assert_eq!(
+            search(&store, None, None).await,
+            (10..60).rev().collect::<Vec<u64>>()
+        );
     }
 }

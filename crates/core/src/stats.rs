@@ -30,18 +30,18 @@ mod top;
 
 pub use summary::{Count, Summary, UTC_DAY_SECS, parse_day, parse_since, utc_date};
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kanmon_store::{Entry, STAT_BUCKET_SECS, Store, TRIM_RECORDS_MAX, Timestamp};
+use kanmon_store::{Entry, STAT_BUCKET_SECS, Store, Timestamp};
 
 use crate::check::Mode;
 use crate::config::Config;
 use crate::envelope::Envelope;
-use crate::history::{self, HistoryEntry};
+use crate::history;
 use crate::symbol::intern;
 use crate::verdict::{Action, Verdict};
 use top::Top;
@@ -54,15 +54,16 @@ pub const RETENTION: Duration = Duration::from_secs(92 * 86_400);
 /// fed by several MX hosts, and one store write where there were hundreds of messages.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Store entries of the history (per message a record, its queue-id index value and
-/// the sender's marks when new this hour) waiting for a flush, at most: a store that is slow for a long while costs entries past
-/// this, not memory.
+/// History entries waiting for a flush, at most: a store that is slow for a long while
+/// costs entries past this, not memory.
 const MAX_PENDING_HISTORY: usize = 20_000;
 
 /// Shortest time between two trims of the history ring: the ring may hold this much mail
-/// more than `history_size` for a while, and a trim's round trips are made once per
-/// interval rather than once per flush.
+/// more than `history_size` for a while, and a trim's reads are made once per interval
+/// rather than once per flush. A trim reads the ring's index (12 bytes an entry), so a
+/// larger ring is trimmed less often: one more second per [`TRIM_ENTRIES_PER_SEC`].
 const TRIM_EVERY_SECS: u64 = 10;
+const TRIM_ENTRIES_PER_SEC: usize = 10_000;
 
 /// Shortest time between two warnings about counts the store did not take.
 const WARN_EVERY_SECS: u64 = 60;
@@ -222,8 +223,6 @@ struct Inner {
     /// History entries not kept because too many waited for a slow store (counted, said
     /// in the log after the next write).
     dropped_history: AtomicU64,
-    /// The history index keys of the entries in the ring, to remove as they leave it.
-    index_log: Mutex<history::IndexLog>,
 }
 
 /// What one hour gathered and has not written.
@@ -233,14 +232,12 @@ struct Pending {
     counts: HashMap<Name, i64>,
     senders: Top,
     networks: Top,
-    history: Vec<Entry>,
-    /// The sender marks of the history index in `history` (an hour is marked once; a
-    /// queue id's value names a time and is always written).
-    marked: HashSet<String>,
+    history: history::Chunk,
     /// From the configuration of the latest message.
     retention: Duration,
     top_n: usize,
     history_size: usize,
+    history_retention: Duration,
 }
 
 /// One store write's worth.
@@ -249,28 +246,14 @@ struct Batch {
     messages: i64,
     deltas: Vec<(String, i64)>,
     retention: Duration,
-    history: Vec<Entry>,
+    history: history::Chunk,
     history_size: usize,
+    history_retention: Duration,
 }
 
 impl Pending {
-    /// Adds a message's history entries; a sender mark already in this batch, or already
-    /// written this hour (`written`), is not written again.
-    fn add_history(&mut self, entries: Vec<Entry>, written: &history::IndexLog) {
-        for entry in entries {
-            if let Entry::Value { key, .. } = &entry
-                && history::is_sender_mark(key)
-                && (written.has_mark(key) || !self.marked.insert(key.clone()))
-            {
-                continue;
-            }
-            self.history.push(entry);
-        }
-    }
-
     /// The counts to write now; the hour's domain and network tables stay.
     fn take(&mut self) -> Batch {
-        self.marked.clear();
         let counts = std::mem::take(&mut self.counts);
         let messages = counts.get(&Name::Messages).copied().unwrap_or(0);
         let mut deltas: Vec<(String, i64)> = counts
@@ -293,6 +276,7 @@ impl Pending {
             retention: self.retention,
             history: std::mem::take(&mut self.history),
             history_size: self.history_size,
+            history_retention: self.history_retention,
         }
     }
 }
@@ -319,7 +303,6 @@ impl Counter {
                 last_warning: AtomicU64::new(0),
                 last_trim: AtomicU64::new(0),
                 dropped_history: AtomicU64::new(0),
-                index_log: Mutex::default(),
             }),
         }
     }
@@ -350,11 +333,7 @@ impl Counter {
             .then_some(envelope.client_ip)
             .flatten()
             .map(client_network);
-        let entry = (stats.history_size > 0).then(|| {
-            let subject = subject.filter(|_| stats.history_subjects);
-            HistoryEntry::new(now, envelope, verdict, elapsed, subject)
-                .store_entries(now.saturating_add(stats.history_retention.as_secs()))
-        });
+        let subject = subject.filter(|_| stats.history_subjects);
         let previous = {
             let mut pending = self.pending();
             let previous =
@@ -366,6 +345,7 @@ impl Counter {
             pending.retention = stats.retention;
             pending.top_n = stats.top_n;
             pending.history_size = stats.history_size;
+            pending.history_retention = stats.history_retention;
             for name in counters(verdict).chain(named) {
                 *pending.counts.entry(name).or_insert(0) += 1;
             }
@@ -375,14 +355,12 @@ impl Counter {
             if let Some(network) = network {
                 pending.networks.add(&network, stats.top_n);
             }
-            if let Some(entries) = entry {
+            if stats.history_size > 0 {
                 if pending.history.len() < MAX_PENDING_HISTORY {
-                    let written = self
-                        .inner
-                        .index_log
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner());
-                    pending.add_history(entries, &written);
+                    let message = (envelope, verdict);
+                    pending
+                        .history
+                        .push_message(now, message, elapsed, subject.as_deref());
                 } else {
                     self.inner.dropped_history.fetch_add(1, Ordering::Relaxed);
                 }
@@ -421,7 +399,10 @@ impl Inner {
         };
         let written = match counted {
             Ok(()) if batch.history.is_empty() => Ok(()),
-            Ok(()) => self.write_history(&batch.history, batch.history_size).await,
+            Ok(()) => {
+                let entries = batch.history.store_entries(batch.history_retention);
+                self.write_history(&entries, batch.history_size).await
+            }
             Err(e) => Err(e),
         };
         match written {
@@ -444,8 +425,9 @@ impl Inner {
             }
         }
     }
-    /// Appends the entries and trims the stream to the newest `size`: a ring, so a search
-    /// reads at most `size` entries whatever the mail's rate.
+    /// Appends a chunk of history and, every [`TRIM_EVERY_SECS`] or so, trims the stream
+    /// to the newest `size` entries: a ring, so a search reads at most `size` entries
+    /// whatever the mail's rate.
     async fn write_history(
         &self,
         entries: &[Entry],
@@ -453,25 +435,16 @@ impl Inner {
     ) -> Result<(), kanmon_store::StoreError> {
         self.store.import(entries).await?;
         let now = self.store.clock().now();
-        let gone = self
-            .index_log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .written(entries, size, now);
-        // Keys left behind expire with the retention: worth a line at debug level only.
-        if !gone.is_empty()
-            && let Err(e) = self.store.import(&gone).await
-        {
-            tracing::debug!(error = %e, "store: history index keys not removed");
-        }
+        let every = TRIM_EVERY_SECS
+            .saturating_add(u64::try_from(size / TRIM_ENTRIES_PER_SEC).unwrap_or(u64::MAX));
         let last = self.last_trim.load(Ordering::Relaxed);
-        if now.saturating_sub(last) >= TRIM_EVERY_SECS
+        if now.saturating_sub(last) >= every
             && self
                 .last_trim
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            while self.store.trim_records(history::STREAM, size).await? >= TRIM_RECORDS_MAX {}
+            history::trim(&self.store, size).await?;
         }
         Ok(())
     }
@@ -502,7 +475,6 @@ mod tests {
     use crate::check::CheckName;
     use crate::symbol::ScoredHit;
     use crate::verdict::{Action, Enforcement};
-    use std::collections::BTreeSet;
 
     use kanmon_store::Clock;
 
@@ -640,51 +612,43 @@ mod tests {
         assert_eq!(found[1].symbols.len(), 2);
     }
 
-    /// The index keys of entries that left the ring are removed; those of the entries in
-    /// it (and the marks of the hours they are in) stay, and find them.
+    /// The ring keeps the chunks holding the newest `history_size` entries, their index
+    /// with them, whichever process recorded them; searches find what is in it.
     #[tokio::test]
-    async fn the_history_index_follows_the_ring() {
-        const START: u64 = 1_800_000_000; // an hour's start
+    async fn the_history_ring_keeps_the_newest_entries() {
+        const START: u64 = 1_800_000_000;
         let clock = Clock::manual(START);
         let store = Store::memory_with_clock(clock.clone());
         let counter = Counter::new(store.clone());
-        let config = Config::parse(
-            "[stats]
-history_size = 5
-",
-        )
-        .expect("valid config");
+        let config = Config::parse("[stats]\nhistory_size = 5\n").expect("valid config");
         let sender = |i: u64| format!("s{i}@d{}.example", i % 2);
-        for i in 0..12u64 {
+        let record = |counter: &Counter, i: u64| {
             let envelope = Envelope {
                 mail_from: Some(sender(i)),
                 queue_id: Some(format!("Q{i}")),
                 ..Envelope::default()
             };
             counter.record(&config, &envelope, &verdict(), Duration::ZERO, None);
+        };
+        for i in 0..12u64 {
+            record(&counter, i);
             counter.flush().await;
             clock.advance(1_200);
         }
-        let mut keys = BTreeSet::new();
-        store
-            .export(&mut |entry| {
-                if let Entry::Value { key, .. } = entry {
-                    keys.insert(key);
-                }
-                Ok(())
-            })
-            .await
-            .unwrap();
-        // Entries 7 to 11 are the ring; entry 7 is in the hour START + 7200, as is 6.
-        let mut expected: BTreeSet<String> =
-            (7..12).map(|i| format!("history:queue:Q{i}")).collect();
-        for i in 6..12u64 {
-            let at = START + i * 1_200;
-            let hour = at - at % 3_600;
-            expected.insert(format!("history:from:{hour}:{}", sender(i)));
-            expected.insert(format!("history:domain:{hour}:d{}.example", i % 2));
-        }
-        assert_eq!(keys, expected);
+        let stream_times = |stream: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .records(stream, 0, u64::MAX - 1)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| (r.at - START) / 1_200)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(stream_times(history::STREAM).await, [7, 8, 9, 10, 11]);
+        assert_eq!(stream_times(history::INDEX_STREAM).await, [7, 8, 9, 10, 11]);
 
         let bounds = history::Bounds {
             retention: config.stats.history_retention,
@@ -709,6 +673,30 @@ history_size = 5
         assert!(search(Some("Q3"), None).await.is_empty());
         assert_eq!(search(None, Some("@d0.example")).await, ["Q10", "Q8"]);
         assert_eq!(search(None, Some("S7@D1.example")).await, ["Q7"]);
+
+        // Three messages in one flush are one chunk; the ring keeps whole chunks.
+        for i in 12..15u64 {
+            record(&counter, i);
+        }
+        counter.flush().await;
+        clock.advance(1_200);
+        assert_eq!(stream_times(history::STREAM).await, [10, 11, 12]);
+        assert_eq!(
+            search(None, None).await,
+            ["Q14", "Q13", "Q12", "Q11", "Q10"]
+        );
+
+        // A process that records one message (`kanmon filter`) trims by the whole ring,
+        // not by its own entries.
+        let other = Counter::new(store.clone());
+        record(&other, 15);
+        other.flush().await;
+        assert_eq!(stream_times(history::STREAM).await, [11, 12, 13]);
+        assert_eq!(stream_times(history::INDEX_STREAM).await, [11, 12, 13]);
+        assert_eq!(
+            search(None, None).await,
+            ["Q15", "Q14", "Q13", "Q12", "Q11"]
+        );
     }
 
     /// A store too slow to take the history costs entries past the bound, counted (and
@@ -718,7 +706,7 @@ history_size = 5
         let store = Store::memory_with_clock(Clock::manual(1_800_000_000));
         let counter = Counter::new(store.clone());
         let config = Config::default();
-        for i in 0..10_100 {
+        for i in 0..20_100 {
             let envelope = Envelope {
                 mail_from: Some("bulk@example.net".to_owned()),
                 queue_id: Some(format!("Q{i}")),
@@ -726,16 +714,54 @@ history_size = 5
             };
             counter.record(&config, &envelope, &verdict(), Duration::ZERO, None);
         }
-        // The first message writes its record, queue id and two sender marks, each next one
-        // its record and queue id: 9,999 fill the 20,000 pending entries.
-        assert_eq!(counter.inner.dropped_history.load(Ordering::Relaxed), 101);
+        assert_eq!(counter.inner.dropped_history.load(Ordering::Relaxed), 100);
         counter.flush().await;
         assert_eq!(counter.inner.dropped_history.load(Ordering::Relaxed), 0);
         let written = store
             .records(history::STREAM, 0, u64::MAX - 1)
             .await
             .unwrap();
-        assert_eq!(written.len(), 9_999);
+        assert_eq!(written.len(), 1, "one chunk");
+        let lines = written[0]
+            .data
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty());
+        assert_eq!(lines.count(), 20_000);
+    }
+
+    /// The entry recorded from a message's envelope and verdict is, byte for byte and
+    /// key for key, the [`HistoryEntry`] that searches decode.
+    #[test]
+    fn a_message_is_recorded_as_its_history_entry() {
+        let envelope = Envelope {
+            client_ip: Some("2001:db8::25".parse().unwrap()),
+            client_name: crate::ReverseName::Name("mx.client.test".to_owned()),
+            helo: Some("mx.client.test".to_owned()),
+            mail_from: Some("\"odd \\\" one\"@Example.NET".to_owned()),
+            rcpt_to: vec!["a@ours.test".to_owned(), "b@ours.test".to_owned()],
+            queue_id: Some("4QXYZ".to_owned()),
+            ..Envelope::default()
+        };
+        let mut verdict = verdict();
+        verdict.reason = Some("score 7.0 \u{2265} 6.0".to_owned());
+        verdict.hits[0].reason = "tab\tand \"quotes\"".to_owned();
+        let elapsed = Duration::from_millis(41);
+        for subject in [None, Some("Gr\u{fc}\u{df}e\n")] {
+            let mut recorded = history::Chunk::default();
+            recorded.push_message(1_800_000_000, (&envelope, &verdict), elapsed, subject);
+            let entry = history::HistoryEntry::new(
+                1_800_000_000,
+                &envelope,
+                &verdict,
+                elapsed,
+                subject.map(str::to_owned),
+            );
+            let retention = Duration::from_secs(3_600);
+            assert_eq!(
+                recorded.store_entries(retention),
+                history::Chunk::of([&entry]).store_entries(retention)
+            );
+        }
     }
 
     #[tokio::test]

@@ -1,8 +1,10 @@
 //! `/history`: the latest verdicts, newest first, with their reasons and symbols, searchable
 //! by queue id and sender. Its speed with a million entries: `cargo bench --bench web_history`.
 
+use std::time::Duration;
+
 use kanmon_core::Action;
-use kanmon_core::history::{HistoryEntry, HistorySymbol};
+use kanmon_core::history::{Chunk, HistoryEntry, HistorySymbol};
 use kanmon_store::{Clock, Store};
 
 use super::{NOW, Server, request};
@@ -41,12 +43,7 @@ async fn the_history_page_lists_the_latest_verdicts_and_searches_them() {
         entry(3, "other@bulk.test", Action::AddHeader),
     ];
     store
-        .import(
-            &entries
-                .iter()
-                .flat_map(|e| e.store_entries(NOW + 86_400))
-                .collect::<Vec<_>>(),
-        )
+        .import(&Chunk::of(&entries).store_entries(Duration::from_secs(86_400)))
         .await
         .expect("seed");
     let server = Server::start_with("", None, store).await;
