@@ -1,8 +1,10 @@
 //! The dashboard with a full history ring (issue 9: "pages render in < 100 ms with 1,000,000
 //! messages of history in the store"): an embedded store holding 1,000,000 history entries
-//! (`[stats] history_size = 1000000`, a week of mail) and a web server over it; each page
-//! fetched over TCP, median and slowest of 9. Also searches: by queue id (the index), by
-//! a sender with ten entries and by one that is not there (both read the whole ring).
+//! (`[stats] history_size = 1000000`, a week of mail, written as the daemon writes it: a
+//! chunk per two-second flush) and a web server over it; each page fetched over TCP, median
+//! and slowest of 9. Also searches: by queue id, by a sender with ten entries and by one that
+//! is not there (each reads the whole history index), by a domain with thousands; and one
+//! trim of the full ring (it reads the whole index too).
 //!
 //! `cargo bench --bench web_history` (release build; about a minute, most of it seeding).
 

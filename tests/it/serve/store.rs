@@ -317,13 +317,13 @@ async fn the_tools_reach_the_embedded_store_through_the_running_daemon() {
     let stats = store_command(&daemon, &["stats"]);
     let stats = String::from_utf8(stats.stdout).expect("utf-8");
     assert!(stats.contains("through the daemon"), "{stats}");
-    // The tool's value and the history index of the message: its queue id, its sender's
-    // and its sender domain's hour marks.
+    // The tool's value; the message's history entry and its index record.
     assert!(
-        exported.contains("\"key\":\"history:queue:S1\""),
+        exported.contains("\"stream\":\"history_index\""),
         "{exported}"
     );
-    assert!(stats.contains("values      4"), "{stats}");
+    assert!(stats.contains("values      1"), "{stats}");
+    assert!(stats.contains("records     2"), "{stats}");
 
     daemon.signal("TERM");
     let deadline = Instant::now() + Duration::from_secs(10);
