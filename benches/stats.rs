@@ -197,6 +197,7 @@ fn benches(c: &mut Criterion) {
                     black_box(&verdict),
                     Duration::from_millis(3),
                     None,
+                    None,
                 );
                 spent += started.elapsed();
                 if i % 1_000 == 999 {
@@ -286,6 +287,7 @@ fn record_all(
             black_box(envelope),
             black_box(verdict),
             Duration::from_millis(3),
+            None,
             None,
         );
         if flushes && flushed.elapsed() >= FLUSH_INTERVAL {

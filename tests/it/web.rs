@@ -62,11 +62,18 @@ impl Server {
             format!("{toml}\n[dns]\nnameservers = [\"127.0.0.1:9\"]\ntimeout_ms = 200\n")
         };
         let config = Config::parse(&toml).expect("test config parses");
-        let engine = Arc::new(
-            Engine::from_config(config)
-                .expect("resolver")
-                .with_store(store.clone()),
-        );
+        let engine = Engine::from_config(config)
+            .expect("resolver")
+            .with_store(store.clone());
+        Server::serve(Arc::new(engine), claimed, store).await
+    }
+
+    /// A server for `engine` (made over `store`).
+    pub(crate) async fn serve(
+        engine: Arc<Engine<kanmon_core::kanmon_auth::dns::HickoryResolver>>,
+        claimed: Option<SocketAddr>,
+        store: Store,
+    ) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

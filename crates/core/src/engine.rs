@@ -185,6 +185,11 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
         &self.config
     }
 
+    /// What records this engine's verdicts (shared by the engines a daemon builds).
+    pub fn counter(&self) -> &Counter {
+        &self.counter
+    }
+
     /// Scans a whole message (milter at end of message, CLI).
     pub async fn scan_message(&self, envelope: &Envelope, raw: &[u8]) -> Verdict {
         self.scan(envelope, Some(raw), None, &[], Purpose::Final)
@@ -494,8 +499,14 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
                 .then(|| scan.content().subject.clone())
                 .flatten();
             log_verdict(envelope, &verdict, started.elapsed());
-            self.counter
-                .record(&self.config, envelope, &verdict, started.elapsed(), subject);
+            self.counter.record(
+                &self.config,
+                envelope,
+                &verdict,
+                started.elapsed(),
+                subject,
+                (!raw.is_empty()).then_some(raw),
+            );
             kanmon_metrics::verdict(verdict.action.as_str(), verdict.hits.iter().map(|h| h.name));
         }
         verdict
@@ -545,7 +556,7 @@ impl<R: Resolver + Clone + 'static> Engine<R> {
     pub fn conclude(&self, envelope: &Envelope, verdict: &Verdict, elapsed: Duration) {
         log_verdict(envelope, verdict, elapsed);
         self.counter
-            .record(&self.config, envelope, verdict, elapsed, None);
+            .record(&self.config, envelope, verdict, elapsed, None, None);
         kanmon_metrics::verdict(verdict.action.as_str(), verdict.hits.iter().map(|h| h.name));
     }
 

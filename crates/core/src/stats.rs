@@ -25,6 +25,7 @@
 //! new hour flushes the last one's counts into their own bucket). A store that is down
 //! costs those counts and a log line (at most one a minute), nothing else.
 
+mod kept;
 mod summary;
 mod top;
 
@@ -44,6 +45,8 @@ use crate::envelope::Envelope;
 use crate::history;
 use crate::symbol::intern;
 use crate::verdict::{Action, Verdict};
+use kept::KeptMessages;
+pub use kept::MAX_KEPT_BYTES;
 use top::Top;
 
 /// How long hourly counters are kept by default: a quarter of a year, long enough to
@@ -223,6 +226,8 @@ struct Inner {
     /// History entries not kept because too many waited for a slow store (counted, said
     /// in the log after the next write).
     dropped_history: AtomicU64,
+    /// The latest messages, for learning from the dashboard (`[stats] history_learnable`).
+    kept: Mutex<KeptMessages>,
 }
 
 /// What one hour gathered and has not written.
@@ -303,13 +308,15 @@ impl Counter {
                 last_warning: AtomicU64::new(0),
                 last_trim: AtomicU64::new(0),
                 dropped_history: AtomicU64::new(0),
+                kept: Mutex::default(),
             }),
         }
     }
 
     /// Adds `verdict` to the counts of the current hour, in memory, with the settings and
     /// lists of `config`, and its history entry (`subject` is kept only when `[stats]
-    /// history_subjects` is on). The first count of a new hour sends the last hour's
+    /// history_subjects` is on; the `raw` message only with `history_learnable`, for
+    /// [`Counter::kept_message`]). The first count of a new hour sends the last hour's
     /// counts to the store on a task of its own (so it needs a tokio runtime, as every
     /// scan has).
     pub fn record(
@@ -319,12 +326,14 @@ impl Counter {
         verdict: &Verdict,
         elapsed: Duration,
         subject: Option<String>,
+        raw: Option<&[u8]>,
     ) {
         if !self.inner.enabled {
             return;
         }
         let stats = &config.stats;
         let now = self.inner.store.clock().now();
+        self.keep_message(config, envelope, verdict, now, raw);
         let hour = now - now % STAT_BUCKET_SECS;
         let named = lists_and_rules(config, verdict);
         let judged = verdict.action != Action::Accept && !verdict.internal;
@@ -371,6 +380,45 @@ impl Counter {
             let inner = Arc::clone(&self.inner);
             tokio::spawn(async move { inner.write(previous).await });
         }
+    }
+
+    /// Keeps the message for learning from the dashboard, when `[stats] history_learnable`
+    /// asks and it has a history entry to be found by (a queue id; not our own mail,
+    /// which Bayes does not judge).
+    fn keep_message(
+        &self,
+        config: &Config,
+        envelope: &Envelope,
+        verdict: &Verdict,
+        now: Timestamp,
+        raw: Option<&[u8]>,
+    ) {
+        let count = config
+            .stats
+            .history_learnable
+            .min(config.stats.history_size);
+        if count == 0 {
+            let mut kept = self.kept();
+            if !kept.is_empty() {
+                kept.shrink_to(0);
+            }
+            return;
+        }
+        if let (Some(raw), Some(queue_id), false) =
+            (raw, envelope.queue_id.as_deref(), verdict.internal)
+        {
+            self.kept().keep(now, queue_id, raw, count);
+        }
+    }
+
+    /// The message of history entry (`time`, `queue_id`), while it is kept
+    /// (`[stats] history_learnable`).
+    pub fn kept_message(&self, time: Timestamp, queue_id: &str) -> Option<Arc<[u8]>> {
+        self.kept().get(time, queue_id)
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, KeptMessages> {
+        self.inner.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Writes the counts and history gathered so far; what the store does not take is
@@ -570,11 +618,12 @@ mod tests {
                 &verdict(),
                 Duration::from_millis(12),
                 Some("hi".to_owned()),
+                None,
             );
         }
         let mut accepted = verdict();
         accepted.action = Action::Accept;
-        counter.record(&config, &envelope, &accepted, Duration::ZERO, None);
+        counter.record(&config, &envelope, &accepted, Duration::ZERO, None, None);
         counter.flush().await;
         let counts = store
             .stats_read(0, u64::MAX - STAT_BUCKET_SECS)
@@ -628,7 +677,7 @@ mod tests {
                 queue_id: Some(format!("Q{i}")),
                 ..Envelope::default()
             };
-            counter.record(&config, &envelope, &verdict(), Duration::ZERO, None);
+            counter.record(&config, &envelope, &verdict(), Duration::ZERO, None, None);
         };
         for i in 0..12u64 {
             record(&counter, i);
@@ -712,7 +761,7 @@ mod tests {
                 queue_id: Some(format!("Q{i}")),
                 ..Envelope::default()
             };
-            counter.record(&config, &envelope, &verdict(), Duration::ZERO, None);
+            counter.record(&config, &envelope, &verdict(), Duration::ZERO, None, None);
         }
         assert_eq!(counter.inner.dropped_history.load(Ordering::Relaxed), 100);
         counter.flush().await;
@@ -773,6 +822,7 @@ mod tests {
             &Envelope::default(),
             &verdict(),
             Duration::ZERO,
+            None,
             None,
         );
         counter.flush().await;
@@ -848,6 +898,7 @@ mod tests {
                 &Envelope::default(),
                 verdict,
                 Duration::ZERO,
+                None,
                 None,
             )
         };

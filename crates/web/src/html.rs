@@ -70,6 +70,11 @@ pub(crate) fn page(title: &str, path: &str, context: &PageContext, body: &str) -
     Html(out)
 }
 
+/// `text` as a URL query value (safe in an attribute as it is).
+pub(crate) fn query_escape(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
 /// The hidden field every POST form carries (checked by `auth::guard`).
 pub(crate) fn csrf_field(context: &PageContext) -> String {
     format!(

@@ -21,6 +21,7 @@ mod api;
 mod auth;
 mod chart;
 mod html;
+mod learn;
 mod limits;
 mod login;
 mod pages;
@@ -98,6 +99,7 @@ impl<R: Resolver + Clone + 'static> Web<R> {
             .route("/bayes", get(pages::bayes::page::<R>))
             .route("/dkim", get(pages::dkim::page::<R>))
             .route("/history", get(pages::history::page::<R>))
+            .route("/history/learn", post(learn::learn::<R>))
             .route("/store", get(pages::store::page::<R>))
             .route("/login", get(login::page::<R>).post(login::login::<R>))
             .route("/logout", post(login::logout::<R>))

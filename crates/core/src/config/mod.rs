@@ -76,7 +76,7 @@ pub use senders::{SenderIdentity, SenderRule, Senders};
 pub use signing::{
     DkimKey, FromPattern, MAX_EXPIRE, Signing, SigningRule, parse_canonicalization, parse_expire,
 };
-pub use stats::{MAX_HISTORY_SIZE, MAX_RETENTION_DAYS, MAX_TOP_N, Stats};
+pub use stats::{MAX_HISTORY_LEARNABLE, MAX_HISTORY_SIZE, MAX_RETENTION_DAYS, MAX_TOP_N, Stats};
 pub use symbols::MAX_SYMBOL_LEN;
 pub use validate::{
     DNS_TIMEOUT_MS, MAX_CONNECTIONS, MAX_DRAIN_TIMEOUT_MS, MAX_SCAN_TIMEOUT_MS, MIN_HEADER_BYTES,

@@ -898,6 +898,8 @@ pub struct RawStats {
     pub history_size: usize,
     /// Keep each message's Subject in its history entry.
     pub history_subjects: bool,
+    /// Keep the latest this many messages in memory, so the dashboard can learn them.
+    pub history_learnable: usize,
     /// Sender domains and client networks of tagged or refused mail named per hour.
     pub top_n: usize,
 }
@@ -909,6 +911,7 @@ impl Default for RawStats {
             history_retention_days: 7,
             history_size: 10_000,
             history_subjects: false,
+            history_learnable: 0,
             top_n: 20,
         }
     }

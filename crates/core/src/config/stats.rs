@@ -17,6 +17,9 @@ pub const MAX_HISTORY_SIZE: usize = 1_000_000;
 /// by every MX host, would grow with the spam's variety rather than with what an admin reads.
 pub const MAX_TOP_N: usize = 1_000;
 
+/// Most messages kept for learning from the dashboard's history.
+pub const MAX_HISTORY_LEARNABLE: usize = 1_000;
+
 /// What is recorded about the mail, for `kanmon report`, `kanmon history` and the dashboard.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stats {
@@ -28,6 +31,9 @@ pub struct Stats {
     pub history_size: usize,
     /// Whether history entries keep the message's Subject.
     pub history_subjects: bool,
+    /// The latest this many messages are kept, whole, in the daemon's memory (never on
+    /// disk), so the dashboard's history can learn them as spam or ham; 0 keeps none.
+    pub history_learnable: usize,
     /// Sender domains and client networks named per hour by each host; the rest are `other`.
     pub top_n: usize,
 }
@@ -61,6 +67,15 @@ pub(super) fn validate(errors: &mut ConfigErrors, raw: &RawStats) -> Stats {
             ),
         );
     }
+    if raw.history_learnable > MAX_HISTORY_LEARNABLE {
+        errors.push(
+            "stats.history_learnable",
+            format!(
+                "must be at most {MAX_HISTORY_LEARNABLE}, not {}",
+                raw.history_learnable
+            ),
+        );
+    }
     if raw.top_n > MAX_TOP_N {
         errors.push(
             "stats.top_n",
@@ -74,6 +89,7 @@ pub(super) fn validate(errors: &mut ConfigErrors, raw: &RawStats) -> Stats {
         ),
         history_size: raw.history_size.min(MAX_HISTORY_SIZE),
         history_subjects: raw.history_subjects,
+        history_learnable: raw.history_learnable.min(MAX_HISTORY_LEARNABLE),
         top_n: raw.top_n.min(MAX_TOP_N),
     }
 }
@@ -89,6 +105,7 @@ mod tests {
             history_retention_days: 5_000,
             history_size: MAX_HISTORY_SIZE + 1,
             history_subjects: false,
+            history_learnable: MAX_HISTORY_LEARNABLE + 1,
             top_n: MAX_TOP_N + 1,
         };
         let mut errors = ConfigErrors::default();
@@ -98,6 +115,7 @@ mod tests {
             "stats.retention_days",
             "stats.history_retention_days",
             "stats.history_size",
+            "stats.history_learnable",
             "stats.top_n",
         ] {
             assert!(text.contains(key), "{key} missing from {text}");
@@ -111,6 +129,7 @@ mod tests {
         assert_eq!(stats.history_retention, Duration::from_secs(7 * DAY));
         assert_eq!(stats.history_size, 10_000);
         assert!(!stats.history_subjects);
+        assert_eq!(stats.history_learnable, 0);
         assert_eq!(stats.top_n, 20);
     }
 }

@@ -1,6 +1,8 @@
 //! `/history`: the latest messages kanmon decided about, newest first, each with its action,
 //! score, the reason for the verdict and every symbol with its evidence — `kanmon history`
 //! in a browser. `?queue_id=ID` and `?from=ADDR` (or `@domain`) search as its flags do.
+//! Messages the daemon still keeps (`[stats] history_learnable`) get "learn as spam / ham"
+//! buttons (`crate::learn`).
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -35,11 +37,15 @@ pub(crate) async fn page<R: Resolver + Clone + 'static>(
     Query(search): Query<Search>,
     Extension(context): Extension<PageContext>,
 ) -> Html<String> {
-    let body = body(&web, &search).await;
+    let body = body(&web, &search, &context).await;
     crate::html::page("History", "/history", &context, &body)
 }
 
-async fn body<R: Resolver + Clone + 'static>(web: &Web<R>, search: &Search) -> String {
+async fn body<R: Resolver + Clone + 'static>(
+    web: &Web<R>,
+    search: &Search,
+    context: &PageContext,
+) -> String {
     let engine = web.engine();
     let stats = &engine.config().stats;
     let filter = Filter {
@@ -78,8 +84,14 @@ async fn body<R: Resolver + Clone + 'static>(web: &Web<R>, search: &Search) -> S
         "<table id=\"history\"><thead><tr><th>Time</th><th>Queue id</th><th>Client</th>\
          <th>From → to</th><th>Action</th><th>Score</th><th>Why</th></tr></thead><tbody>",
     );
+    let counter = engine.counter();
     for entry in &entries {
-        row(&mut out, entry);
+        let kept = stats.history_learnable > 0
+            && entry
+                .queue_id
+                .as_deref()
+                .is_some_and(|id| counter.kept_message(entry.time, id).is_some());
+        row(&mut out, entry, kept.then_some(context));
     }
     if entries.is_empty() {
         out.push_str("<tr><td colspan=\"7\" class=\"none\">none</td></tr>");
@@ -88,7 +100,9 @@ async fn body<R: Resolver + Clone + 'static>(web: &Web<R>, search: &Search) -> S
     out
 }
 
-fn row(out: &mut String, entry: &HistoryEntry) {
+/// One entry's row; `learnable` (the page's context) when its message is still kept and
+/// can be learned from here.
+fn row(out: &mut String, entry: &HistoryEntry, learnable: Option<&PageContext>) {
     let client = match (&entry.client_ip, &entry.client_name) {
         (Some(ip), Some(name)) => format!("{} [{ip}]", escape(name)),
         (Some(ip), None) => format!("[{ip}]"),
@@ -123,9 +137,22 @@ fn row(out: &mut String, entry: &HistoryEntry) {
         }
         why.push_str("</ul></details>");
     }
+    let learn = match (learnable, &entry.queue_id) {
+        (Some(context), Some(queue_id)) => format!(
+            "<form method=\"post\" action=\"/history/learn\" class=\"learn\">{}\
+             <input type=\"hidden\" name=\"time\" value=\"{}\">\
+             <input type=\"hidden\" name=\"queue_id\" value=\"{}\">\
+             Learn as <button name=\"class\" value=\"spam\">spam</button> \
+             <button name=\"class\" value=\"ham\">ham</button></form>",
+            crate::html::csrf_field(context),
+            entry.time,
+            escape(queue_id)
+        ),
+        _ => String::new(),
+    };
     let _ = write!(
         out,
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td class=\"action\">{}{}</td>\
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td class=\"action\">{}{}{learn}</td>\
          <td>{:.2} / {:.2}</td><td>{}</td></tr>",
         escape(&format_utc(entry.time)),
         escape(entry.queue_id.as_deref().unwrap_or("")),
