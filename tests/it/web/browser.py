@@ -5,9 +5,10 @@ every number marked with data-counter, the chart bars, the Bayes and store facts
 every message the browser console logged (a CSP violation, a missing file or a script
 error is one).
 
-usage: browser.py BASE_URL SCREENSHOT [PASSWORD]
+usage: browser.py BASE_URL SCREENSHOT [PASSWORD | --learn]
 With PASSWORD the server asks for a login first: the script expects to be sent to
-/login, signs in through the form and goes on.
+/login, signs in through the form and goes on. With --learn it opens /history, takes the
+screenshot there, and presses the first row's "learn as spam" button instead.
 """
 import json
 import sys
@@ -19,7 +20,8 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 base, screenshot = sys.argv[1], sys.argv[2]
-password = sys.argv[3] if len(sys.argv) > 3 else None
+learn = len(sys.argv) > 3 and sys.argv[3] == "--learn"
+password = sys.argv[3] if len(sys.argv) > 3 and not learn else None
 
 options = webdriver.ChromeOptions()
 options.binary_location = "/usr/bin/chromium"
@@ -42,7 +44,21 @@ try:
         except Exception:
             pass  # the Rust test reports where the browser stayed
         out["after_login"] = driver.current_url[len(base):]
-    for path in ("/", "/history", "/bayes", "/store"):
+    if learn:
+        driver.get(base + "/history")
+        driver.save_screenshot(screenshot)
+        history_url = driver.current_url
+        driver.find_element(By.CSS_SELECTOR, "form.learn button[value=spam]").click()
+        try:
+            WebDriverWait(driver, 15).until(expected_conditions.url_changes(history_url))
+        except Exception:
+            pass  # the Rust test reports where the browser stayed
+        out["after_learn"] = driver.current_url[len(base):]
+        out["learned"] = driver.find_element(By.ID, "learned").text
+        out["console"].extend(
+            {"page": "/history/learn", "level": e["level"], "message": e["message"]}
+            for e in driver.get_log("browser"))
+    for path in () if learn else ("/", "/history", "/bayes", "/store"):
         driver.get(base + path)
         page = {
             "title": driver.title,

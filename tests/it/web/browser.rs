@@ -1,6 +1,7 @@
 //! The dashboard in headless Chromium: the pages load without a console message (no CSP
 //! violation, no missing file), the stylesheet applies, and every number shown equals what
 //! was written to the store; a screenshot is left in target/test-artifacts/dashboard.png.
+//! A message is learned as spam by pressing its History row's button.
 
 use std::collections::BTreeMap;
 
@@ -198,5 +199,62 @@ async fn a_password_sends_the_browser_through_the_login_form() {
         out["console"],
         Value::Array(vec![]),
         "console messages: {out:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_is_learned_as_spam_from_the_history_page() {
+    let store = kanmon_store::Store::memory_with_clock(kanmon_store::Clock::manual(NOW));
+    let config = kanmon_core::Config::parse(
+        "[stats]\nhistory_learnable = 10\n\
+         [dns]\nnameservers = [\"127.0.0.1:9\"]\ntimeout_ms = 200\n",
+    )
+    .expect("config");
+    let engine = kanmon_core::Engine::from_config(config)
+        .expect("resolver")
+        .with_store(store.clone())
+        .with_counter(kanmon_core::stats::Counter::new(store.clone()));
+    let raw = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/messages/sample.eml"
+    ))
+    .expect("sample message");
+    let envelope = kanmon_core::Envelope {
+        client_ip: Some("192.0.2.25".parse().expect("address")),
+        mail_from: Some("alice@example.com".to_owned()),
+        queue_id: Some("4QBROWSER".to_owned()),
+        ..kanmon_core::Envelope::default()
+    };
+    engine.scan_message(&envelope, &raw).await;
+    engine.counter().flush().await;
+    let server = Server::serve(std::sync::Arc::new(engine), None, store.clone()).await;
+    let screenshot = artifacts().join("history-learn.png");
+    let out = python(
+        "browser.py",
+        vec![
+            format!("http://{}", server.addr),
+            screenshot.display().to_string(),
+            "--learn".to_owned(),
+        ],
+    )
+    .await;
+    let out: Value = serde_json::from_str(&out).expect("script output is JSON");
+    assert_eq!(out["after_learn"], "/history/learn", "{out:#}");
+    assert!(
+        out["learned"]
+            .as_str()
+            .expect("learned")
+            .starts_with("Learned as spam: the message 4QBROWSER"),
+        "{out:#}"
+    );
+    assert_eq!(
+        out["console"],
+        Value::Array(vec![]),
+        "console messages: {out:#}"
+    );
+    let digest = kanmon_core::bayes::learn_tokens(&raw, &Default::default()).digest;
+    assert_eq!(
+        store.label(&digest).await.expect("label"),
+        Some(Class::Spam)
     );
 }
