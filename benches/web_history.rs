@@ -122,7 +122,11 @@ fn main() {
 
         // What the Counter's periodic trim of the ring costs once the ring is full.
         let started = Instant::now();
-        let removed = history::trim(&store, ENTRIES as usize).await.unwrap();
+        let bounds = history::Bounds {
+            retention: Duration::from_secs(8 * 86_400),
+            size: ENTRIES as usize,
+        };
+        let removed = history::trim(&store, bounds).await.unwrap();
         println!(
             "trim of the full ring (keep {ENTRIES}, {removed} removed): {:.1} ms",
             started.elapsed().as_secs_f64() * 1e3

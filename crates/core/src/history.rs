@@ -136,15 +136,26 @@ impl WantedKeys {
     }
 }
 
-/// The entries of one write: the JSON lines of a [`STREAM`] record and their keys for
-/// [`INDEX_STREAM`], made as the messages come so a flush only hands the bytes over.
+/// The entries of one write: records of [`STREAM`] (JSON lines) and, for each, a record
+/// of [`INDEX_STREAM`] with their keys, made as the messages come so a flush only hands the
+/// bytes over. A record ends past [`MAX_CHUNK_BYTES`], so a burst of mail makes several
+/// records rather than one too big to read back through the daemon's socket.
 #[derive(Debug, Default)]
 pub struct Chunk {
+    /// Oldest first; the last takes the next entry.
+    records: Vec<ChunkRecord>,
+    len: usize,
+}
+
+#[derive(Debug, Default)]
+struct ChunkRecord {
     lines: Vec<u8>,
     keys: Vec<u8>,
-    len: usize,
     newest: Timestamp,
 }
+
+/// Bytes of JSON lines after which a chunk's record ends: a few hundred entries.
+pub const MAX_CHUNK_BYTES: usize = 256 * 1024;
 
 impl Chunk {
     /// A chunk of `entries`, oldest first.
@@ -175,16 +186,26 @@ impl Chunk {
     }
 
     fn push_json(&mut self, entry: &impl Serialize, time: Timestamp, keys: SearchKeys) {
-        let start = self.lines.len();
-        if serde_json::to_writer(&mut self.lines, entry).is_err() {
+        if self
+            .records
+            .last()
+            .is_none_or(|record| record.lines.len() >= MAX_CHUNK_BYTES)
+        {
+            self.records.push(ChunkRecord::default());
+        }
+        let Some(record) = self.records.last_mut() else {
+            return;
+        };
+        let start = record.lines.len();
+        if serde_json::to_writer(&mut record.lines, entry).is_err() {
             // Only a serializer bug could get here; the message's counts still count.
-            self.lines.truncate(start);
+            record.lines.truncate(start);
             return;
         }
-        self.lines.push(b'\n');
-        self.keys.extend_from_slice(&keys.to_bytes());
+        record.lines.push(b'\n');
+        record.keys.extend_from_slice(&keys.to_bytes());
+        record.newest = record.newest.max(time);
         self.len += 1;
-        self.newest = self.newest.max(time);
     }
 
     pub fn len(&self) -> usize {
@@ -195,24 +216,26 @@ impl Chunk {
         self.len == 0
     }
 
-    /// What the store keeps of the chunk: its record and its index record, stamped with the
-    /// newest entry's time and gone `retention` after it.
-    pub fn store_entries(self, retention: Duration) -> [Entry; 2] {
-        let expires = self.newest.saturating_add(retention.as_secs());
-        [
-            Entry::Record {
+    /// What the store keeps of the chunk: per record, it and its index record, stamped with
+    /// the newest entry's time and gone `retention` after it.
+    pub fn store_entries(self, retention: Duration) -> Vec<Entry> {
+        let mut entries = Vec::with_capacity(2 * self.records.len());
+        for record in self.records.into_iter().filter(|r| !r.keys.is_empty()) {
+            let expires = record.newest.saturating_add(retention.as_secs());
+            entries.push(Entry::Record {
                 stream: STREAM.to_owned(),
-                at: self.newest,
-                data: self.lines,
+                at: record.newest,
+                data: record.lines,
                 expires,
-            },
-            Entry::Record {
+            });
+            entries.push(Entry::Record {
                 stream: INDEX_STREAM.to_owned(),
-                at: self.newest,
-                data: self.keys,
+                at: record.newest,
+                data: record.keys,
                 expires,
-            },
-        ]
+            });
+        }
+        entries
     }
 }
 
@@ -225,12 +248,12 @@ fn lines_newest_first(record: &Record) -> impl Iterator<Item = &[u8]> {
         .filter(|line| !line.is_empty())
 }
 
-/// Removes from the ring the chunks older than its newest `size` entries (and their
+/// Removes from the ring the chunks older than its newest `bounds.size` entries (and their
 /// index records); how many records went. The cut is found in the index, newest first, so
 /// a trim reads about one ring's worth of index, whichever process wrote it: a
 /// `kanmon filter` that records one message keeps the ring as the daemon does.
-pub async fn trim(store: &Store, size: usize) -> Result<u64, StoreError> {
-    let Some(cut) = ring_start(store, size).await? else {
+pub async fn trim(store: &Store, bounds: Bounds) -> Result<u64, StoreError> {
+    let Some(cut) = ring_start(store, bounds).await? else {
         return Ok(0);
     };
     let mut removed = 0;
@@ -246,23 +269,24 @@ pub async fn trim(store: &Store, size: usize) -> Result<u64, StoreError> {
     Ok(removed)
 }
 
-/// The time of the oldest chunk holding one of the newest `size` entries, `None` when the
-/// ring is not full.
-async fn ring_start(store: &Store, size: usize) -> Result<Option<Timestamp>, StoreError> {
+/// The time of the oldest chunk holding one of the newest `bounds.size` entries, `None`
+/// when the ring is not full (within the retention: older chunks have expired).
+async fn ring_start(store: &Store, bounds: Bounds) -> Result<Option<Timestamp>, StoreError> {
+    let now = store.clock().now();
+    let oldest = now.saturating_sub(bounds.retention.as_secs());
     let mut counted = 0usize;
-    let mut until = store.clock().now();
+    let mut until = now;
     let mut window = FIRST_WINDOW_SECS;
     loop {
-        let since = until.saturating_sub(window - 1);
+        let since = until.saturating_sub(window - 1).max(oldest);
         let index = store.records(INDEX_STREAM, since, until).await?;
         for record in index.iter().rev() {
             counted += record.data.len() / KEYS_LEN;
-            if counted >= size {
+            if counted >= bounds.size {
                 return Ok(Some(record.at));
             }
         }
-        // About twenty windows reach back to 1970.
-        if since == 0 {
+        if since <= oldest || since == 0 {
             return Ok(None);
         }
         until = since - 1;
@@ -734,6 +758,56 @@ mod tests {
         assert_eq!(
             search(&store, None, None).await,
             (10..60).rev().collect::<Vec<u64>>()
+        );
+    }
+
+    /// A burst of mail makes several records, each with its index, none much past
+    /// [`MAX_CHUNK_BYTES`]; searches find the entries of all of them.
+    #[tokio::test]
+    async fn a_large_chunk_is_split_into_records() {
+        let store = Store::memory_with_clock(Clock::manual(NOW));
+        let mut entries = Vec::new();
+        for n in 0..1_000u64 {
+            let mut e = entry(59, &format!("4QB{n:04}"), &format!("u{n}@burst.test"));
+            e.reason = Some("x".repeat(700));
+            e.duration_ms = n;
+            entries.push(e);
+        }
+        let stored = Chunk::of(&entries).store_entries(Duration::from_secs(86_400));
+        assert!(stored.len() >= 6, "{} store entries", stored.len());
+        let mut lines = 0;
+        for pair in stored.chunks(2) {
+            let (
+                Entry::Record { data, at, .. },
+                Entry::Record {
+                    data: keys,
+                    at: index_at,
+                    ..
+                },
+            ) = (&pair[0], &pair[1])
+            else {
+                panic!("a record and its index");
+            };
+            assert!(data.len() < MAX_CHUNK_BYTES + 2_000, "{} bytes", data.len());
+            let count = data
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count();
+            assert_eq!(keys.len(), count * KEYS_LEN);
+            assert_eq!(at, index_at);
+            lines += count;
+        }
+        assert_eq!(lines, 1_000);
+        store.import(&stored).await.expect("import");
+        assert_eq!(search(&store, Some("4QB0000"), None).await, vec![0]);
+        assert_eq!(search(&store, Some("4QB0999"), None).await, vec![999]);
+        assert_eq!(
+            search(&store, None, Some("U500@burst.TEST")).await,
+            vec![500]
+        );
+        assert_eq!(
+            search_some(&store, None, Some("@burst.test"), 3).await,
+            vec![999, 998, 997]
         );
     }
 }

@@ -63,10 +63,12 @@ const MAX_PENDING_HISTORY: usize = 20_000;
 
 /// Shortest time between two trims of the history ring: the ring may hold this much mail
 /// more than `history_size` for a while, and a trim's reads are made once per interval
-/// rather than once per flush. A trim reads the ring's index (12 bytes an entry), so a
-/// larger ring is trimmed less often: one more second per [`TRIM_ENTRIES_PER_SEC`].
+/// rather than once per flush.
 const TRIM_EVERY_SECS: u64 = 10;
-const TRIM_ENTRIES_PER_SEC: usize = 10_000;
+
+/// A trim reads the ring's index (12 bytes an entry), so a larger ring is trimmed less
+/// often: one second more between trims per this many entries of `history_size`.
+const RING_ENTRIES_PER_EXTRA_TRIM_SEC: usize = 10_000;
 
 /// Shortest time between two warnings about counts the store did not take.
 const WARN_EVERY_SECS: u64 = 60;
@@ -406,7 +408,10 @@ impl Counter {
         }
         if let (Some(raw), Some(queue_id), false) =
             (raw, envelope.queue_id.as_deref(), verdict.internal)
+            && raw.len() <= MAX_KEPT_BYTES
         {
+            // Copied before the lock: other scans record meanwhile.
+            let raw = Arc::from(raw);
             self.kept().keep(now, queue_id, raw, count);
         }
     }
@@ -448,8 +453,12 @@ impl Inner {
         let written = match counted {
             Ok(()) if batch.history.is_empty() => Ok(()),
             Ok(()) => {
-                let entries = batch.history.store_entries(batch.history_retention);
-                self.write_history(&entries, batch.history_size).await
+                let bounds = history::Bounds {
+                    retention: batch.history_retention,
+                    size: batch.history_size,
+                };
+                let entries = batch.history.store_entries(bounds.retention);
+                self.write_history(&entries, bounds).await
             }
             Err(e) => Err(e),
         };
@@ -479,12 +488,14 @@ impl Inner {
     async fn write_history(
         &self,
         entries: &[Entry],
-        size: usize,
+        bounds: history::Bounds,
     ) -> Result<(), kanmon_store::StoreError> {
+        let size = bounds.size;
         self.store.import(entries).await?;
         let now = self.store.clock().now();
-        let every = TRIM_EVERY_SECS
-            .saturating_add(u64::try_from(size / TRIM_ENTRIES_PER_SEC).unwrap_or(u64::MAX));
+        let every = TRIM_EVERY_SECS.saturating_add(
+            u64::try_from(size / RING_ENTRIES_PER_EXTRA_TRIM_SEC).unwrap_or(u64::MAX),
+        );
         let last = self.last_trim.load(Ordering::Relaxed);
         if now.saturating_sub(last) >= every
             && self
@@ -492,7 +503,7 @@ impl Inner {
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            history::trim(&self.store, size).await?;
+            history::trim(&self.store, bounds).await?;
         }
         Ok(())
     }
@@ -770,12 +781,16 @@ mod tests {
             .records(history::STREAM, 0, u64::MAX - 1)
             .await
             .unwrap();
-        assert_eq!(written.len(), 1, "one chunk");
-        let lines = written[0]
-            .data
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty());
-        assert_eq!(lines.count(), 20_000);
+        let lines: usize = written
+            .iter()
+            .map(|r| {
+                r.data
+                    .split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .count()
+            })
+            .sum();
+        assert_eq!(lines, 20_000);
     }
 
     /// The entry recorded from a message's envelope and verdict is, byte for byte and

@@ -51,11 +51,7 @@ async fn outcome<R: Resolver + Clone + 'static>(
     form: &LearnForm,
 ) -> (StatusCode, String) {
     let engine = web.engine();
-    let message = format!(
-        "the message {} of {} UTC",
-        form.queue_id,
-        format_utc(form.time)
-    );
+    let message = format!("the message {} of {}", form.queue_id, format_utc(form.time));
     if engine.config().stats.history_learnable == 0 {
         return (
             StatusCode::NOT_FOUND,

@@ -27,15 +27,15 @@ struct Kept {
 
 impl KeptMessages {
     /// Keeps `raw` as the message of history entry (`time`, `queue_id`), among the newest
-    /// `count`.
-    pub(super) fn keep(&mut self, time: Timestamp, queue_id: &str, raw: &[u8], count: usize) {
+    /// `count`; one larger than [`MAX_KEPT_BYTES`] is not kept.
+    pub(super) fn keep(&mut self, time: Timestamp, queue_id: &str, raw: Arc<[u8]>, count: usize) {
         if raw.len() <= MAX_KEPT_BYTES {
+            self.bytes += raw.len();
             self.messages.push_back(Kept {
                 time,
                 queue_id: queue_id.to_owned(),
-                raw: Arc::from(raw),
+                raw,
             });
-            self.bytes += raw.len();
         }
         self.shrink_to(count);
     }
@@ -72,7 +72,7 @@ mod tests {
     fn the_newest_are_kept_by_count_and_by_bytes() {
         let mut kept = KeptMessages::default();
         for n in 0..5u64 {
-            kept.keep(100 + n, &format!("Q{n}"), &[b'x'; 10], 3);
+            kept.keep(100 + n, &format!("Q{n}"), Arc::from(&[b'x'; 10][..]), 3);
         }
         assert!(kept.get(101, "Q1").is_none(), "past the count");
         assert_eq!(kept.get(102, "Q2").as_deref(), Some(&[b'x'; 10][..]));
@@ -83,12 +83,12 @@ mod tests {
         assert_eq!(kept.bytes, 30);
 
         let big = vec![b'y'; MAX_KEPT_BYTES - 15];
-        kept.keep(200, "BIG", &big, 3);
+        kept.keep(200, "BIG", Arc::from(big), 3);
         assert!(kept.get(102, "Q2").is_none() && kept.get(103, "Q3").is_none());
         assert!(kept.get(104, "Q4").is_some() && kept.get(200, "BIG").is_some());
         assert_eq!(kept.bytes, MAX_KEPT_BYTES - 5);
 
-        kept.keep(201, "HUGE", &vec![b'z'; MAX_KEPT_BYTES + 1], 3);
+        kept.keep(201, "HUGE", Arc::from(vec![b'z'; MAX_KEPT_BYTES + 1]), 3);
         assert!(
             kept.get(201, "HUGE").is_none(),
             "larger than everything allowed"
