@@ -314,17 +314,6 @@ impl Backend for RemoteStore {
         Ok(all)
     }
 
-    async fn trim_records(&self, stream: &str, keep: u64) -> Result<u64> {
-        let request = Request::TrimRecords {
-            stream: stream.to_owned(),
-            keep,
-        };
-        match self.call(request).await? {
-            Reply::Count { value } => Ok(value),
-            other => Err(unexpected(&other)),
-        }
-    }
-
     async fn trim_records_before(&self, stream: &str, before: Timestamp) -> Result<u64> {
         let request = Request::TrimRecordsBefore {
             stream: stream.to_owned(),

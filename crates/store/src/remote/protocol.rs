@@ -68,10 +68,6 @@ pub(crate) enum Request {
         since: Timestamp,
         until: Timestamp,
     },
-    TrimRecords {
-        stream: String,
-        keep: u64,
-    },
     TrimRecordsBefore {
         stream: String,
         before: Timestamp,

@@ -131,10 +131,6 @@ async fn answer(store: &Store, request: Request, stream: &mut UnixStream) -> std
             Ok(records) => return send_records(stream, records).await,
             Err(error) => Err(error),
         },
-        Request::TrimRecords { stream: name, keep } => store
-            .trim_records(&name, usize::try_from(keep).unwrap_or(usize::MAX))
-            .await
-            .map(|value| Reply::Count { value }),
         Request::TrimRecordsBefore {
             stream: name,
             before,
