@@ -56,8 +56,8 @@ fn data(index: usize, len: usize) -> Vec<u8> {
     bytes
 }
 
-/// 40 records of 600 KiB (about 32 MiB in base64) over ten seconds, four in each second,
-/// plus one of 6 MiB (8 MiB in base64: a frame of its own) in the middle: what was
+/// 40 records over ten seconds, four in each second: 39 of 600 KiB and, in the middle, one
+/// of 6 MiB (8 MiB in base64: a frame of its own), about 39 MiB in base64 in all; what was
 /// appended, in order.
 async fn fill(served: &Served) -> Vec<Record> {
     let mut written = Vec::new();
