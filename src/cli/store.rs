@@ -55,6 +55,10 @@ pub(crate) struct Common {
 /// one batch stays a short transaction.
 const IMPORT_BATCH: usize = 5_000;
 
+/// Bytes (as [`Entry::size_hint`] counts them) per import call, for batches of large
+/// records or values: a short transaction still, and one frame through the daemon's socket.
+const IMPORT_BATCH_BYTES: usize = 4 * 1024 * 1024;
+
 pub(crate) fn run(command: StoreCommand) -> Result<ExitCode, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -100,7 +104,7 @@ async fn run_async(command: StoreCommand) -> Result<ExitCode, CliError> {
         StoreCommand::Import { common, input } => {
             let entries = read_entries(&input)?;
             let store = open(&common).await?;
-            for batch in entries.chunks(IMPORT_BATCH) {
+            for batch in import_batches(&entries) {
                 store.import(batch).await.map_err(failed)?;
             }
             eprintln!("imported {} entries", entries.len());
@@ -112,6 +116,27 @@ async fn run_async(command: StoreCommand) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `entries` in consecutive batches of at most [`IMPORT_BATCH`] entries and about
+/// [`IMPORT_BATCH_BYTES`] (an entry bigger than that alone).
+fn import_batches(entries: &[Entry]) -> Vec<&[Entry]> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (index, entry) in entries.iter().enumerate() {
+        let size = entry.size_hint();
+        if index > start && (index - start == IMPORT_BATCH || bytes + size > IMPORT_BATCH_BYTES) {
+            batches.push(&entries[start..index]);
+            start = index;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < entries.len() {
+        batches.push(&entries[start..]);
+    }
+    batches
 }
 
 async fn open(common: &Common) -> Result<Store, CliError> {
@@ -213,5 +238,28 @@ mod tests {
         assert_eq!(human_bytes(512), "512 bytes");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(64 * 1024 * 1024), "64.0 MiB");
+    }
+
+    /// Small entries go by count, large ones by bytes; nothing is lost or reordered.
+    #[test]
+    fn import_batches_are_bounded_by_count_and_bytes() {
+        let value = |i: usize, len: usize| Entry::Value {
+            key: format!("k{i}"),
+            value: vec![0; len],
+            expires: None,
+        };
+        let small: Vec<Entry> = (0..12_001).map(|i| value(i, 8)).collect();
+        let lengths: Vec<usize> = import_batches(&small).iter().map(|b| b.len()).collect();
+        assert_eq!(lengths, [5_000, 5_000, 2_001]);
+
+        let mut large: Vec<Entry> = (0..20).map(|i| value(i, 600 * 1024)).collect();
+        large.insert(3, value(99, 6 * 1024 * 1024));
+        let batches = import_batches(&large);
+        for batch in &batches {
+            let bytes: usize = batch.iter().map(Entry::size_hint).sum();
+            assert!(batch.len() == 1 || bytes <= IMPORT_BATCH_BYTES, "{bytes}");
+        }
+        assert!(batches.iter().any(|b| b.len() == 1 && b[0] == large[3]));
+        assert_eq!(batches.concat(), large);
     }
 }

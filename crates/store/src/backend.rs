@@ -51,8 +51,6 @@ pub(crate) trait Backend {
         now: Timestamp,
     ) -> Result<Vec<Record>>;
     /// At most [`crate::TRIM_RECORDS_MAX`] removed.
-    async fn trim_records(&self, stream: &str, keep: u64) -> Result<u64>;
-    /// At most [`crate::TRIM_RECORDS_MAX`] removed.
     async fn trim_records_before(&self, stream: &str, before: Timestamp) -> Result<u64>;
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<Vec<u8>>>;
     async fn set(

@@ -67,6 +67,23 @@ impl Entry {
     pub fn from_line(line: &str) -> Result<Entry, String> {
         serde_json::from_str(line).map_err(|e| e.to_string())
     }
+
+    /// At most the length of [`Entry::to_line`], without writing it: what batches of
+    /// entries (an import, an export's frames) are bounded by. Text may be escaped to six
+    /// bytes a byte; binary is hex or base64; the rest fits in a fixed allowance.
+    pub fn size_hint(&self) -> usize {
+        const FIXED: usize = 192;
+        let base64 = |bytes: &[u8]| bytes.len().div_ceil(3) * 4;
+        FIXED
+            + match self {
+                Entry::Token { .. } | Entry::Totals { .. } => 0,
+                Entry::Label { digest, .. } => digest.len() * 2,
+                Entry::Greylist { key, .. } => key.len() * 2,
+                Entry::Stat { name, .. } => name.len() * 6,
+                Entry::Record { stream, data, .. } => stream.len() * 6 + base64(data),
+                Entry::Value { key, value, .. } => key.len() * 6 + base64(value),
+            }
+    }
 }
 
 pub(crate) mod hex {
@@ -160,6 +177,7 @@ mod tests {
             let line = entry.to_line();
             assert!(!line.contains('\n'));
             assert_eq!(Entry::from_line(&line).unwrap(), entry, "{line}");
+            assert!(entry.size_hint() >= line.len(), "{line}");
         }
         assert_eq!(
             Entry::Token {
@@ -170,6 +188,42 @@ mod tests {
             .to_line(),
             r#"{"kind":"token","key":"00000000000000ff","spam":1,"ham":2}"#
         );
+    }
+
+    /// The bound holds at its worst: the longest numbers, text escaped to `\u00XX`.
+    #[test]
+    fn size_hints_bound_the_longest_lines() {
+        let text = "\u{1}".repeat(40);
+        let entries = [
+            Entry::Greylist {
+                key: vec![0xff; 40],
+                first_seen: Timestamp::MAX,
+                last_seen: Timestamp::MAX,
+                count: u64::MAX,
+                expires: Timestamp::MAX,
+            },
+            Entry::Stat {
+                bucket: Timestamp::MAX,
+                name: text.clone(),
+                value: i64::MIN,
+                expires: Timestamp::MAX,
+            },
+            Entry::Record {
+                stream: text.clone(),
+                at: Timestamp::MAX,
+                data: vec![0xff; 1000],
+                expires: Timestamp::MAX,
+            },
+            Entry::Value {
+                key: text,
+                value: vec![0; 1001],
+                expires: Some(Timestamp::MAX),
+            },
+        ];
+        for entry in entries {
+            let line = entry.to_line();
+            assert!(entry.size_hint() >= line.len(), "{line}");
+        }
     }
 
     #[test]

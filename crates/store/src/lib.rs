@@ -327,13 +327,6 @@ impl Store {
         dispatch!(self, b => b.records(stream, since, until, now).await)
     }
 
-    /// Removes the oldest records of `stream` past its newest `keep` (a ring of the last
-    /// `keep`), at most [`TRIM_RECORDS_MAX`] per call; how many went.
-    pub async fn trim_records(&self, stream: &str, keep: usize) -> Result<u64> {
-        let keep = u64::try_from(keep).unwrap_or(u64::MAX);
-        dispatch!(self, b => b.trim_records(stream, keep).await)
-    }
-
     /// Removes `stream`'s records older than `before` (their `at` < `before`), oldest first,
     /// at most [`TRIM_RECORDS_MAX`] per call; how many went. A ring kept by age rather than
     /// by count: a record at `before` itself stays.
@@ -384,8 +377,8 @@ impl Store {
     }
 }
 
-/// Most records one [`Store::trim_records`] (or [`Store::trim_records_before`]) call
-/// removes: a call stays short; a caller that trims regularly keeps up anyway.
+/// Most records one [`Store::trim_records_before`] call removes: a call stays short; a
+/// caller that trims regularly keeps up anyway.
 pub const TRIM_RECORDS_MAX: u64 = 10_000;
 
 /// `now + ttl` in whole seconds, rounded up so a TTL never ends early, saturating.

@@ -244,23 +244,6 @@ impl Backend for MemoryStore {
             .collect())
     }
 
-    async fn trim_records(&self, stream: &str, keep: u64) -> Result<u64> {
-        let mut state = self.state();
-        let of_stream: Vec<(String, Timestamp, u64)> = state
-            .records
-            .range((stream.to_owned(), 0, 0)..)
-            .take_while(|((s, _, _), _)| s == stream)
-            .map(|(key, _)| key.clone())
-            .collect();
-        let extra = (of_stream.len() as u64)
-            .saturating_sub(keep)
-            .min(crate::TRIM_RECORDS_MAX);
-        for key in of_stream.iter().take(extra as usize) {
-            state.records.remove(key);
-        }
-        Ok(extra)
-    }
-
     async fn trim_records_before(&self, stream: &str, before: Timestamp) -> Result<u64> {
         let mut state = self.state();
         let old: Vec<(String, Timestamp, u64)> = state

@@ -410,3 +410,63 @@ async fn bayes_reads_the_daemons_redis_and_survives_its_death() {
         "{dead}"
     );
 }
+
+/// `kanmon store import` and `export` through the daemon's socket with far more than one
+/// of its 16 MiB frames: 41 records over eleven seconds, four in a second, 40 of 600 KiB
+/// and one of 6 MiB (about 39 MiB as base64), come back whole and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tools_move_more_than_a_frame_through_the_daemon() {
+    let dns = dns().await;
+    let state = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(
+        state.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod temp dir");
+    let path = state.path().join("var").join("kanmon.redb");
+    let daemon = Daemon::start(
+        dns.addr,
+        // Room for a debug build on a busy machine: each call moves about 4 MiB.
+        &format!(
+            "[store]\npath = \"{}\"\ntimeout_ms = 5000\n",
+            path.display()
+        ),
+    )
+    .await;
+    daemon.wait_log("store served to kanmon's tools").await;
+
+    let at = 1_700_000_000u64;
+    let far = 4_000_000_000u64;
+    let records: Vec<kanmon_store::Entry> = (0..41usize)
+        .map(|index| {
+            let len = if index == 21 { 6 << 20 } else { 600 << 10 };
+            let mut data: Vec<u8> = (0..len).map(|i| (i * 7 + index) as u8).collect();
+            data[..8].copy_from_slice(&(index as u64).to_be_bytes());
+            kanmon_store::Entry::Record {
+                stream: "bulk".to_owned(),
+                at: at + (index / 4) as u64,
+                data,
+                expires: far,
+            }
+        })
+        .collect();
+    let mut backup = String::new();
+    for entry in &records {
+        backup.push_str(&entry.to_line());
+        backup.push('\n');
+    }
+    assert!(backup.len() > 32 << 20, "{} bytes", backup.len());
+    let import_file = state.path().join("backup.jsonl");
+    std::fs::write(&import_file, &backup).expect("write backup");
+    store_command(&daemon, &["import", import_file.to_str().expect("utf-8")]);
+
+    let out = store_command(&daemon, &["export"]);
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let exported: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("\"stream\":\"bulk\""))
+        .collect();
+    let want: Vec<&str> = backup.lines().collect();
+    assert_eq!(exported.len(), want.len());
+    assert!(exported == want, "the same records, in the stream's order");
+}

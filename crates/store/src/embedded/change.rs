@@ -5,9 +5,8 @@ use redb::ReadableTable;
 
 use super::counts;
 use super::schema::{
-    Db, Kind, META_COUNTED, META_SEQUENCE, byte_class, class_byte, is_live, parse_record_index_key,
-    parse_stat_index_key, parse_value_index_key, record_count_key, record_index_key,
-    stat_index_key,
+    Db, Kind, META_SEQUENCE, byte_class, class_byte, is_live, parse_record_index_key,
+    parse_stat_index_key, parse_value_index_key, record_index_key, stat_index_key,
 };
 use super::writer::Tables;
 use crate::{Class, Entry, Result, Sighting, Timestamp, TokenKey};
@@ -142,25 +141,6 @@ fn next_sequence(t: &mut Tables<'_>) -> Result<u64> {
     Ok(sequence)
 }
 
-/// How many records `stream` holds (kept in step by every append and removal).
-fn record_count(t: &Tables<'_>, stream: &str) -> Result<u64> {
-    Ok(t.meta
-        .get(record_count_key(stream).as_str())
-        .db()?
-        .map_or(0, |v| v.value()))
-}
-
-fn add_record_count(t: &mut Tables<'_>, stream: &str, added: u64, removed: u64) -> Result<()> {
-    let count = (record_count(t, stream)? + added).saturating_sub(removed);
-    let key = record_count_key(stream);
-    if count == 0 {
-        t.meta.remove(key.as_str()).db()?;
-    } else {
-        t.meta.insert(key.as_str(), count).db()?;
-    }
-    Ok(())
-}
-
 /// See [`crate::Store::append_record`]; also how an imported record is written.
 pub(super) fn append_record(
     t: &mut Tables<'_>,
@@ -173,9 +153,6 @@ pub(super) fn append_record(
     t.records
         .insert((stream, at, sequence), (data, expires))
         .db()?;
-    add_record_count(t, stream, 1, 0)?;
-    // The counts are true at this sequence (a version without counts would leave it behind).
-    t.meta.insert(META_COUNTED, sequence).db()?;
     index(
         t,
         expires,
@@ -184,43 +161,30 @@ pub(super) fn append_record(
     )
 }
 
-/// See [`crate::Store::trim_records`]: the stream's count says how many are past the
-/// newest `keep`; the oldest of those (at most [`crate::TRIM_RECORDS_MAX`]) are removed
-/// with their expiry index, read from the front of the stream, so a trim costs what it
-/// removes, not the size of the ring.
-pub(super) fn trim_records(t: &mut Tables<'_>, stream: &str, keep: u64) -> Result<u64> {
-    let excess = record_count(t, stream)?.saturating_sub(keep);
-    if excess == 0 {
-        return Ok(0);
-    }
-    remove_oldest(t, stream, u64::MAX, excess)
-}
-
 /// See [`crate::Store::trim_records_before`]: the stream's records stamped before `before`,
-/// at most [`crate::TRIM_RECORDS_MAX`], read from the front of the stream like
-/// [`trim_records`].
+/// at most [`crate::TRIM_RECORDS_MAX`], with their expiry index, read from the front of
+/// the stream, so a trim costs what it removes, not the size of the ring.
 pub(super) fn trim_records_before(
     t: &mut Tables<'_>,
     stream: &str,
     before: Timestamp,
 ) -> Result<u64> {
     match before.checked_sub(1) {
-        Some(last) => remove_oldest(t, stream, last, u64::MAX),
+        Some(last) => remove_oldest(t, stream, last),
         None => Ok(0),
     }
 }
 
-/// Removes up to `limit` (and at most [`crate::TRIM_RECORDS_MAX`]) of `stream`'s oldest
-/// records stamped at or before `last`, with their expiry index entries, keeping the
-/// stream's count in `meta` in step; how many went.
-fn remove_oldest(t: &mut Tables<'_>, stream: &str, last: Timestamp, limit: u64) -> Result<u64> {
+/// Removes at most [`crate::TRIM_RECORDS_MAX`] of `stream`'s oldest records stamped at or
+/// before `last`, with their expiry index entries; how many went.
+fn remove_oldest(t: &mut Tables<'_>, stream: &str, last: Timestamp) -> Result<u64> {
     let old: Vec<(Timestamp, u64, Timestamp)> = {
         let mut old = Vec::new();
         let range = t
             .records
             .range((stream, 0u64, 0u64)..=(stream, last, u64::MAX))
             .db()?;
-        let take = usize::try_from(limit.min(crate::TRIM_RECORDS_MAX)).unwrap_or(usize::MAX);
+        let take = usize::try_from(crate::TRIM_RECORDS_MAX).unwrap_or(usize::MAX);
         for entry in range.take(take) {
             let (key, value) = entry.db()?;
             let (_, at, sequence) = key.value();
@@ -238,9 +202,6 @@ fn remove_oldest(t: &mut Tables<'_>, stream: &str, last: Timestamp, limit: u64) 
             &record_index_key(stream, *at, *sequence),
         )?;
         removed += 1;
-    }
-    if removed > 0 {
-        add_record_count(t, stream, 0, removed)?;
     }
     Ok(removed)
 }
@@ -311,11 +272,7 @@ pub(super) fn expire_batch(
             }
             Kind::Record => {
                 let (stream, at, sequence) = parse_record_index_key(key)?;
-                let gone = t.records.remove((stream, at, sequence)).db()?.is_some();
-                if gone {
-                    add_record_count(t, stream, 0, 1)?;
-                }
-                gone
+                t.records.remove((stream, at, sequence)).db()?.is_some()
             }
             Kind::Value => {
                 let key = parse_value_index_key(key)?;

@@ -226,12 +226,6 @@ impl Backend for EmbeddedStore {
             .await
     }
 
-    async fn trim_records(&self, stream: &str, keep: u64) -> Result<u64> {
-        let stream = stream.to_owned();
-        self.write(move |t| change::trim_records(t, &stream, keep))
-            .await
-    }
-
     async fn trim_records_before(&self, stream: &str, before: Timestamp) -> Result<u64> {
         let stream = stream.to_owned();
         self.write(move |t| change::trim_records_before(t, &stream, before))

@@ -34,19 +34,14 @@ pub(super) const VALUES: TableDefinition<&str, (&[u8], Option<u64>)> =
 /// from the front of one b-tree instead of scanning the tables. Each expiring entry has
 /// exactly one index entry, moved whenever its expiry changes.
 pub(super) const EXPIRY: TableDefinition<(u64, u8, &[u8]), ()> = TableDefinition::new("expiry");
-/// "format" → [`FORMAT`]; "sequence" → the last record sequence handed out;
-/// "records:<stream>" → how many records the stream holds, and "counted" → the sequence
-/// those counts are true at (see [`count_records`]).
+/// "format" → [`FORMAT`]; "sequence" → the last record sequence handed out. Files of
+/// earlier versions also hold "records:<stream>" (a stream's count, for a trim to a number
+/// of records) and "counted"; nothing reads them now, and a version that does recounts,
+/// since "counted" falls behind "sequence".
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 pub(super) const META_FORMAT: &str = "format";
 pub(super) const META_SEQUENCE: &str = "sequence";
-pub(super) const META_COUNTED: &str = "counted";
-
-/// The meta key of a stream's record count.
-pub(super) fn record_count_key(stream: &str) -> String {
-    format!("records:{stream}")
-}
 
 /// The table an expiry index entry points into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,40 +171,7 @@ pub(super) fn prepare(db: &redb::Database) -> Result<()> {
         txn.open_table(VALUES).db()?;
         txn.open_table(EXPIRY).db()?;
     }
-    count_records(&txn)?;
     txn.commit().db()?;
-    Ok(())
-}
-
-/// Counts each stream's records when the counts are not known to be true: a file from a
-/// version that kept none, or one another version appended to since ("counted" is not the
-/// last sequence). The counts let a trim of a ring find its excess without walking it.
-fn count_records(txn: &redb::WriteTransaction) -> Result<()> {
-    let mut meta = txn.open_table(META).db()?;
-    let sequence = meta.get(META_SEQUENCE).db()?.map_or(0, |v| v.value());
-    let counted = meta.get(META_COUNTED).db()?.map(|v| v.value());
-    if counted == Some(sequence) {
-        return Ok(());
-    }
-    let stale: Vec<String> = meta
-        .range("records:".."records;")
-        .db()?
-        .map(|entry| entry.db().map(|(key, _)| key.value().to_owned()))
-        .collect::<Result<_>>()?;
-    for key in stale {
-        meta.remove(key.as_str()).db()?;
-    }
-    let records = txn.open_table(RECORDS).db()?;
-    let mut counts: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
-    for entry in records.iter().db()? {
-        let (key, _) = entry.db()?;
-        *counts.entry(key.value().0.to_owned()).or_insert(0) += 1;
-    }
-    for (stream, count) in counts {
-        meta.insert(record_count_key(&stream).as_str(), count)
-            .db()?;
-    }
-    meta.insert(META_COUNTED, sequence).db()?;
     Ok(())
 }
 

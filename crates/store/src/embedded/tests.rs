@@ -198,73 +198,68 @@ fn compaction_shrinks_a_file_with_free_space() {
     assert_eq!(std::fs::metadata(&path).unwrap().len(), after);
 }
 
-/// A trim finds a ring's excess from the stream's count, which appends, expiry and trims
-/// keep true, and which is counted afresh when a file's counts cannot be trusted.
+/// Files of earlier versions hold each stream's record count in `meta` ("records:<stream>",
+/// "counted"); nothing reads them now: such a file, with counts that are wrong, opens, and
+/// its records read, append, trim and expire as they are.
 #[tokio::test]
-async fn ring_trims_follow_the_stream_counts() {
+async fn record_counts_of_earlier_versions_are_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kanmon.redb");
     let store = EmbeddedStore::open(&path, TIMEOUT).await.unwrap();
     let now = 1_000;
     let long = Duration::from_secs(3_600);
-    for i in 0..30u64 {
-        // Every third record of the first half expires at now + 10.
-        let ttl = if i < 15 && i % 3 == 0 {
-            Duration::from_secs(10)
-        } else {
-            long
-        };
+    for i in 0..10u64 {
         store
-            .append_record("h", format!("{i}").as_bytes(), now + i, ttl)
+            .append_record("h", format!("{i}").as_bytes(), now + i, long)
             .await
             .unwrap();
     }
-    store.append_record("other", b"o", now, long).await.unwrap();
-    let live = |records: Vec<Record>| -> Vec<String> {
-        records
-            .into_iter()
-            .map(|r| String::from_utf8(r.data).unwrap())
-            .collect()
-    };
-    let later = now + 40;
-    assert_eq!(store.expire(later).await.unwrap(), 5);
-    assert_eq!(store.trim_records("h", 25).await.unwrap(), 0, "25 left");
-    assert_eq!(store.trim_records("h", 20).await.unwrap(), 5);
-    let kept = live(store.records("h", 0, u64::MAX, later).await.unwrap());
-    let newest: Vec<String> = (0..30u64)
-        .filter(|i| !(*i < 15 && i % 3 == 0))
-        .skip(5)
-        .map(|i| i.to_string())
-        .collect();
-    assert_eq!(kept, newest);
     drop(store);
-
-    // A file whose counts are not true at its last sequence (here: forgotten, as in a
-    // file from a version without them) is counted when it is opened.
     {
         let db = redb::Database::open(&path).unwrap();
         let txn = db.begin_write().unwrap();
         {
             let mut meta = txn.open_table(schema::META).unwrap();
-            meta.insert(schema::META_COUNTED, 0).unwrap();
-            meta.insert(schema::record_count_key("h").as_str(), 3)
-                .unwrap();
+            meta.insert("counted", 0).unwrap();
+            meta.insert("records:h", 3).unwrap();
+            meta.insert("records:gone", 7).unwrap();
         }
         txn.commit().unwrap();
     }
     let store = EmbeddedStore::open(&path, TIMEOUT).await.unwrap();
-    assert_eq!(store.trim_records("h", 12).await.unwrap(), 8);
-    let kept = live(store.records("h", 0, u64::MAX, later).await.unwrap());
-    assert_eq!(kept, newest[8..]);
-    assert_eq!(store.trim_records("other", 0).await.unwrap(), 1);
-    assert_eq!(store.trim_records("other", 0).await.unwrap(), 0);
+    let data = |records: Vec<Record>| -> Vec<String> {
+        records
+            .into_iter()
+            .map(|r| String::from_utf8(r.data).unwrap())
+            .collect()
+    };
+    let all: Vec<String> = (0..10).map(|i: u64| i.to_string()).collect();
+    assert_eq!(
+        data(store.records("h", 0, u64::MAX, now).await.unwrap()),
+        all
+    );
+    store
+        .append_record("h", b"10", now + 10, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(store.trim_records_before("h", now + 4).await.unwrap(), 4);
+    assert_eq!(
+        store.trim_records_before("gone", u64::MAX).await.unwrap(),
+        0
+    );
+    assert_eq!(store.summary(now).await.unwrap().records, 7);
+    assert_eq!(store.expire(now + 20).await.unwrap(), 1, "the short one");
+    let left: Vec<String> = (4..10).map(|i: u64| i.to_string()).collect();
+    assert_eq!(
+        data(store.records("h", 0, u64::MAX, now + 20).await.unwrap()),
+        left
+    );
 }
 
 /// A trim by time removes at most [`crate::TRIM_RECORDS_MAX`] a call, oldest first, with
-/// their expiry index entries, and keeps the stream's count true: a trim by count
-/// afterwards, and the reopened file (which trusts its counts), agree with what is left.
+/// their expiry index entries; the reopened file agrees with what is left.
 #[tokio::test]
-async fn trims_by_time_are_bounded_and_keep_the_stream_count() {
+async fn trims_by_time_are_bounded_and_unindex_what_they_remove() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kanmon.redb");
     let store = EmbeddedStore::open(&path, TIMEOUT).await.unwrap();
@@ -303,31 +298,31 @@ async fn trims_by_time_are_bounded_and_keep_the_stream_count() {
     };
     let all = left(store.records("h", 0, u64::MAX, now).await.unwrap());
     assert_eq!(all, (crate::TRIM_RECORDS_MAX..total).collect::<Vec<_>>());
-    // The count says 10 are left: keeping 9 removes the oldest one.
-    assert_eq!(store.trim_records("h", 9).await.unwrap(), 1);
-    assert_eq!(store.trim_records_before("h", before).await.unwrap(), 5);
+    assert_eq!(store.trim_records_before("h", before).await.unwrap(), 6);
     assert_eq!(store.trim_records_before("h", before).await.unwrap(), 0);
     let kept = left(store.records("h", 0, u64::MAX, now).await.unwrap());
     assert_eq!(kept, (older..total).collect::<Vec<_>>(), "from `before` on");
     assert_eq!(store.summary(now).await.unwrap().records, 5);
     drop(store);
 
-    // The file holds the true count, and no index entry of a removed record.
+    // The file holds no index entry of a removed record.
     {
         use redb::{ReadableDatabase, ReadableTableMetadata};
         let db = redb::Database::open(&path).unwrap();
         let txn = db.begin_read().unwrap();
-        let meta = txn.open_table(schema::META).unwrap();
-        let count = meta.get(schema::record_count_key("h").as_str()).unwrap();
-        assert_eq!(count.map(|v| v.value()), Some(4));
         let expiry = txn.open_table(schema::EXPIRY).unwrap();
         assert_eq!(expiry.len().unwrap(), 5, "four of h and one of other");
     }
     let store = EmbeddedStore::open(&path, TIMEOUT).await.unwrap();
-    assert_eq!(store.trim_records("h", 1).await.unwrap(), 3);
+    // The last four are two a second: a trim by time keeps the last second's two.
+    let last_second = now + (total - 1) / 2;
+    assert_eq!(
+        store.trim_records_before("h", last_second).await.unwrap(),
+        2
+    );
     assert_eq!(
         left(store.records("h", 0, u64::MAX, now).await.unwrap()),
-        [total - 1]
+        [total - 2, total - 1]
     );
     assert_eq!(store.trim_records_before("other", now).await.unwrap(), 0);
     assert_eq!(
@@ -336,7 +331,7 @@ async fn trims_by_time_are_bounded_and_keep_the_stream_count() {
     );
     assert_eq!(
         store.expire(expires).await.unwrap(),
-        2,
-        "the last of h and other"
+        3,
+        "the last two of h and other"
     );
 }

@@ -58,7 +58,6 @@ struct Scripts {
     greylist_touch: Script,
     stats_add: Script,
     append_record: Script,
-    trim_records: Script,
     trim_records_before: Script,
 }
 
@@ -85,7 +84,6 @@ impl RedisStore {
                     greylist_touch: Script::new(include_str!("lua/greylist_touch.lua")),
                     stats_add: Script::new(include_str!("lua/stats_add.lua")),
                     append_record: Script::new(include_str!("lua/append_record.lua")),
-                    trim_records: Script::new(include_str!("lua/trim_records.lua")),
                     trim_records_before: Script::new(include_str!("lua/trim_records_before.lua")),
                 },
                 timeout: settings.timeout,
@@ -191,10 +189,6 @@ impl Backend for RedisStore {
         now: Timestamp,
     ) -> Result<Vec<Record>> {
         self.read_records(stream, since, until, now).await
-    }
-
-    async fn trim_records(&self, stream: &str, keep: u64) -> Result<u64> {
-        self.trim_to(stream, keep).await
     }
 
     async fn trim_records_before(&self, stream: &str, before: Timestamp) -> Result<u64> {

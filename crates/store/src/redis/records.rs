@@ -113,19 +113,6 @@ impl RedisStore {
         Ok(records)
     }
 
-    /// See [`crate::Store::trim_records`] (`trim_records.lua`).
-    pub(super) async fn trim_to(&self, stream: &str, keep: u64) -> Result<u64> {
-        let keys = self.keys();
-        let mut invocation = self.scripts().trim_records.prepare_invoke();
-        invocation
-            .key(keys.records(stream))
-            .key(keys.records_by_expiry(stream))
-            .arg(keep)
-            .arg(crate::TRIM_RECORDS_MAX);
-        let mut conn = self.conn();
-        self.bounded(invocation.invoke_async(&mut conn)).await
-    }
-
     /// See [`crate::Store::trim_records_before`] (`trim_records_before.lua`).
     pub(super) async fn trim_before(&self, stream: &str, before: Timestamp) -> Result<u64> {
         let keys = self.keys();

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::UnixStream;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout_at};
 
-use super::protocol::{Reply, Request, read_frame, remote_error, write_frame};
+use super::protocol::{FRAME_TARGET, Reply, Request, read_frame, remote_error, write_frame};
 use crate::backend::Backend;
 use crate::{
     Class, Entry, Record, Result, Sighting, StatCount, StoreError, Summary, Timestamp, TokenKey,
@@ -71,6 +71,8 @@ impl RemoteStore {
     }
 
     /// Sends `request` and hands each reply frame to `each` until it returns true (done).
+    /// `limit` bounds the wait for each frame, so a reply in many parts (an export, a large
+    /// records window) is bounded by how long the daemon is silent, not by its size.
     async fn exchange(
         &self,
         request: &Request,
@@ -82,9 +84,19 @@ impl RemoteStore {
             None => self.open().await?,
         };
         let call = async {
-            write_frame(&mut stream, request).await?;
+            // The request and the first reply frame share one `limit`; each later frame
+            // gets its own.
+            let mut deadline = Instant::now() + limit;
+            match timeout_at(deadline, write_frame(&mut stream, request)).await {
+                Err(_) => return Ok(Err(StoreError::Timeout(limit))),
+                Ok(written) => written?,
+            }
             loop {
-                let Some(reply) = read_frame::<_, Reply>(&mut stream).await? else {
+                let read = match timeout_at(deadline, read_frame::<_, Reply>(&mut stream)).await {
+                    Err(_) => return Ok(Err(StoreError::Timeout(limit))),
+                    Ok(read) => read?,
+                };
+                let Some(reply) = read else {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
                         "the daemon closed the connection",
@@ -95,20 +107,19 @@ impl RemoteStore {
                 }
                 match each(reply) {
                     Ok(true) => return Ok(Ok(())),
-                    Ok(false) => {}
+                    Ok(false) => deadline = Instant::now() + limit,
                     Err(e) => return Ok(Err(e)),
                 }
             }
         };
-        let outcome = match timeout(limit, call).await {
-            Err(_) => return Err(StoreError::Timeout(limit)),
-            Ok(Err(io)) => {
+        let outcome = match call.await {
+            Err(io) => {
                 return Err(StoreError::Unavailable(format!(
                     "the daemon's store at {}: {io}",
                     self.socket.display()
                 )));
             }
-            Ok(Ok(outcome)) => outcome,
+            Ok(outcome) => outcome,
         };
         // A connection is reused only after a complete exchange.
         if outcome.is_ok() {
@@ -130,6 +141,27 @@ impl RemoteStore {
         .await?;
         answer.ok_or_else(|| StoreError::Unavailable("no reply from the daemon".to_owned()))
     }
+}
+
+/// `entries` in consecutive runs of about [`FRAME_TARGET`] bytes at most (an entry bigger
+/// than that alone); none for none.
+fn frame_sized(entries: &[Entry]) -> Vec<&[Entry]> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (index, entry) in entries.iter().enumerate() {
+        let size = entry.size_hint();
+        if index > start && bytes + size > FRAME_TARGET {
+            parts.push(&entries[start..index]);
+            start = index;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < entries.len() {
+        parts.push(&entries[start..]);
+    }
+    parts
 }
 
 fn unexpected(reply: &Reply) -> StoreError {
@@ -253,6 +285,7 @@ impl Backend for RemoteStore {
         }
     }
 
+    /// A window too big for one frame arrives in parts, oldest first.
     async fn records(
         &self,
         stream: &str,
@@ -265,21 +298,20 @@ impl Backend for RemoteStore {
             since,
             until,
         };
-        match self.call(request).await? {
-            Reply::Records { records } => Ok(records.into_iter().map(Record::from).collect()),
+        let mut all = Vec::new();
+        self.exchange(&request, self.timeout, |reply| match reply {
+            Reply::RecordsPart { records } => {
+                all.extend(records.into_iter().map(Record::from));
+                Ok(false)
+            }
+            Reply::Records { records } => {
+                all.extend(records.into_iter().map(Record::from));
+                Ok(true)
+            }
             other => Err(unexpected(&other)),
-        }
-    }
-
-    async fn trim_records(&self, stream: &str, keep: u64) -> Result<u64> {
-        let request = Request::TrimRecords {
-            stream: stream.to_owned(),
-            keep,
-        };
-        match self.call(request).await? {
-            Reply::Count { value } => Ok(value),
-            other => Err(unexpected(&other)),
-        }
+        })
+        .await?;
+        Ok(all)
     }
 
     async fn trim_records_before(&self, stream: &str, before: Timestamp) -> Result<u64> {
@@ -369,13 +401,18 @@ impl Backend for RemoteStore {
         .await
     }
 
+    /// A batch too big for one frame goes as several requests of about [`FRAME_TARGET`]
+    /// bytes (each one the daemon's import call), in order.
     async fn import(&self, entries: &[Entry], _: Timestamp) -> Result<()> {
-        let request = Request::Import {
-            entries: entries.to_vec(),
-        };
-        match self.call(request).await? {
-            Reply::Done => Ok(()),
-            other => Err(unexpected(&other)),
+        for part in frame_sized(entries) {
+            let request = Request::Import {
+                entries: part.to_vec(),
+            };
+            match self.call(request).await? {
+                Reply::Done => {}
+                other => return Err(unexpected(&other)),
+            }
         }
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! The wire form of store calls between a command-line tool and the daemon that holds the
 //! store: length-prefixed JSON frames over a unix socket, one request and one reply at a
-//! time per connection (an export's reply is several frames, ending with `Done`).
+//! time per connection (an export's reply is several frames, ending with `Done`; a records
+//! reply too big for one frame is several, ending with `Records`).
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -14,6 +15,11 @@ use crate::{
 /// Largest frame either side accepts: an import batch or a token read of a few thousand
 /// keys is well under it; anything bigger is a confused or hostile peer.
 pub(crate) const MAX_FRAME: usize = 16 * 1024 * 1024;
+
+/// Where a frame that carries many entries or records (an export or records reply, an
+/// import request) is closed and the rest sent in the next: well under [`MAX_FRAME`], so a
+/// window or a batch of any size crosses the socket, and one item up to `MAX_FRAME` still fits.
+pub(crate) const FRAME_TARGET: usize = 4 * 1024 * 1024;
 
 /// One store call. Times are the caller's view only where the call names a time (a stats
 /// bucket, a records range); "now" is always the daemon's clock.
@@ -62,10 +68,6 @@ pub(crate) enum Request {
         since: Timestamp,
         until: Timestamp,
     },
-    TrimRecords {
-        stream: String,
-        keep: u64,
-    },
     TrimRecordsBefore {
         stream: String,
         before: Timestamp,
@@ -107,7 +109,13 @@ pub(crate) enum Reply {
     Stats {
         counts: Vec<StatCount>,
     },
+    /// The whole records reply, or its last part.
     Records {
+        records: Vec<WireRecord>,
+    },
+    /// Part of a records reply too big for one frame (oldest first); more follow until
+    /// `Records`. A reply that fits is one `Records`, as an older daemon or tool expects.
+    RecordsPart {
         records: Vec<WireRecord>,
     },
     Value {
@@ -139,6 +147,13 @@ pub(crate) struct WireRecord {
     pub at: Timestamp,
     #[serde(with = "base64")]
     pub data: Vec<u8>,
+}
+
+impl WireRecord {
+    /// At least this record's bytes in a frame (base64 data and its field names).
+    pub(crate) fn size_hint(&self) -> usize {
+        self.data.len().div_ceil(3) * 4 + 32
+    }
 }
 
 impl From<Record> for WireRecord {
@@ -257,6 +272,21 @@ pub(crate) fn remote_error(kind: ErrorKind, message: String) -> StoreError {
     }
 }
 
+/// Why [`write_frame`] wrote nothing: the frame would be over [`MAX_FRAME`]. The connection
+/// is still in step, so the writer may send something else in its place.
+#[derive(Debug, thiserror::Error)]
+#[error("a frame of {0} bytes is over the socket's {MAX_FRAME}-byte limit")]
+pub(crate) struct FrameTooLarge(pub usize);
+
+impl FrameTooLarge {
+    /// The [`FrameTooLarge`] `error` carries, if that is why it failed.
+    pub(crate) fn in_error(error: &std::io::Error) -> Option<&FrameTooLarge> {
+        error.get_ref()?.downcast_ref::<FrameTooLarge>()
+    }
+}
+
+/// Writes `value` as one frame; one over [`MAX_FRAME`] is not written at all (the error
+/// carries [`FrameTooLarge`]).
 pub(crate) async fn write_frame<W, T>(writer: &mut W, value: &T) -> std::io::Result<()>
 where
     W: AsyncWriteExt + Unpin,
@@ -264,10 +294,10 @@ where
 {
     let body = serde_json::to_vec(value).map_err(std::io::Error::other)?;
     if body.len() > MAX_FRAME {
-        return Err(std::io::Error::other(format!(
-            "frame of {} bytes is over the {MAX_FRAME}-byte limit",
-            body.len()
-        )));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            FrameTooLarge(body.len()),
+        ));
     }
     let mut frame = Vec::with_capacity(4 + body.len());
     frame.extend_from_slice(&(body.len() as u32).to_be_bytes());

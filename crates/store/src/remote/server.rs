@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use tokio::net::{UnixListener, UnixStream};
 
-use super::protocol::{Reply, Request, WireRecord, read_frame, write_frame};
-use crate::{Entry, Store};
+use super::protocol::{
+    FRAME_TARGET, FrameTooLarge, Reply, Request, WireRecord, read_frame, write_frame,
+};
+use crate::{Entry, Store, StoreError};
 
-/// Entries per frame of an export.
+/// Most entries per frame of an export (and at most about [`FRAME_TARGET`] bytes).
 const EXPORT_BATCH: usize = 1_000;
 
 /// Binds `path` for [`serve`]: a stale socket left by a daemon that died is replaced, a live
@@ -125,16 +127,10 @@ async fn answer(store: &Store, request: Request, stream: &mut UnixStream) -> std
             stream: name,
             since,
             until,
-        } => store
-            .records(&name, since, until)
-            .await
-            .map(|records| Reply::Records {
-                records: records.into_iter().map(WireRecord::from).collect(),
-            }),
-        Request::TrimRecords { stream: name, keep } => store
-            .trim_records(&name, usize::try_from(keep).unwrap_or(usize::MAX))
-            .await
-            .map(|value| Reply::Count { value }),
+        } => match store.records(&name, since, until).await {
+            Ok(records) => return send_records(stream, records).await,
+            Err(error) => Err(error),
+        },
         Request::TrimRecordsBefore {
             stream: name,
             before,
@@ -155,36 +151,121 @@ async fn answer(store: &Store, request: Request, stream: &mut UnixStream) -> std
         Request::Import { entries } => store.import(&entries).await.map(|()| Reply::Done),
     };
     let reply = reply.unwrap_or_else(|error| Reply::error(&error));
-    write_frame(stream, &reply).await
+    send(stream, &reply).await
 }
 
-/// An export as frames of up to [`EXPORT_BATCH`] entries, written while the store is still
-/// being read, then `Done` (or an error in its place).
+/// Writes `reply`, or an error reply in its place if it is too big for a frame (a value or a
+/// token read of that size), so the caller hears why rather than a closed connection.
+async fn send(stream: &mut UnixStream, reply: &Reply) -> std::io::Result<()> {
+    match write_frame(&mut *stream, reply).await {
+        Err(error) if FrameTooLarge::in_error(&error).is_some() => {
+            let error = StoreError::Io(error);
+            write_frame(stream, &Reply::error(&error)).await
+        }
+        written => written,
+    }
+}
+
+/// A records reply in frames of about [`FRAME_TARGET`] bytes, oldest first: `RecordsPart`s
+/// and a last `Records` (the only one when the window fits in one frame).
+async fn send_records(stream: &mut UnixStream, records: Vec<crate::Record>) -> std::io::Result<()> {
+    let mut part = Vec::new();
+    let mut bytes = 0;
+    for record in records.into_iter().map(WireRecord::from) {
+        let size = record.size_hint();
+        if !part.is_empty() && bytes + size > FRAME_TARGET {
+            let frame = Reply::RecordsPart {
+                records: std::mem::take(&mut part),
+            };
+            if !send_part(stream, &frame).await? {
+                return Ok(());
+            }
+            bytes = 0;
+        }
+        bytes += size;
+        part.push(record);
+    }
+    send(stream, &Reply::Records { records: part }).await
+}
+
+/// Writes one part of a reply in parts; false if it was too big for a frame and an error
+/// reply (which ends the reply) went in its place.
+async fn send_part(stream: &mut UnixStream, frame: &Reply) -> std::io::Result<bool> {
+    match write_frame(&mut *stream, frame).await {
+        Ok(()) => Ok(true),
+        Err(error) if FrameTooLarge::in_error(&error).is_some() => {
+            let error = StoreError::Io(error);
+            write_frame(stream, &Reply::error(&error)).await?;
+            Ok(false)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// An export as frames of up to [`EXPORT_BATCH`] entries and about [`FRAME_TARGET`] bytes
+/// (one entry alone if it is bigger), written while the store is still being read, then
+/// `Done` (or an error in its place).
 async fn export(store: &Store, stream: &mut UnixStream) -> std::io::Result<()> {
-    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Entry>();
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Entry>();
     let read = async move {
         let result = store
             .export(&mut |entry| {
-                // The writer only stops when the client went away; the rest is moot then.
-                let _ = sender.send(entry);
-                Ok(())
+                // The writer only stops when the client went away or an entry cannot be
+                // sent; the rest is moot then.
+                sender.send(entry).map_err(|_| {
+                    StoreError::Unavailable("the export's reader went away".to_owned())
+                })
             })
             .await;
         drop(sender);
         result
     };
     let write = async {
+        // Dropped when the writer stops, which stops the read.
+        let mut receiver = receiver;
         let mut batch = Vec::with_capacity(EXPORT_BATCH);
-        while receiver.recv_many(&mut batch, EXPORT_BATCH).await > 0 {
+        let mut bytes = 0;
+        // An entry that did not fit the frame before it starts the next one.
+        let mut carried: Option<Entry> = None;
+        loop {
+            if let Some(entry) = carried.take() {
+                bytes = entry.size_hint();
+                batch.push(entry);
+            } else if batch.is_empty() {
+                match receiver.recv().await {
+                    Some(entry) => {
+                        bytes = entry.size_hint();
+                        batch.push(entry);
+                    }
+                    None => return Ok::<bool, std::io::Error>(true),
+                }
+            }
+            // What has arrived meanwhile joins the frame while it has room.
+            while batch.len() < EXPORT_BATCH {
+                let Ok(entry) = receiver.try_recv() else {
+                    break;
+                };
+                let size = entry.size_hint();
+                if bytes + size > FRAME_TARGET {
+                    carried = Some(entry);
+                    break;
+                }
+                bytes += size;
+                batch.push(entry);
+            }
             let frame = Reply::Entries {
                 entries: std::mem::take(&mut batch),
             };
-            write_frame(&mut *stream, &frame).await?;
+            if !send_part(&mut *stream, &frame).await? {
+                return Ok(false);
+            }
         }
-        Ok::<(), std::io::Error>(())
     };
     let (result, written) = tokio::join!(read, write);
-    written?;
+    if !written? {
+        // An entry too big for any frame: the client has its error already.
+        return Ok(());
+    }
     let last = match result {
         Ok(()) => Reply::Done,
         Err(error) => Reply::error(&error),

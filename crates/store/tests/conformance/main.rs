@@ -35,7 +35,6 @@ macro_rules! conformance {
                 stats_expire,
                 records_in_order,
                 records_expire,
-                records_trimmed_to_the_newest,
                 records_trimmed_before_a_time,
                 records_trimmed_before_a_far_time,
                 values_with_and_without_ttl,

@@ -356,34 +356,6 @@ pub(crate) async fn records_expire(s: Subject) {
     assert_eq!(left[0].data, b"long");
 }
 
-pub(crate) async fn records_trimmed_to_the_newest(s: Subject) {
-    let store = &s.store;
-    let ttl = Duration::from_secs(3600);
-    for i in 0..5u8 {
-        store.append_record("ring", &[i], ttl).await.unwrap();
-        if i == 2 {
-            s.clock.advance(1);
-        }
-    }
-    store.append_record("other", b"kept", ttl).await.unwrap();
-    assert_eq!(store.trim_records("ring", 10).await.unwrap(), 0);
-    assert_eq!(store.trim_records("ring", 2).await.unwrap(), 3);
-    let left: Vec<Vec<u8>> = store
-        .records("ring", 0, u64::MAX)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.data)
-        .collect();
-    assert_eq!(left, [vec![3], vec![4]], "the newest two, in order");
-    assert_eq!(store.records("other", 0, u64::MAX).await.unwrap().len(), 1);
-    assert_eq!(store.trim_records("ring", 0).await.unwrap(), 2);
-    assert_eq!(store.records("ring", 0, u64::MAX).await.unwrap(), vec![]);
-    // Trimmed records are gone from the expiry bookkeeping too.
-    assert_eq!(store.summary().await.unwrap().records, 1);
-    assert_eq!(store.trim_records("none", 0).await.unwrap(), 0);
-}
-
 /// `(at, data)` of each of `stream`'s records.
 async fn stamped(store: &Store, stream: &str) -> Vec<(u64, Vec<u8>)> {
     store
