@@ -149,7 +149,7 @@ pub(crate) fn scan(
         .block_on(scan_store::open(&config))
         .map_err(|e| ScanFailure::Store(error_chain(&e)))?;
     // Mail going through: counted and kept in history like the daemon's.
-    let counter = Counter::new(store.clone());
+    let counter = Counter::one_message(store.clone());
     let engine = Engine::from_config(config)
         .map_err(|e| ScanFailure::Scan(error_chain(&e)))?
         .with_store(store)
