@@ -121,22 +121,7 @@ async fn run_async(command: StoreCommand) -> Result<ExitCode, CliError> {
 /// `entries` in consecutive batches of at most [`IMPORT_BATCH`] entries and about
 /// [`IMPORT_BATCH_BYTES`] (an entry bigger than that alone).
 fn import_batches(entries: &[Entry]) -> Vec<&[Entry]> {
-    let mut batches = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (index, entry) in entries.iter().enumerate() {
-        let size = entry.size_hint();
-        if index > start && (index - start == IMPORT_BATCH || bytes + size > IMPORT_BATCH_BYTES) {
-            batches.push(&entries[start..index]);
-            start = index;
-            bytes = 0;
-        }
-        bytes += size;
-    }
-    if start < entries.len() {
-        batches.push(&entries[start..]);
-    }
-    batches
+    Entry::batches(entries, IMPORT_BATCH, IMPORT_BATCH_BYTES)
 }
 
 async fn open(common: &Common) -> Result<Store, CliError> {

@@ -84,6 +84,27 @@ impl Entry {
                 Entry::Value { key, value, .. } => key.len() * 6 + base64(value),
             }
     }
+
+    /// `entries` in consecutive runs of at most `max_entries` entries and about `max_bytes`
+    /// of [`Entry::size_hint`] (an entry bigger than that alone), in order; none for none.
+    pub fn batches(entries: &[Entry], max_entries: usize, max_bytes: usize) -> Vec<&[Entry]> {
+        let mut batches = Vec::new();
+        let mut start = 0;
+        let mut bytes = 0;
+        for (index, entry) in entries.iter().enumerate() {
+            let size = entry.size_hint();
+            if index > start && (index - start >= max_entries || bytes + size > max_bytes) {
+                batches.push(&entries[start..index]);
+                start = index;
+                bytes = 0;
+            }
+            bytes += size;
+        }
+        if start < entries.len() {
+            batches.push(&entries[start..]);
+        }
+        batches
+    }
 }
 
 pub(crate) mod hex {

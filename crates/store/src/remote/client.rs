@@ -146,22 +146,7 @@ impl RemoteStore {
 /// `entries` in consecutive runs of about [`FRAME_TARGET`] bytes at most (an entry bigger
 /// than that alone); none for none.
 fn frame_sized(entries: &[Entry]) -> Vec<&[Entry]> {
-    let mut parts = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (index, entry) in entries.iter().enumerate() {
-        let size = entry.size_hint();
-        if index > start && bytes + size > FRAME_TARGET {
-            parts.push(&entries[start..index]);
-            start = index;
-            bytes = 0;
-        }
-        bytes += size;
-    }
-    if start < entries.len() {
-        parts.push(&entries[start..]);
-    }
-    parts
+    Entry::batches(entries, usize::MAX, FRAME_TARGET)
 }
 
 fn unexpected(reply: &Reply) -> StoreError {
