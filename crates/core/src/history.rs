@@ -108,15 +108,9 @@ impl WantedKeys {
             queue_id: filter.queue_id.as_deref().map(|id| key_hash(id.as_bytes())),
             ..WantedKeys::default()
         };
-        match filter
-            .from
-            .as_deref()
-            .map(|from| from.strip_prefix('@').ok_or(from))
-        {
-            Some(Ok(domain)) => wanted.domain = Some(lowercase_hash(domain)),
-            Some(Err(address)) => {
-                wanted.address = Some(lowercase_hash(address.trim_matches(['<', '>'])));
-            }
+        match filter.sender() {
+            Some(Sender::Domain(domain)) => wanted.domain = Some(lowercase_hash(domain)),
+            Some(Sender::Address(address)) => wanted.address = Some(lowercase_hash(address)),
             None => {}
         }
         (filter.queue_id.is_some() || filter.from.is_some()).then_some(wanted)
@@ -272,13 +266,8 @@ pub async fn trim(store: &Store, bounds: Bounds) -> Result<u64, StoreError> {
 /// The time of the oldest chunk holding one of the newest `bounds.size` entries, `None`
 /// when the ring is not full (within the retention: older chunks have expired).
 async fn ring_start(store: &Store, bounds: Bounds) -> Result<Option<Timestamp>, StoreError> {
-    let now = store.clock().now();
-    let oldest = now.saturating_sub(bounds.retention.as_secs());
     let mut counted = 0usize;
-    let mut until = now;
-    let mut window = FIRST_WINDOW_SECS;
-    loop {
-        let since = until.saturating_sub(window - 1).max(oldest);
+    for (since, until) in windows_back(store.clock().now(), bounds.retention) {
         let index = store.records(INDEX_STREAM, since, until).await?;
         for record in index.iter().rev() {
             counted += record.data.len() / KEYS_LEN;
@@ -286,12 +275,8 @@ async fn ring_start(store: &Store, bounds: Bounds) -> Result<Option<Timestamp>, 
                 return Ok(Some(record.at));
             }
         }
-        if since <= oldest || since == 0 {
-            return Ok(None);
-        }
-        until = since - 1;
-        window = window.saturating_mul(2);
     }
+    Ok(None)
 }
 
 /// One message's story, as recorded.
@@ -444,22 +429,39 @@ pub struct Filter {
     pub from: Option<String>,
 }
 
+/// The sender a [`Filter`] asks for, as its `from` says it.
+#[derive(Debug, Clone, Copy)]
+enum Sender<'a> {
+    /// `user@example.org` (angle brackets dropped; `<>` is the empty address).
+    Address(&'a str),
+    /// `@example.org`.
+    Domain(&'a str),
+}
+
 impl Filter {
     pub fn matches(&self, entry: &HistoryEntry) -> bool {
         let queue_id = self
             .queue_id
             .as_deref()
             .is_none_or(|id| entry.queue_id.as_deref() == Some(id));
-        let from = self.from.as_deref().is_none_or(|wanted| {
+        let from = self.sender().is_none_or(|wanted| {
             let sender = entry.mail_from.as_deref().unwrap_or("");
-            match wanted.strip_prefix('@') {
-                Some(domain) => sender
+            match wanted {
+                Sender::Domain(domain) => sender
                     .rsplit_once('@')
                     .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain)),
-                None => sender.eq_ignore_ascii_case(wanted.trim_matches(['<', '>'])),
+                Sender::Address(address) => sender.eq_ignore_ascii_case(address),
             }
         });
         queue_id && from
+    }
+
+    fn sender(&self) -> Option<Sender<'_>> {
+        let from = self.from.as_deref()?;
+        Some(match from.strip_prefix('@') {
+            Some(domain) => Sender::Domain(domain),
+            None => Sender::Address(from.trim_matches(['<', '>'])),
+        })
     }
 
     /// Tests on an entry's stored bytes, each false only when [`Filter::matches`] would
@@ -482,13 +484,10 @@ impl Filter {
         if let Some(id) = self.queue_id.as_deref().filter(|id| !escaped(id)) {
             tests.extend(literal(&format!("\"queue_id\":\"{id}\""), false));
         }
-        let sender = self
-            .from
-            .as_deref()
-            .map(|from| match from.strip_prefix('@') {
-                Some(domain) => format!("@{}", domain.to_ascii_lowercase()),
-                None => from.trim_matches(['<', '>']).to_ascii_lowercase(),
-            });
+        let sender = self.sender().map(|sender| match sender {
+            Sender::Domain(domain) => format!("@{domain}"),
+            Sender::Address(address) => address.to_owned(),
+        });
         if let Some(sender) = sender.filter(|sender| !escaped(sender)) {
             tests.extend(literal(&sender, true));
         }
@@ -497,7 +496,7 @@ impl Filter {
 }
 
 /// How far back a search may look.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Bounds {
     /// Entries older than this are gone from the store anyway.
     pub retention: Duration,
@@ -513,16 +512,14 @@ pub async fn recent(
     filter: &Filter,
     bounds: Bounds,
 ) -> Result<Vec<HistoryEntry>, StoreError> {
-    let now = store.clock().now();
-    let oldest = now.saturating_sub(bounds.retention.as_secs());
     let wanted = WantedKeys::of(filter);
     let prefilter = filter.prefilter();
     let mut found = Vec::new();
     let mut scanned = 0usize;
-    let mut until = now;
-    let mut window = FIRST_WINDOW_SECS;
-    while found.len() < limit && scanned < bounds.size {
-        let since = until.saturating_sub(window - 1).max(oldest);
+    for (since, until) in windows_back(store.clock().now(), bounds.retention) {
+        if found.len() >= limit || scanned >= bounds.size {
+            break;
+        }
         let budget = Budget {
             look: bounds.size - scanned,
             keep: limit - found.len(),
@@ -539,13 +536,24 @@ pub async fn recent(
         };
         scanned += seen;
         found.extend(matching);
-        if since <= oldest || since == 0 {
-            break;
-        }
-        until = since - 1;
-        window = window.saturating_mul(2);
     }
     Ok(found)
+}
+
+/// Windows (`since`, `until`, inclusive) back from `now`, the first [`FIRST_WINDOW_SECS`]
+/// long and each next twice the last, the last ending at `retention` ago (or 1970).
+fn windows_back(
+    now: Timestamp,
+    retention: Duration,
+) -> impl Iterator<Item = (Timestamp, Timestamp)> {
+    let oldest = now.saturating_sub(retention.as_secs());
+    let mut next = Some((now, FIRST_WINDOW_SECS));
+    std::iter::from_fn(move || {
+        let (until, length) = next?;
+        let since = until.saturating_sub(length - 1).max(oldest);
+        next = (since > oldest && since > 0).then(|| (since - 1, length.saturating_mul(2)));
+        Some((since, until))
+    })
 }
 
 /// How much more of the ring a search may read, and how many entries it still wants.

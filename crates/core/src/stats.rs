@@ -251,8 +251,8 @@ struct Pending {
     /// From the configuration of the latest message.
     retention: Duration,
     top_n: usize,
-    history_size: usize,
-    history_retention: Duration,
+    /// The history ring's size and retention.
+    history_bounds: history::Bounds,
 }
 
 /// One store write's worth.
@@ -262,8 +262,7 @@ struct Batch {
     deltas: Vec<(String, i64)>,
     retention: Duration,
     history: history::Chunk,
-    history_size: usize,
-    history_retention: Duration,
+    history_bounds: history::Bounds,
 }
 
 impl Pending {
@@ -290,8 +289,7 @@ impl Pending {
             deltas,
             retention: self.retention,
             history: std::mem::take(&mut self.history),
-            history_size: self.history_size,
-            history_retention: self.history_retention,
+            history_bounds: self.history_bounds,
         }
     }
 }
@@ -371,8 +369,10 @@ impl Counter {
             }
             pending.retention = stats.retention;
             pending.top_n = stats.top_n;
-            pending.history_size = stats.history_size;
-            pending.history_retention = stats.history_retention;
+            pending.history_bounds = history::Bounds {
+                retention: stats.history_retention,
+                size: stats.history_size,
+            };
             for name in counters(verdict).chain(named) {
                 *pending.counts.entry(name).or_insert(0) += 1;
             }
@@ -469,10 +469,7 @@ impl Inner {
         let written = match counted {
             Ok(()) if batch.history.is_empty() => Ok(()),
             Ok(()) => {
-                let bounds = history::Bounds {
-                    retention: batch.history_retention,
-                    size: batch.history_size,
-                };
+                let bounds = batch.history_bounds;
                 let entries = batch.history.store_entries(bounds.retention);
                 self.write_history(&entries, bounds).await
             }

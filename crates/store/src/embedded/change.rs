@@ -169,20 +169,11 @@ pub(super) fn trim_records_before(
     stream: &str,
     before: Timestamp,
 ) -> Result<u64> {
-    match before.checked_sub(1) {
-        Some(last) => remove_oldest(t, stream, last),
-        None => Ok(0),
-    }
-}
-
-/// Removes at most [`crate::TRIM_RECORDS_MAX`] of `stream`'s oldest records stamped at or
-/// before `last`, with their expiry index entries; how many went.
-fn remove_oldest(t: &mut Tables<'_>, stream: &str, last: Timestamp) -> Result<u64> {
     let old: Vec<(Timestamp, u64, Timestamp)> = {
         let mut old = Vec::new();
         let range = t
             .records
-            .range((stream, 0u64, 0u64)..=(stream, last, u64::MAX))
+            .range((stream, 0u64, 0u64)..(stream, before, 0u64))
             .db()?;
         let take = usize::try_from(crate::TRIM_RECORDS_MAX).unwrap_or(usize::MAX);
         for entry in range.take(take) {
@@ -192,7 +183,6 @@ fn remove_oldest(t: &mut Tables<'_>, stream: &str, last: Timestamp) -> Result<u6
         }
         old
     };
-    let mut removed = 0;
     for (at, sequence, expires) in &old {
         t.records.remove((stream, *at, *sequence)).db()?;
         unindex(
@@ -201,9 +191,8 @@ fn remove_oldest(t: &mut Tables<'_>, stream: &str, last: Timestamp) -> Result<u6
             Kind::Record,
             &record_index_key(stream, *at, *sequence),
         )?;
-        removed += 1;
     }
-    Ok(removed)
+    Ok(old.len() as u64)
 }
 
 /// The expiry of `key`'s value, if it has one, whether or not it has passed.

@@ -157,13 +157,7 @@ async fn answer(store: &Store, request: Request, stream: &mut UnixStream) -> std
 /// Writes `reply`, or an error reply in its place if it is too big for a frame (a value or a
 /// token read of that size), so the caller hears why rather than a closed connection.
 async fn send(stream: &mut UnixStream, reply: &Reply) -> std::io::Result<()> {
-    match write_frame(&mut *stream, reply).await {
-        Err(error) if FrameTooLarge::in_error(&error).is_some() => {
-            let error = StoreError::Io(error);
-            write_frame(stream, &Reply::error(&error)).await
-        }
-        written => written,
-    }
+    send_part(stream, reply).await.map(|_| ())
 }
 
 /// A records reply in frames of about [`FRAME_TARGET`] bytes, oldest first: `RecordsPart`s
