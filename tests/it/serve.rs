@@ -36,6 +36,18 @@ mx.client.test         TXT "v=spf1 a -all"
 "#;
 
 /// A DNS server serving [`ZONE`] on the test's runtime.
+/// A temporary directory the daemon's user (`nobody` after the privilege drop) can enter
+/// and read: mode 0755.
+pub(crate) fn open_temp_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod temp dir");
+    dir
+}
+
 pub(crate) async fn dns() -> DnsServer {
     let server = DnsServer::start().await;
     server.set_zone(parse_zone(ZONE).expect("zone parses"));
@@ -54,13 +66,8 @@ pub(crate) struct Daemon {
 impl Daemon {
     /// Starts the daemon with DNS at `dns` and `extra` configuration (whole tables).
     pub(crate) async fn start(dns: SocketAddr, extra: &str) -> Daemon {
-        let dir = tempfile::tempdir().expect("temp dir");
         // Readable by `nobody` after the privilege drop (reload reads the file again).
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .expect("chmod temp dir");
+        let dir = open_temp_dir();
         let (milter, policy, http) = (free_port(), free_port(), free_port());
         let mut daemon = Daemon {
             child: Command::new("true").spawn().expect("placeholder"),

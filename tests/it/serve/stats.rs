@@ -8,7 +8,7 @@ use std::time::Duration;
 use kanmon_testdns::{DnsServer, parse_zone};
 use kanmon_testredis::RedisServer;
 
-use super::{Daemon, ZONE, transaction};
+use super::{Daemon, ZONE, open_temp_dir, transaction};
 
 /// A listing for the test client 192.0.2.25, a rule, and subjects in history.
 const CONFIG: &str = r#"
@@ -126,12 +126,7 @@ fn assert_counts(report: &serde_json::Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_and_history_read_what_the_daemon_recorded_in_the_embedded_store() {
     let dns = dns().await;
-    let state = tempfile::tempdir().expect("temp dir");
-    std::fs::set_permissions(
-        state.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod temp dir");
+    let state = open_temp_dir();
     let path = state.path().join("var").join("kanmon.redb");
     let daemon = Daemon::start(
         dns.addr,

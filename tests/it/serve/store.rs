@@ -8,7 +8,7 @@ use kanmon_milter::Reply;
 use kanmon_store::{BackendKind, Store, StoreSettings};
 use kanmon_testredis::RedisServer;
 
-use super::{Daemon, dns, transaction};
+use super::{Daemon, dns, open_temp_dir, transaction};
 
 /// The uid of `name` in /etc/passwd.
 fn uid_of(name: &str) -> u32 {
@@ -25,12 +25,7 @@ fn uid_of(name: &str) -> u32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_store_is_opened_as_the_daemons_user() {
     let dns = dns().await;
-    let state = tempfile::tempdir().expect("temp dir");
-    std::fs::set_permissions(
-        state.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod temp dir");
+    let state = open_temp_dir();
     let path = state.path().join("var").join("kanmon.redb");
     let daemon = Daemon::start(
         dns.addr,
@@ -266,12 +261,7 @@ fn store_command(daemon: &Daemon, args: &[&str]) -> std::process::Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tools_reach_the_embedded_store_through_the_running_daemon() {
     let dns = dns().await;
-    let state = tempfile::tempdir().expect("temp dir");
-    std::fs::set_permissions(
-        state.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod temp dir");
+    let state = open_temp_dir();
     let path = state.path().join("var").join("kanmon.redb");
     let daemon = Daemon::start(
         dns.addr,
@@ -417,12 +407,7 @@ async fn bayes_reads_the_daemons_redis_and_survives_its_death() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tools_move_more_than_a_frame_through_the_daemon() {
     let dns = dns().await;
-    let state = tempfile::tempdir().expect("temp dir");
-    std::fs::set_permissions(
-        state.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod temp dir");
+    let state = open_temp_dir();
     let path = state.path().join("var").join("kanmon.redb");
     let daemon = Daemon::start(
         dns.addr,
