@@ -31,29 +31,32 @@ for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-sh
 options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 out = {"console": [], "pages": {}}
+
+
+def submit(button):
+    """Clicks a form's button and returns the path the browser lands on. The click returns
+    before the form's POST and its redirect are done, so this waits for the URL to change
+    (the Rust test reports where the browser stayed if it does not)."""
+    before = driver.current_url
+    button.click()
+    try:
+        WebDriverWait(driver, 15).until(expected_conditions.url_changes(before))
+    except Exception:
+        pass
+    return driver.current_url[len(base):]
+
+
 try:
     if password is not None:
         driver.get(base + "/")
         out["redirected_to"] = driver.current_url[len(base):]
         driver.find_element(By.ID, "password").send_keys(password)
-        login_url = driver.current_url
-        driver.find_element(By.ID, "sign-in").click()
-        # The click returns before the form's POST and its redirect are done.
-        try:
-            WebDriverWait(driver, 15).until(expected_conditions.url_changes(login_url))
-        except Exception:
-            pass  # the Rust test reports where the browser stayed
-        out["after_login"] = driver.current_url[len(base):]
+        out["after_login"] = submit(driver.find_element(By.ID, "sign-in"))
     if learn:
         driver.get(base + "/history")
         driver.save_screenshot(screenshot)
-        history_url = driver.current_url
-        driver.find_element(By.CSS_SELECTOR, "form.learn button[value=spam]").click()
-        try:
-            WebDriverWait(driver, 15).until(expected_conditions.url_changes(history_url))
-        except Exception:
-            pass  # the Rust test reports where the browser stayed
-        out["after_learn"] = driver.current_url[len(base):]
+        out["after_learn"] = submit(
+            driver.find_element(By.CSS_SELECTOR, "form.learn button[value=spam]"))
         out["learned"] = driver.find_element(By.ID, "learned").text
         out["console"].extend(
             {"page": "/history/learn", "level": e["level"], "message": e["message"]}
