@@ -35,7 +35,6 @@ fn words_headers_and_urls_get_their_prefixes() {
     for token in [
         "s:free",
         "s:money",
-        "uc:FREE",
         "b:buy",
         "b:free", // full-width folded
         "b:pills",
@@ -66,6 +65,19 @@ fn words_headers_and_urls_get_their_prefixes() {
         !t.iter().any(|t| t.contains("yyyy")),
         "recipient local part read: {t:?}"
     );
+    assert!(!t.iter().any(|t| t.starts_with("uc:")), "{t:?}");
+}
+
+#[test]
+fn capitals_tokens_only_when_asked_for() {
+    let content = Content::derive(PLAIN.as_bytes(), &Envelope::default(), 100);
+    let options = TokenizerOptions {
+        capitals: true,
+        ..TokenizerOptions::default()
+    };
+    let t = tokenize::tokenize_texts(&content, &options).texts;
+    assert!(has(&t, "uc:FREE"), "{t:?}");
+    assert!(has(&t, "b:free"), "{t:?}");
 }
 
 #[test]
@@ -107,6 +119,21 @@ fn japanese_iso_2022_jp_text_gives_character_bigrams() {
     ] {
         assert!(has(&t, token), "{token} missing from {t:?}");
     }
+}
+
+#[test]
+fn character_pairs_are_capped_per_message() {
+    // 300 distinct Han characters in one run: 299 overlapping pairs, of which 100 are kept.
+    let run: String = (0..300u32)
+        .map(|i| char::from_u32(0x4e00 + i).unwrap_or('x'))
+        .collect();
+    let raw = format!("Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{run}\r\n");
+    let content = Content::derive(raw.as_bytes(), &Envelope::default(), 100);
+    let tokens = tokenize::tokenize_texts(&content, &TokenizerOptions::default());
+    let pairs: Vec<&String> = tokens.texts.iter().filter(|t| t.starts_with("c:")).collect();
+    assert_eq!(pairs.len(), 100, "{pairs:?}");
+    assert_eq!(pairs[0], "c:一丁");
+    assert!(tokens.truncated);
 }
 
 #[test]

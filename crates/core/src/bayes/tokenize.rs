@@ -36,8 +36,6 @@ const SKIP_KEEP: usize = 7;
 /// Body words read at most, and body bytes: bounds the work a crafted message can cause.
 const MAX_BODY_WORDS: usize = 10_000;
 const MAX_BODY_BYTES: usize = 256 * 1024;
-/// Character bigrams per message at most.
-const MAX_BIGRAMS: usize = 500;
 /// OSB window (rspamd): each word paired with the four before it, with these multipliers.
 const OSB_MULTIPLIERS: [u64; 4] = [3, 5, 11, 23];
 
@@ -51,6 +49,13 @@ pub struct TokenizerOptions {
     pub local_hosts: Vec<String>,
     /// Also emit orthogonal sparse bigrams of body words (rspamd's OSB), for comparison.
     pub osb: bool,
+    /// CJK/Thai character pairs per message at most (100): overlapping pairs are correlated
+    /// and Fisher's χ² counts each as independent evidence, so a long Japanese ham drowned
+    /// everything else in pairs seen once in Japanese spam (docs/bayes.md, third round).
+    pub max_pairs: usize,
+    /// Also emit `uc:WORD` for words of four or more capitals, for comparison: off since the
+    /// third round, because they repeat the evidence of the same word in lowercase.
+    pub capitals: bool,
 }
 
 impl Default for TokenizerOptions {
@@ -59,6 +64,8 @@ impl Default for TokenizerOptions {
             max_tokens: 2_000,
             local_hosts: Vec::new(),
             osb: false,
+            max_pairs: 100,
+            capitals: false,
         }
     }
 }
@@ -76,14 +83,14 @@ pub struct Tokens {
 
 /// The token keys of a decoded message.
 pub fn tokenize(content: &Content, options: &TokenizerOptions) -> Tokens {
-    let mut sink = Sink::new(options.max_tokens, false);
+    let mut sink = Sink::new(options, false);
     read_message(&mut sink, content, options);
     sink.finish()
 }
 
 /// Like [`tokenize`], also keeping each token's text: for tests and for explaining.
 pub fn tokenize_texts(content: &Content, options: &TokenizerOptions) -> Tokens {
-    let mut sink = Sink::new(options.max_tokens, true);
+    let mut sink = Sink::new(options, true);
     read_message(&mut sink, content, options);
     sink.finish()
 }
@@ -104,19 +111,22 @@ struct Sink {
     truncated: bool,
     texts: Option<Vec<String>>,
     buffer: Vec<u8>,
-    bigrams: usize,
+    /// Character pairs still allowed.
+    pairs_left: usize,
+    capitals: bool,
 }
 
 impl Sink {
-    fn new(max: usize, keep_texts: bool) -> Self {
+    fn new(options: &TokenizerOptions, keep_texts: bool) -> Self {
         Self {
             seen: HashSet::new(),
             keys: Vec::new(),
-            max,
+            max: options.max_tokens,
             truncated: false,
             texts: keep_texts.then(Vec::new),
             buffer: Vec::with_capacity(64),
-            bigrams: 0,
+            pairs_left: options.max_pairs,
+            capitals: options.capitals,
         }
     }
 
@@ -295,11 +305,11 @@ fn emit_bigrams(sink: &mut Sink, run: &[char]) {
         return;
     }
     for pair in run.windows(2) {
-        if sink.bigrams >= MAX_BIGRAMS {
+        if sink.pairs_left == 0 {
             sink.truncated = true;
             return;
         }
-        sink.bigrams += 1;
+        sink.pairs_left -= 1;
         text.clear();
         text.push(pair[0]);
         text.push(pair[1]);
@@ -307,12 +317,13 @@ fn emit_bigrams(sink: &mut Sink, run: &[char]) {
     }
 }
 
-/// Emits the token(s) of one raw word: the normalised word, and `uc:WORD` for words of four
-/// or more capitals.
+/// Emits the token(s) of one raw word: the normalised word, and (if asked for) `uc:WORD`
+/// for words of four or more capitals.
 fn emit_word(sink: &mut Sink, prefix: &str, word: &str) {
     let trimmed = word.trim_matches(|c: char| matches!(c, '-' | '\'' | '.' | '!' | '*' | '_'));
     let letters = trimmed.chars().filter(|c| c.is_alphabetic()).count();
-    if letters >= 4
+    if sink.capitals
+        && letters >= 4
         && trimmed.chars().all(|c| !c.is_lowercase())
         && trimmed.chars().count() <= MAX_WORD
     {

@@ -95,7 +95,7 @@ pub(super) fn validate(errors: &mut ConfigErrors, raw: &RawBayes, authserv_id: &
                 .chain((!authserv_id.is_empty()).then_some(authserv_id))
                 .map(|host| host.trim_end_matches('.').to_ascii_lowercase())
                 .collect(),
-            osb: false,
+            ..TokenizerOptions::default()
         },
         autolearn: raw.autolearn.then_some(AutolearnThresholds {
             spam: raw.autolearn_spam,
