@@ -130,7 +130,11 @@ fn character_pairs_are_capped_per_message() {
     let raw = format!("Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{run}\r\n");
     let content = Content::derive(raw.as_bytes(), &Envelope::default(), 100);
     let tokens = tokenize::tokenize_texts(&content, &TokenizerOptions::default());
-    let pairs: Vec<&String> = tokens.texts.iter().filter(|t| t.starts_with("c:")).collect();
+    let pairs: Vec<&String> = tokens
+        .texts
+        .iter()
+        .filter(|t| t.starts_with("c:"))
+        .collect();
     assert_eq!(pairs.len(), 100, "{pairs:?}");
     assert_eq!(pairs[0], "c:一丁");
     assert!(tokens.truncated);
