@@ -1,5 +1,5 @@
 //! `kanmon learn --spam|--ham|--forget PATH...`: teach the Bayesian classifier from mail
-//! the user has sorted, as `sa-learn` does, and `kanmon bayes stats`.
+//! the user has sorted, as `sa-learn` does.
 //!
 //! Data flow: the paths' messages ([`super::message_sources`]) → digest and token keys on
 //! the blocking pool (CPU) → `Store::relabel` with many calls in flight, so the embedded
@@ -13,14 +13,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::{ArgGroup, Args, Subcommand};
+use clap::{ArgGroup, Args};
 use kanmon_core::Config;
-use kanmon_core::bayes::{claim_version, learn_tokens, learned_version, readiness};
+use kanmon_core::bayes::{claim_version, learn_tokens};
 use kanmon_store::{Class, Store, StoreError};
 use tokio::task::JoinSet;
 
 use super::message_sources::{Found, for_each_message};
-use super::{CliError, load_config};
+use super::{CliError, load_config, store_failed as failed};
 
 /// Relabels in flight at once: enough for the embedded store's writer to commit many in one
 /// group, few enough that memory stays small.
@@ -49,18 +49,6 @@ pub(crate) struct LearnArgs {
     /// defaults); its `[store]` and `[bayes]` are used.
     #[arg(long, short)]
     config: Option<PathBuf>,
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum BayesCommand {
-    /// Learned counts, token count, and whether the classifier is ready.
-    Stats {
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
-    },
 }
 
 /// What happened to the messages of one run.
@@ -274,60 +262,4 @@ impl Progress {
             eprint!("\r\x1b[K");
         }
     }
-}
-
-pub(crate) fn run_bayes(command: BayesCommand) -> Result<ExitCode, CliError> {
-    let BayesCommand::Stats { config, json } = command;
-    let config = load_config(config.as_ref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(Box::new(e)))?;
-    runtime.block_on(async {
-        let store = Store::open_or_connect(&config.store)
-            .await
-            .map_err(failed)?;
-        let totals = store.token_counts(&[]).await.map_err(failed)?.totals;
-        let summary = store.summary().await.map_err(failed)?;
-        let version = learned_version(&store).await.map_err(failed)?;
-        let params = &config.bayes.params;
-        let readiness = readiness(
-            totals.spam,
-            totals.ham,
-            params.min_spam,
-            params.min_ham,
-            version.as_deref(),
-        );
-        if json {
-            let object = serde_json::json!({
-                "spam": totals.spam,
-                "ham": totals.ham,
-                "tokens": summary.tokens,
-                "min_spam": params.min_spam,
-                "min_ham": params.min_ham,
-                "tokenizer": version,
-                "ready": readiness.is_ok(),
-                "why_not": readiness.as_ref().err(),
-                "store": summary.location,
-            });
-            println!("{object}");
-        } else {
-            println!("learned     {} spam, {} ham", totals.spam, totals.ham);
-            println!("tokens      {}", summary.tokens);
-            println!(
-                "tokenizer   {}",
-                version.as_deref().unwrap_or("(nothing learned yet)")
-            );
-            match &readiness {
-                Ok(()) => println!("ready       yes"),
-                Err(why) => println!("ready       no: {why}"),
-            }
-            println!("store       {} {}", summary.backend, summary.location);
-        }
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-fn failed(error: StoreError) -> CliError {
-    CliError::Failed(Box::new(error))
 }

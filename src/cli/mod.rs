@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. Each builds what it needs from the
 //! configuration, calls the engine, and prints; no check logic lives here.
 
+mod bayes;
 mod check;
 mod config;
 mod deliver;
@@ -53,9 +54,9 @@ enum Command {
     /// Teach the Bayesian classifier: messages (files, Maildir folders, mbox) are spam or
     /// ham, or forget them.
     Learn(learn::LearnArgs),
-    /// The Bayesian classifier: what it has learned and whether it is ready.
+    /// The Bayesian classifier: what it has learned and whether it is ready, or forget it all.
     #[command(subcommand)]
-    Bayes(learn::BayesCommand),
+    Bayes(bayes::BayesCommand),
     /// Look after the state store: stats, export, import, expire.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -87,7 +88,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         Command::Postfix(args) => postfix::run(args),
         Command::Store(command) => store::run(command),
         Command::Learn(args) => learn::run(args),
-        Command::Bayes(command) => learn::run_bayes(command),
+        Command::Bayes(command) => bayes::run(command),
         Command::Filter(args) => filter::run(args),
         Command::Deliver(args) => deliver::run(args),
         Command::Dkim(command) => dkim::run(command),
@@ -113,6 +114,11 @@ pub(crate) enum CliError {
     /// An argument clap accepted but the command cannot take, with the reason (exit 2, as
     /// clap's own usage errors).
     Usage(String),
+}
+
+/// A store call that failed, as the command's error (exit 1).
+pub(crate) fn store_failed(error: kanmon_store::StoreError) -> CliError {
+    CliError::Failed(Box::new(error))
 }
 
 impl CliError {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use kanmon_store::{Entry, Store, StoreError, Summary};
 
-use super::{CliError, load_config};
+use super::{CliError, load_config, store_failed as failed};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum StoreCommand {
@@ -127,10 +127,6 @@ fn import_batches(entries: &[Entry]) -> Vec<&[Entry]> {
 async fn open(common: &Common) -> Result<Store, CliError> {
     let config = load_config(common.config.as_ref())?;
     Store::open_or_connect(&config.store).await.map_err(failed)
-}
-
-fn failed(error: StoreError) -> CliError {
-    CliError::Failed(Box::new(error))
 }
 
 /// Every entry of the file, or the first bad line's error: an import writes all or nothing

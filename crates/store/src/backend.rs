@@ -19,6 +19,7 @@ pub(crate) trait Backend {
         tokens: &[TokenKey],
     ) -> Result<Option<Class>>;
     async fn label(&self, digest: &[u8]) -> Result<Option<Class>>;
+    async fn clear_learned(&self) -> Result<()>;
     async fn greylist_touch(&self, key: &[u8], now: Timestamp, ttl: Duration) -> Result<Sighting>;
     async fn greylist_get(&self, key: &[u8], now: Timestamp) -> Result<Option<Sighting>>;
     /// `bucket` is the current hour; it expires `ttl` after the hour ends.

@@ -266,6 +266,13 @@ impl Store {
         dispatch!(self, b => b.label(digest).await)
     }
 
+    /// Forgets everything learned, at once: every token's counters, the class totals and
+    /// every message's label. Greylist, stats, records and values stay (the tokenizer version
+    /// the classifier keeps among the values is its own to remove).
+    pub async fn clear_learned(&self) -> Result<()> {
+        dispatch!(self, b => b.clear_learned().await)
+    }
+
     /// Records a sighting of `key` now and returns the entry with it (`count` 1 when it is
     /// new, or the old one had expired); the entry expires `ttl` after this sighting.
     pub async fn greylist_touch(&self, key: &[u8], ttl: Duration) -> Result<Sighting> {

@@ -137,6 +137,14 @@ impl Backend for MemoryStore {
         Ok(self.state().labels.get(digest).copied())
     }
 
+    async fn clear_learned(&self) -> Result<()> {
+        let mut state = self.state();
+        state.tokens.clear();
+        state.totals = ClassTotals::default();
+        state.labels.clear();
+        Ok(())
+    }
+
     async fn greylist_touch(&self, key: &[u8], now: Timestamp, ttl: Duration) -> Result<Sighting> {
         let mut state = self.state();
         let live = state.greylist.get(key).filter(|g| g.expires > now).copied();

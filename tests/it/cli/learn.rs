@@ -1,6 +1,7 @@
-//! `kanmon learn` and `kanmon bayes stats` on the embedded store, across runs of the binary:
-//! Maildir folders and an mbox learned, learning twice counting once, a class moved,
-//! messages forgotten, unreadable ones skipped with their reasons.
+//! `kanmon learn`, `kanmon bayes stats` and `kanmon bayes reset` on the embedded store,
+//! across runs of the binary: Maildir folders and an mbox learned, learning twice counting
+//! once, a class moved, messages forgotten, unreadable ones skipped with their reasons, a
+//! store of another tokenizer version refused until it is reset.
 
 use super::*;
 
@@ -160,6 +161,99 @@ fn learning_counts_once_moves_classes_forgets_and_reports_what_it_skipped() {
         Some(false),
         "49 ham is under min_ham"
     );
+}
+
+/// Marks the store as learned by another tokenizer version, as an older kanmon would
+/// have left it.
+fn learned_by_another_tokenizer(k: &Kanmon) {
+    let settings = kanmon_store::StoreSettings {
+        path: k.path("state/kanmon.redb"),
+        ..kanmon_store::StoreSettings::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let store = kanmon_store::Store::open(&settings).await.expect("open");
+        store
+            .set("bayes:tokenizer", b"v0", None)
+            .await
+            .expect("set the version");
+    });
+}
+
+#[test]
+fn reset_forgets_everything_learned_only_when_told_to() {
+    let k = with_store();
+    let spam = maildir(&k.path("Maildir/.Spam"), 50, true);
+    let ham = maildir(&k.path("Maildir"), 50, false);
+    kanmon(&k, &["learn", "--spam", spam.to_str().unwrap()]).assert_code(0);
+    kanmon(&k, &["learn", "--ham", ham.to_str().unwrap()]).assert_code(0);
+    learned_by_another_tokenizer(&k);
+
+    let refused = kanmon(&k, &["learn", "--spam", spam.to_str().unwrap()]);
+    refused.assert_code(1);
+    assert!(
+        refused.stderr.contains("tokenizer v0")
+            && refused.stderr.contains("kanmon bayes reset --yes"),
+        "{refused:#?}"
+    );
+    let stale = stats(&k);
+    assert_eq!(stale["ready"].as_bool(), Some(false), "{stale}");
+    assert!(
+        stale["why_not"]
+            .as_str()
+            .unwrap_or("")
+            .contains("kanmon bayes reset"),
+        "{stale}"
+    );
+
+    let asked = kanmon(&k, &["bayes", "reset"]);
+    asked.assert_code(2);
+    assert!(
+        asked
+            .stderr
+            .contains("would forget 50 spam and 50 ham learned")
+            && asked.stderr.contains("tokenizer v0")
+            && asked.stderr.contains("--yes"),
+        "{asked:#?}"
+    );
+    assert_eq!(
+        stats(&k)["spam"].as_u64(),
+        Some(50),
+        "nothing removed without --yes"
+    );
+
+    let reset = kanmon(&k, &["bayes", "reset", "--yes"]);
+    reset.assert_code(0);
+    assert!(
+        reset.stdout.contains("forgot 50 spam and 50 ham learned"),
+        "{reset:#?}"
+    );
+    let empty = stats(&k);
+    assert_eq!(
+        (
+            empty["spam"].as_u64(),
+            empty["ham"].as_u64(),
+            empty["tokens"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{empty}"
+    );
+    assert!(empty["tokenizer"].is_null(), "{empty}");
+    let again = kanmon(&k, &["bayes", "reset", "--yes"]);
+    again.assert_code(0);
+    assert!(again.stdout.contains("nothing learned"), "{again:#?}");
+
+    // Learning starts over: the same messages are new again, under this tokenizer.
+    let relearned = kanmon(&k, &["learn", "--spam", spam.to_str().unwrap()]);
+    relearned.assert_code(0);
+    assert!(relearned.stderr.contains("50 new"), "{relearned:#?}");
+    kanmon(&k, &["learn", "--ham", ham.to_str().unwrap()]).assert_code(0);
+    let ready = stats(&k);
+    assert_eq!(ready["ready"].as_bool(), Some(true), "{ready}");
+    assert_eq!(ready["tokenizer"].as_str(), Some("v1"));
 }
 
 #[test]

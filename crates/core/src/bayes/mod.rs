@@ -68,7 +68,8 @@ pub async fn claim_version(store: &Store) -> kanmon_store::Result<Result<(), Str
     match learned_version(store).await? {
         Some(version) if version == TOKENIZER_VERSION => Ok(Ok(())),
         Some(version) => Ok(Err(format!(
-            "the store was learned by tokenizer {version}, this kanmon has {TOKENIZER_VERSION}; reset it and learn again"
+            "the store was learned by tokenizer {version}, this kanmon has {TOKENIZER_VERSION}; \
+             `kanmon bayes reset --yes` forgets it, then learn again"
         ))),
         None => {
             store
@@ -77,6 +78,16 @@ pub async fn claim_version(store: &Store) -> kanmon_store::Result<Result<(), Str
             Ok(Ok(()))
         }
     }
+}
+
+/// Forgets everything learned (`kanmon bayes reset`): counters, totals and labels first,
+/// then the tokeniser version, so an interruption between the two leaves an empty store
+/// still marked with the old version (the next reset finishes it), never old counts that the
+/// next learn would claim for this version.
+pub async fn reset(store: &Store) -> kanmon_store::Result<()> {
+    store.clear_learned().await?;
+    store.delete(VERSION_KEY).await?;
+    Ok(())
 }
 
 /// Whether the classifier gives bands with these counts, or why not (`kanmon bayes stats`
@@ -92,7 +103,8 @@ pub fn readiness(
         && version != TOKENIZER_VERSION
     {
         return Err(format!(
-            "learned by tokenizer {version}, this kanmon has {TOKENIZER_VERSION}"
+            "learned by tokenizer {version}, this kanmon has {TOKENIZER_VERSION} \
+             (`kanmon bayes reset --yes`, then learn again)"
         ));
     }
     if spam < min_spam || ham < min_ham {

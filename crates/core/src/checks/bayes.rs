@@ -113,7 +113,8 @@ impl BayesCheck {
                     outcome.skip(
                         "bayes",
                         format!(
-                            "the store was learned by tokenizer {version}, this kanmon has {}; learn again",
+                            "the store was learned by tokenizer {version}, this kanmon has {}; \
+                             `kanmon bayes reset --yes`, then learn again",
                             bayes::TOKENIZER_VERSION
                         ),
                     );

@@ -161,6 +161,15 @@ pub(super) fn append_record(
     )
 }
 
+/// See [`crate::Store::clear_learned`]: the three tables emptied in the batch's
+/// transaction (learned entries never expire, so the expiry index has none of them).
+pub(super) fn clear_learned(t: &mut Tables<'_>) -> Result<()> {
+    t.tokens.retain(|_, _| false).db()?;
+    t.totals.retain(|_, _| false).db()?;
+    t.labels.retain(|_, _| false).db()?;
+    Ok(())
+}
+
 /// See [`crate::Store::trim_records_before`]: the stream's records stamped before `before`,
 /// at most [`crate::TRIM_RECORDS_MAX`], with their expiry index, read from the front of
 /// the stream, so a trim costs what it removes, not the size of the ring.

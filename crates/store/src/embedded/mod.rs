@@ -162,6 +162,10 @@ impl Backend for EmbeddedStore {
         self.read(move |txn| read::label(txn, &digest)).await
     }
 
+    async fn clear_learned(&self) -> Result<()> {
+        self.write(change::clear_learned).await
+    }
+
     async fn greylist_touch(&self, key: &[u8], now: Timestamp, ttl: Duration) -> Result<Sighting> {
         let key = key.to_vec();
         let expires = expiry(now, ttl);

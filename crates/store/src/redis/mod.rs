@@ -144,6 +144,10 @@ impl Backend for RedisStore {
         self.read_label(digest).await
     }
 
+    async fn clear_learned(&self) -> Result<()> {
+        self.unlink_learned().await
+    }
+
     async fn greylist_touch(&self, key: &[u8], now: Timestamp, ttl: Duration) -> Result<Sighting> {
         self.touch(key, now, ttl).await
     }

@@ -123,6 +123,23 @@ impl RedisStore {
         }
     }
 
+    /// The three keys of everything learned in one `UNLINK`: atomic, and the server frees
+    /// the hashes in the background instead of blocking on a large one.
+    pub(super) async fn unlink_learned(&self) -> Result<()> {
+        let keys = self.keys();
+        let mut conn = self.conn();
+        let _: u64 = self
+            .bounded(
+                ::redis::cmd("UNLINK")
+                    .arg(keys.tokens())
+                    .arg(keys.totals())
+                    .arg(keys.labels())
+                    .query_async(&mut conn),
+            )
+            .await?;
+        Ok(())
+    }
+
     pub(super) async fn read_label(&self, digest: &[u8]) -> Result<Option<Class>> {
         let mut conn = self.conn();
         let label: Option<Vec<u8>> = self

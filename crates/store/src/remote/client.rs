@@ -187,6 +187,13 @@ impl Backend for RemoteStore {
         }
     }
 
+    async fn clear_learned(&self) -> Result<()> {
+        match self.call(Request::ClearLearned).await? {
+            Reply::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     async fn label(&self, digest: &[u8]) -> Result<Option<Class>> {
         match self
             .call(Request::Label {

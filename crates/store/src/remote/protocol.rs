@@ -39,6 +39,7 @@ pub(crate) enum Request {
         #[serde(with = "hex")]
         digest: Vec<u8>,
     },
+    ClearLearned,
     GreylistTouch {
         #[serde(with = "hex")]
         key: Vec<u8>,

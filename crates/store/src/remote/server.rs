@@ -90,6 +90,7 @@ async fn answer(store: &Store, request: Request, stream: &mut UnixStream) -> std
             .label(&digest)
             .await
             .map(|class| Reply::Class { class }),
+        Request::ClearLearned => store.clear_learned().await.map(|()| Reply::Done),
         Request::GreylistTouch { key, ttl_ms } => store
             .greylist_touch(&key, Duration::from_millis(ttl_ms))
             .await

@@ -24,6 +24,7 @@ macro_rules! conformance {
                 unknown_tokens_read_as_zero,
                 learning_twice_counts_once,
                 relabelling_moves_and_forgetting_removes,
+                clearing_learned_keeps_everything_else,
                 a_batch_of_two_thousand_tokens,
                 concurrent_learning_loses_nothing,
                 greylist_sightings,

@@ -100,6 +100,52 @@ pub(crate) async fn relabelling_moves_and_forgetting_removes(s: Subject) {
     assert_eq!((summary.tokens, summary.digests), (1, 1));
 }
 
+/// Clearing what was learned empties counters, totals and labels and nothing else; the
+/// store learns again from zero afterwards.
+pub(crate) async fn clearing_learned_keeps_everything_else(s: Subject) {
+    let store = &s.store;
+    let ttl = Duration::from_secs(3600);
+    store.relabel(b"m1", Some(SPAM), &[1, 2, 3]).await.unwrap();
+    store.relabel(b"m2", Some(HAM), &[3, 4]).await.unwrap();
+    store.greylist_touch(b"g", ttl).await.unwrap();
+    store.append_record("r", b"x", ttl).await.unwrap();
+    store.set("bayes:tokenizer", b"v1", None).await.unwrap();
+    store.stats_add(&[("a", 1)], ttl).await.unwrap();
+
+    store.clear_learned().await.unwrap();
+    let read = store.token_counts(&[1, 2, 3, 4]).await.unwrap();
+    assert_eq!(read.totals, ClassTotals::default());
+    assert_eq!(read.counts, vec![TokenCounts::default(); 4]);
+    assert_eq!(store.label(b"m1").await.unwrap(), None);
+    assert_eq!(store.label(b"m2").await.unwrap(), None);
+    let summary = store.summary().await.unwrap();
+    assert_eq!((summary.tokens, summary.digests), (0, 0));
+    assert_eq!(summary.learned, ClassTotals::default());
+    assert_eq!(
+        (
+            summary.greylist,
+            summary.records,
+            summary.values,
+            summary.stat_counters
+        ),
+        (1, 1, 1, 1)
+    );
+    assert_eq!(
+        store.get("bayes:tokenizer").await.unwrap(),
+        Some(b"v1".to_vec())
+    );
+
+    store.clear_learned().await.unwrap();
+    assert_eq!(
+        store.relabel(b"m1", Some(HAM), &[1]).await.unwrap(),
+        None,
+        "a cleared label is gone, so this is a new learn, not a move"
+    );
+    let read = store.token_counts(&[1, 3]).await.unwrap();
+    assert_eq!(read.totals, ClassTotals { spam: 0, ham: 1 });
+    assert_eq!(read.counts, vec![counts(0, 1), counts(0, 0)]);
+}
+
 /// One message's worth of tokens in one call, answers in the order asked.
 pub(crate) async fn a_batch_of_two_thousand_tokens(s: Subject) {
     let tokens: Vec<u64> = (0..2000u64)
