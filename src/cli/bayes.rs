@@ -9,7 +9,7 @@ use clap::Subcommand;
 use kanmon_core::bayes::{self, learned_version, readiness};
 use kanmon_store::{ClassTotals, Store};
 
-use super::{CliError, load_config, store_failed as failed};
+use super::{CliError, current_thread_runtime, load_config, store_failed as failed};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BayesCommand {
@@ -38,10 +38,7 @@ pub(crate) fn run(command: BayesCommand) -> Result<ExitCode, CliError> {
             load_config(config.as_ref())?
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(Box::new(e)))?;
+    let runtime = current_thread_runtime()?;
     runtime.block_on(async {
         let store = Store::open_or_connect(&config.store)
             .await

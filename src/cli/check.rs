@@ -11,7 +11,7 @@ use kanmon_core::report::Report;
 use kanmon_core::{Engine, Envelope, ReverseName};
 
 use super::scan_store;
-use super::{CliError, load_config, report};
+use super::{CliError, current_thread_runtime, load_config, report};
 
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
@@ -66,10 +66,7 @@ pub(crate) fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
         sasl_user: args.sasl_user,
         queue_id: None,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(Box::new(e)))?;
+    let runtime = current_thread_runtime()?;
     let store = runtime
         .block_on(scan_store::open(&config))
         .map_err(|e| CliError::Failed(Box::new(e)))?;

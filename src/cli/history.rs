@@ -10,7 +10,7 @@ use kanmon_core::history::{self, Bounds, Filter, HistoryEntry};
 use kanmon_core::stats::utc_date;
 use kanmon_store::Store;
 
-use super::{CliError, load_config};
+use super::{CliError, current_thread_runtime, load_config};
 
 #[derive(Debug, Args)]
 pub(crate) struct HistoryArgs {
@@ -34,10 +34,7 @@ pub(crate) struct HistoryArgs {
 
 pub(crate) fn run(args: HistoryArgs) -> Result<ExitCode, CliError> {
     let config = load_config(args.config.as_ref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(Box::new(e)))?;
+    let runtime = current_thread_runtime()?;
     let filter = Filter {
         queue_id: args.queue_id,
         from: args.from,

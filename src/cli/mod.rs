@@ -116,6 +116,14 @@ pub(crate) enum CliError {
     Usage(String),
 }
 
+/// The one-thread runtime a command runs its async part on.
+pub(crate) fn current_thread_runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(Box::new(e)))
+}
+
 /// A store call that failed, as the command's error (exit 1).
 pub(crate) fn store_failed(error: kanmon_store::StoreError) -> CliError {
     CliError::Failed(Box::new(error))

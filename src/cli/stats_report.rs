@@ -12,7 +12,7 @@ use kanmon_core::stats::{Count, Summary, UTC_DAY_SECS, parse_day, parse_since, u
 use kanmon_store::{STAT_BUCKET_SECS, Store, Timestamp};
 use serde::Serialize;
 
-use super::{CliError, load_config};
+use super::{CliError, current_thread_runtime, load_config};
 
 #[derive(Debug, Args)]
 pub(crate) struct ReportArgs {
@@ -104,10 +104,7 @@ struct OneTable<'a> {
 
 pub(crate) fn run(args: ReportArgs) -> Result<ExitCode, CliError> {
     let config = load_config(args.config.as_ref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(Box::new(e)))?;
+    let runtime = current_thread_runtime()?;
     runtime.block_on(async {
         let store = Store::open_or_connect(&config.store)
             .await

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use kanmon_store::{Entry, Store, StoreError, Summary};
 
-use super::{CliError, load_config, store_failed as failed};
+use super::{CliError, current_thread_runtime, load_config, store_failed as failed};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum StoreCommand {
@@ -60,10 +60,7 @@ const IMPORT_BATCH: usize = 5_000;
 const IMPORT_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 pub(crate) fn run(command: StoreCommand) -> Result<ExitCode, CliError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(Box::new(e)))?;
+    let runtime = current_thread_runtime()?;
     runtime.block_on(run_async(command))
 }
 
