@@ -3,7 +3,7 @@
 //! `../shared/corpus/anchors.md`.
 //!
 //! 1. Every message is decoded and tokenised once (unigrams, and unigrams + OSB pairs).
-//! 2. Model and parameters are chosen by stratified 5-fold cross-validation on TRAIN only
+//! 2. Model and parameters are chosen by 5-fold cross-validation on TRAIN only
 //!    (folds from a hash of "cv/group/id", independent of the TEST split): minimise FN at the
 //!    default threshold (P > 0.99, where BAYES_99 alone reaches add_header) with at most one
 //!    FP, ties broken by ROC AUC, then FN at 0 FP. TEST plays no part in the choice.
@@ -50,7 +50,8 @@ struct Message {
     raw: Vec<u8>,
     unigrams: Vec<TokenKey>,
     osb: Vec<TokenKey>,
-    /// The keys under each of [`TOKENIZER_CANDIDATES`]' options.
+    /// The keys under each of [`TOKENIZER_CANDIDATES`]' options (only for
+    /// `KANMON_BAYES_REPEATED`, else empty).
     candidates: Vec<Vec<TokenKey>>,
 }
 
@@ -269,7 +270,7 @@ fn corpus_dir() -> PathBuf {
     )
 }
 
-fn load(dir: &Path) -> Vec<Message> {
+fn load(dir: &Path, with_candidates: bool) -> Vec<Message> {
     let split = dir.parent().unwrap().join("split.tsv");
     let manifest = std::fs::read_to_string(&split)
         .unwrap_or_else(|e| panic!("{}: {e} (run scripts/bench-accuracy)", split.display()));
@@ -296,7 +297,8 @@ fn load(dir: &Path) -> Vec<Message> {
                 osb: bayes::tokenize(&content, &osb_options).keys,
                 candidates: TOKENIZER_CANDIDATES
                     .iter()
-                    .map(|(_, pairs, capitals)| {
+                    .filter(|_| with_candidates)
+                    .map(|(pairs, capitals)| {
                         let options = TokenizerOptions {
                             max_pairs: *pairs,
                             capitals: *capitals,
@@ -381,52 +383,49 @@ fn choose(results: &[(Variant, Metrics)], filter: impl Fn(&Variant) -> bool) -> 
 }
 
 /// Tokeniser options of the structural candidates of the repeated cross-validation:
-/// (name, CJK pairs at most, `uc:` capitals tokens). The first is the tokeniser shipped until
-/// that study; the last won it and is the default now.
-const TOKENIZER_CANDIDATES: [(&str, usize, bool); 4] = [
-    ("tokens as first shipped", 500, true),
-    ("pairs ≤ 100", 100, true),
-    ("no capitals", 500, false),
-    ("pairs ≤ 100, no capitals", 100, false),
-];
+/// (CJK pairs at most, `uc:` capitals tokens). The first is the tokeniser shipped until that
+/// study; the last won it and is the default now.
+const TOKENIZER_CANDIDATES: [(usize, bool); 4] =
+    [(500, true), (100, true), (500, false), (100, false)];
 
 /// A structural candidate: one of [`TOKENIZER_CANDIDATES`], and optionally only the most
 /// significant tokens combined (SpamAssassin combines at most 150).
 struct Candidate {
     name: &'static str,
-    tokens: usize,
+    /// Index into [`TOKENIZER_CANDIDATES`].
+    tokenizer: usize,
     most_significant: Option<usize>,
 }
 
 const CANDIDATES: [Candidate; 6] = [
     Candidate {
         name: "A as first shipped",
-        tokens: 0,
+        tokenizer: 0,
         most_significant: None,
     },
     Candidate {
         name: "B pairs ≤ 100",
-        tokens: 1,
+        tokenizer: 1,
         most_significant: None,
     },
     Candidate {
         name: "C no capitals",
-        tokens: 2,
+        tokenizer: 2,
         most_significant: None,
     },
     Candidate {
         name: "D pairs ≤ 100, no capitals",
-        tokens: 3,
+        tokenizer: 3,
         most_significant: None,
     },
     Candidate {
         name: "E 150 most significant",
-        tokens: 0,
+        tokenizer: 0,
         most_significant: Some(150),
     },
     Candidate {
         name: "F pairs ≤ 100, 150 most significant",
-        tokens: 1,
+        tokenizer: 1,
         most_significant: Some(150),
     },
 ];
@@ -483,15 +482,15 @@ fn repeated_cross_validation(messages: &[Message], repetitions: u32) {
         let mut scored: Vec<Vec<(bool, f64)>> = vec![Vec::new(); CANDIDATES.len()];
         let mut names: Vec<Vec<String>> = vec![Vec::new(); CANDIDATES.len()];
         for fold in 0..FOLDS {
-            for tokens in 0..TOKENIZER_CANDIDATES.len() {
+            for tokenizer in 0..TOKENIZER_CANDIDATES.len() {
                 let mut counts = Counts::default();
                 for message in train.iter().filter(|m| m.fold_of(repetition) != fold) {
-                    counts.learn(&message.candidates[tokens], message.spam);
+                    counts.learn(&message.candidates[tokenizer], message.spam);
                 }
                 for message in train.iter().filter(|m| m.fold_of(repetition) == fold) {
-                    let read = counts.read(&message.candidates[tokens]);
+                    let read = counts.read(&message.candidates[tokenizer]);
                     for (i, candidate) in CANDIDATES.iter().enumerate() {
-                        if candidate.tokens == tokens {
+                        if candidate.tokenizer == tokenizer {
                             scored[i].push((
                                 message.spam,
                                 candidate_log_odds(&read, candidate.most_significant),
@@ -658,14 +657,21 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // A value that is not a repetition count must not fall through to scoring TEST.
+    let repetitions: Option<u32> = std::env::var("KANMON_BAYES_REPEATED").ok().map(|n| {
+        n.parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| panic!("KANMON_BAYES_REPEATED={n:?}: want a positive number"))
+    });
     let dir = corpus_dir();
     let started = Instant::now();
-    let messages = load(&dir);
+    let messages = load(&dir, repetitions.is_some());
     let load_secs = started.elapsed().as_secs_f64();
     let train: Vec<&Message> = messages.iter().filter(|m| m.train).collect();
     let test: Vec<&Message> = messages.iter().filter(|m| !m.train).collect();
     println!(
-        "corpus: {} messages ({} TRAIN, {} TEST), decoded and tokenised twice in {load_secs:.1} s",
+        "corpus: {} messages ({} TRAIN, {} TEST), decoded and tokenised in {load_secs:.1} s",
         messages.len(),
         train.len(),
         test.len()
@@ -683,10 +689,7 @@ fn main() {
         explain(&messages);
         return;
     }
-    if let Some(repetitions) = std::env::var("KANMON_BAYES_REPEATED")
-        .ok()
-        .and_then(|n| n.parse().ok())
-    {
+    if let Some(repetitions) = repetitions {
         repeated_cross_validation(&messages, repetitions);
         return;
     }

@@ -49,7 +49,7 @@ pub(crate) fn run(command: BayesCommand) -> Result<ExitCode, CliError> {
                 stats(&learned, &config, json);
                 Ok(ExitCode::SUCCESS)
             }
-            BayesCommand::Reset { yes, .. } => reset(&store, &learned, yes).await,
+            BayesCommand::Reset { yes, .. } => reset(&store, &learned, &config, yes).await,
         }
     })
 }
@@ -77,8 +77,14 @@ impl Learned {
         })
     }
 
+    /// Nothing to forget: no counts, and no version marker but perhaps this kanmon's own.
     fn is_empty(&self) -> bool {
-        self.totals == ClassTotals::default() && self.tokens == 0 && self.version.is_none()
+        self.totals == ClassTotals::default()
+            && self.tokens == 0
+            && self
+                .version
+                .as_deref()
+                .is_none_or(|v| v == bayes::TOKENIZER_VERSION)
     }
 }
 
@@ -126,7 +132,12 @@ fn stats(learned: &Learned, config: &kanmon_core::Config, json: bool) {
 }
 
 /// Without `yes`, says what would go and exits 2, so a mistyped command removes nothing.
-async fn reset(store: &Store, learned: &Learned, yes: bool) -> Result<ExitCode, CliError> {
+async fn reset(
+    store: &Store,
+    learned: &Learned,
+    config: &kanmon_core::Config,
+    yes: bool,
+) -> Result<ExitCode, CliError> {
     let what = format!(
         "{} spam and {} ham learned, {} tokens, tokenizer {}, in the {} store {}",
         learned.totals.spam,
@@ -145,10 +156,16 @@ async fn reset(store: &Store, learned: &Learned, yes: bool) -> Result<ExitCode, 
     }
     if !yes {
         return Err(CliError::Usage(format!(
-            "this would forget {what}; run again with --yes to do it"
+            "this would forget {what}; run again with --yes to do it \
+             (`kanmon store export > FILE` first keeps a copy that `kanmon store import` restores)"
         )));
     }
     bayes::reset(store).await.map_err(failed)?;
-    println!("forgot {what}");
+    let params = &config.bayes.params;
+    println!(
+        "forgot what the store had: {what}\n\
+         Bayes abstains until {} spam and {} ham are learned again (autolearn, if on, counts too)",
+        params.min_spam, params.min_ham
+    );
     Ok(ExitCode::SUCCESS)
 }

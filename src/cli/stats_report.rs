@@ -12,7 +12,7 @@ use kanmon_core::stats::{Count, Summary, UTC_DAY_SECS, parse_day, parse_since, u
 use kanmon_store::{STAT_BUCKET_SECS, Store, Timestamp};
 use serde::Serialize;
 
-use super::{CliError, current_thread_runtime, load_config};
+use super::{CliError, current_thread_runtime, load_config, store_failed};
 
 #[derive(Debug, Args)]
 pub(crate) struct ReportArgs {
@@ -108,12 +108,12 @@ pub(crate) fn run(args: ReportArgs) -> Result<ExitCode, CliError> {
     runtime.block_on(async {
         let store = Store::open_or_connect(&config.store)
             .await
-            .map_err(|e| CliError::Failed(Box::new(e)))?;
+            .map_err(store_failed)?;
         let (from, until) = period(&args, store.clock().now())?;
         let counts = store
             .stats_read(from, until - 1)
             .await
-            .map_err(|e| CliError::Failed(Box::new(e)))?;
+            .map_err(store_failed)?;
         let summary =
             Summary::from_counts(&counts, from, until, args.top.unwrap_or(config.stats.top_n));
         let text = match (args.by, args.json) {

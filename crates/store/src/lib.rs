@@ -266,9 +266,11 @@ impl Store {
         dispatch!(self, b => b.label(digest).await)
     }
 
-    /// Forgets everything learned, at once: every token's counters, the class totals and
-    /// every message's label. Greylist, stats, records and values stay (the tokenizer version
-    /// the classifier keeps among the values is its own to remove).
+    /// Forgets everything learned: every token's counters, the class totals and every
+    /// message's label. Greylist, stats, records and values stay (the tokenizer version the
+    /// classifier keeps among the values is its own to remove). Redis does it at once; the
+    /// embedded store in writes of 10,000 entries, totals first, so other writes are not held
+    /// up by a large store — a learn made while it runs may be partly undone.
     pub async fn clear_learned(&self) -> Result<()> {
         dispatch!(self, b => b.clear_learned().await)
     }

@@ -31,7 +31,7 @@ use kanmon_core::kanmon_auth::dkim::{
 use kanmon_core::kanmon_auth::dns::{DnsError, HickoryResolver, TxtAnswer};
 
 use super::dns_name;
-use crate::cli::{CliError, load_config};
+use crate::cli::{CliError, current_thread_runtime, load_config};
 
 /// The exit statuses of `testkey`, beyond 1 and 2 which every command uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,10 +79,7 @@ pub(crate) fn run(args: TestkeyArgs) -> Result<ExitCode, CliError> {
     };
     let key = public_half(&key_file, &access)?;
     let resolver = resolver(&config)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(Box::new(e)))?;
+    let runtime = current_thread_runtime()?;
     let (answer, validated) = runtime.block_on(resolver.txt_with_validation(&name));
     let outcome = report(&name, &key_file, &key, answer, validated);
     Ok(ExitCode::from(outcome as u8))

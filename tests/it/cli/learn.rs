@@ -216,7 +216,8 @@ fn reset_forgets_everything_learned_only_when_told_to() {
             .stderr
             .contains("would forget 50 spam and 50 ham learned")
             && asked.stderr.contains("tokenizer v0")
-            && asked.stderr.contains("--yes"),
+            && asked.stderr.contains("--yes")
+            && asked.stderr.contains("kanmon store export"),
         "{asked:#?}"
     );
     assert_eq!(
@@ -228,7 +229,12 @@ fn reset_forgets_everything_learned_only_when_told_to() {
     let reset = kanmon(&k, &["bayes", "reset", "--yes"]);
     reset.assert_code(0);
     assert!(
-        reset.stdout.contains("forgot 50 spam and 50 ham learned"),
+        reset
+            .stdout
+            .contains("forgot what the store had: 50 spam and 50 ham learned")
+            && reset
+                .stdout
+                .contains("abstains until 50 spam and 50 ham are learned again"),
         "{reset:#?}"
     );
     let empty = stats(&k);

@@ -137,7 +137,15 @@ fn character_pairs_are_capped_per_message() {
         .collect();
     assert_eq!(pairs.len(), 100, "{pairs:?}");
     assert_eq!(pairs[0], "c:一丁");
-    assert!(tokens.truncated);
+    assert!(
+        !tokens.truncated,
+        "the cap chooses tokens, it does not cut the message"
+    );
+    // A lone character between spaces is no pair and is kept past the cap.
+    let raw = format!("Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{run} 丸\r\n");
+    let content = Content::derive(raw.as_bytes(), &Envelope::default(), 100);
+    let texts = tokenize::tokenize_texts(&content, &TokenizerOptions::default()).texts;
+    assert!(has(&texts, "c:丸"), "{texts:?}");
 }
 
 #[test]

@@ -6,8 +6,10 @@
 //! (or forgetting moves other counters than learning did), so nothing added at or after our
 //! own MX is read: our Received hops, Delivered-To, Return-Path, X-Spam-*, Authentication-
 //! Results, mailbox annotations (X-Keywords, Status…). And keys are persisted, so the hash is
-//! xxh3-64 with a fixed seed tied to [`TOKENIZER_VERSION`]: a change to any rule here that
-//! changes keys must bump it.
+//! xxh3-64 with a fixed seed tied to [`TOKENIZER_VERSION`]: a change that gives a token
+//! another key, or makes ordinary mail give tokens it did not, must bump it (forgetting a
+//! message learned before would take off counts never added). Taking fewer tokens, as the
+//! third round did, only leaves counts behind and kept it (docs/bayes.md).
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -75,7 +77,8 @@ impl Default for TokenizerOptions {
 pub struct Tokens {
     /// Distinct keys, in the order first seen.
     pub keys: Vec<TokenKey>,
-    /// Whether `max_tokens`, or the body limits, cut the message short.
+    /// Whether `max_tokens`, or the body limits, cut the message short. The cap on character
+    /// pairs does not count: it chooses which tokens carry evidence, it does not lose text.
     pub truncated: bool,
     /// The token texts (`prefix:text`), when asked for ([`tokenize_texts`]).
     pub texts: Vec<String>,
@@ -296,7 +299,8 @@ fn flush_word(sink: &mut Sink, prefix: &str, word: &mut String, body: Option<&mu
     word.clear();
 }
 
-/// `c:XY` for each overlapping pair of a run, `c:X` for a run of one.
+/// `c:XY` for each overlapping pair of a run while the message's pairs last (each pair
+/// counts, repeated or not), `c:X` for a run of one.
 fn emit_bigrams(sink: &mut Sink, run: &[char]) {
     let mut text = String::with_capacity(8);
     if run.len() == 1 {
@@ -306,7 +310,6 @@ fn emit_bigrams(sink: &mut Sink, run: &[char]) {
     }
     for pair in run.windows(2) {
         if sink.pairs_left == 0 {
-            sink.truncated = true;
             return;
         }
         sink.pairs_left -= 1;

@@ -67,7 +67,9 @@ pub(crate) struct BayesCheck {
     params: Params,
     tokenizer: TokenizerOptions,
     store: Store,
-    /// The store's counts were found learned by this tokeniser version (asked once).
+    /// The store's counts were found learned by this tokeniser version: asked once, and
+    /// again after any abstention (a reset empties the store, so a relearn by another
+    /// kanmon version is seen).
     version_checked: AtomicBool,
 }
 
@@ -103,6 +105,7 @@ impl BayesCheck {
         let classification = match result {
             Ok(classification) => classification,
             Err(abstention) => {
+                self.version_checked.store(false, Ordering::Relaxed);
                 outcome.skip("bayes", abstention.to_string());
                 return outcome;
             }
@@ -330,5 +333,55 @@ mod tests {
             verdict.skipped
         );
         assert!(crate::bayes::claim_version(&store).await.unwrap().is_err());
+    }
+
+    /// One engine throughout: the version it checked before a reset is asked again after,
+    /// so counts relearned by another tokenizer version are not used.
+    #[tokio::test]
+    async fn after_a_reset_the_version_is_asked_again() {
+        let store = kanmon_store::Store::memory();
+        let learn_all = || async {
+            for n in 0..6 {
+                learn(
+                    &store,
+                    &message(SPAM_WORDS, "promo.example", n),
+                    Class::Spam,
+                )
+                .await;
+                learn(
+                    &store,
+                    &message(HAM_WORDS, "lists.example.org", n),
+                    Class::Ham,
+                )
+                .await;
+            }
+        };
+        learn_all().await;
+        let engine = engine(&store);
+        let spam = message(SPAM_WORDS, "promo.example", 50);
+        let verdict = engine.scan_message(&Envelope::default(), &spam).await;
+        assert!(!bands(&verdict).is_empty(), "{:?}", verdict.skipped);
+
+        crate::bayes::reset(&store).await.unwrap();
+        let verdict = engine.scan_message(&Envelope::default(), &spam).await;
+        assert!(
+            bands(&verdict).is_empty(),
+            "nothing learned after the reset"
+        );
+        learn_all().await;
+        store
+            .set(crate::bayes::VERSION_KEY, b"v0", None)
+            .await
+            .unwrap();
+        let verdict = engine.scan_message(&Envelope::default(), &spam).await;
+        assert!(bands(&verdict).is_empty(), "{:?}", bands(&verdict));
+        assert!(
+            verdict
+                .skipped
+                .iter()
+                .any(|s| s.what == "bayes" && s.why.contains("tokenizer v0")),
+            "{:?}",
+            verdict.skipped
+        );
     }
 }

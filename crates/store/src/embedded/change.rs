@@ -161,13 +161,33 @@ pub(super) fn append_record(
     )
 }
 
-/// See [`crate::Store::clear_learned`]: the three tables emptied in the batch's
-/// transaction (learned entries never expire, so the expiry index has none of them).
-pub(super) fn clear_learned(t: &mut Tables<'_>) -> Result<()> {
-    t.tokens.retain(|_, _| false).db()?;
+/// One step of [`crate::Store::clear_learned`]: the totals, then up to `limit` labels and
+/// tokens from the front of their tables (learned entries never expire, so the expiry index
+/// has none of them). Whether any remain.
+pub(super) fn clear_learned_batch(t: &mut Tables<'_>, limit: usize) -> Result<bool> {
     t.totals.retain(|_, _| false).db()?;
-    t.labels.retain(|_, _| false).db()?;
-    Ok(())
+    let labels: Vec<Vec<u8>> = {
+        let mut labels = Vec::new();
+        for entry in t.labels.iter().db()?.take(limit) {
+            labels.push(entry.db()?.0.value().to_vec());
+        }
+        labels
+    };
+    for digest in &labels {
+        t.labels.remove(digest.as_slice()).db()?;
+    }
+    let room = limit - labels.len();
+    let tokens: Vec<TokenKey> = {
+        let mut tokens = Vec::new();
+        for entry in t.tokens.iter().db()?.take(room) {
+            tokens.push(entry.db()?.0.value());
+        }
+        tokens
+    };
+    for key in &tokens {
+        t.tokens.remove(key).db()?;
+    }
+    Ok(t.labels.first().db()?.is_some() || t.tokens.first().db()?.is_some())
 }
 
 /// See [`crate::Store::trim_records_before`]: the stream's records stamped before `before`,

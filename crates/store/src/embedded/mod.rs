@@ -40,6 +40,8 @@ pub use open::compact;
 /// Most expired entries removed in one write transaction: the writer (and so every other
 /// write) waits for one such batch at most, not for a whole day's expiry.
 const EXPIRE_BATCH: usize = 1000;
+/// Learned entries (labels, then tokens) removed per write by `clear_learned`.
+const CLEAR_BATCH: usize = 10_000;
 
 /// One redb file. Clones share the file and the writer thread.
 #[derive(Clone)]
@@ -162,8 +164,15 @@ impl Backend for EmbeddedStore {
         self.read(move |txn| read::label(txn, &digest)).await
     }
 
+    /// Implementation note: in writes of [`CLEAR_BATCH`] entries, each with its own
+    /// timeout, so a large store is emptied without holding the writer (and the mail path's
+    /// writes) for long. The totals go in the first, so the classifier abstains from then on.
     async fn clear_learned(&self) -> Result<()> {
-        self.write(change::clear_learned).await
+        while self
+            .write(|t| change::clear_learned_batch(t, CLEAR_BATCH))
+            .await?
+        {}
+        Ok(())
     }
 
     async fn greylist_touch(&self, key: &[u8], now: Timestamp, ttl: Duration) -> Result<Sighting> {

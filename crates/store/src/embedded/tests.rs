@@ -1,10 +1,11 @@
 //! What only the embedded backend has: the file, its mode, its errors, reopening, and
-//! expiry in batches. The contract itself is held by `tests/conformance/`.
+//! expiry and clearing in batches. The contract itself is held by `tests/conformance/`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use super::*;
+use crate::ClassTotals;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -334,4 +335,33 @@ async fn trims_by_time_are_bounded_and_unindex_what_they_remove() {
         3,
         "the last two of h and other"
     );
+}
+
+/// Clearing what was learned takes several writes on a store larger than one batch, and
+/// leaves nothing learned; other entries stay.
+#[tokio::test]
+async fn clearing_learned_works_through_a_large_store_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("kanmon.redb"), TIMEOUT)
+        .await
+        .unwrap();
+    let messages = 30u64;
+    for m in 0..messages {
+        let tokens: Vec<TokenKey> = (0..1_000).map(|i| m * 1_000 + i).collect();
+        store
+            .relabel(&m.to_be_bytes(), Some(Class::Spam), &tokens)
+            .await
+            .unwrap();
+    }
+    store.set("kept", b"v", 100, None).await.unwrap();
+    let before = store.summary(100).await.unwrap();
+    assert_eq!(before.tokens, messages * 1_000);
+    assert!(before.tokens > 2 * CLEAR_BATCH as u64);
+
+    store.clear_learned().await.unwrap();
+    let after = store.summary(100).await.unwrap();
+    assert_eq!((after.tokens, after.digests), (0, 0));
+    assert_eq!(after.learned, ClassTotals::default());
+    assert_eq!(after.values, 1);
+    assert_eq!(store.label(&0u64.to_be_bytes()).await.unwrap(), None);
 }

@@ -130,7 +130,9 @@ impl RemoteStore {
 
     async fn call(&self, request: Request) -> Result<Reply> {
         let limit = match request {
-            Request::Expire | Request::Summary | Request::Import { .. } => WHOLE_STORE_TIMEOUT,
+            Request::Expire | Request::Summary | Request::Import { .. } | Request::ClearLearned => {
+                WHOLE_STORE_TIMEOUT
+            }
             _ => self.timeout,
         };
         let mut answer = None;
