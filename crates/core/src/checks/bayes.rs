@@ -225,6 +225,30 @@ mod tests {
             .unwrap();
     }
 
+    /// Six spam and six ham: past the tests' cold start of five each.
+    async fn learn_six_of_each(store: &kanmon_store::Store) {
+        for n in 0..6 {
+            learn(store, &message(SPAM_WORDS, "promo.example", n), Class::Spam).await;
+            learn(
+                store,
+                &message(HAM_WORDS, "lists.example.org", n),
+                Class::Ham,
+            )
+            .await;
+        }
+    }
+
+    fn assert_skipped_for_another_tokenizer(verdict: &Verdict) {
+        assert!(
+            verdict
+                .skipped
+                .iter()
+                .any(|s| s.what == "bayes" && s.why.contains("tokenizer v0")),
+            "{:?}",
+            verdict.skipped
+        );
+    }
+
     fn bands(verdict: &Verdict) -> Vec<&'static str> {
         verdict
             .hits
@@ -248,20 +272,7 @@ mod tests {
             cold.skipped
         );
 
-        for n in 0..6 {
-            learn(
-                &store,
-                &message(SPAM_WORDS, "promo.example", n),
-                Class::Spam,
-            )
-            .await;
-            learn(
-                &store,
-                &message(HAM_WORDS, "lists.example.org", n),
-                Class::Ham,
-            )
-            .await;
-        }
+        learn_six_of_each(&store).await;
         let spam = engine.scan_message(&Envelope::default(), &spam_probe).await;
         let ham = engine.scan_message(&Envelope::default(), &ham_probe).await;
         let spam_bands = bands(&spam);
@@ -299,20 +310,7 @@ mod tests {
     #[tokio::test]
     async fn another_tokenizer_version_makes_it_abstain() {
         let store = kanmon_store::Store::memory();
-        for n in 0..6 {
-            learn(
-                &store,
-                &message(SPAM_WORDS, "promo.example", n),
-                Class::Spam,
-            )
-            .await;
-            learn(
-                &store,
-                &message(HAM_WORDS, "lists.example.org", n),
-                Class::Ham,
-            )
-            .await;
-        }
+        learn_six_of_each(&store).await;
         store
             .set(crate::bayes::VERSION_KEY, b"v0", None)
             .await
@@ -324,14 +322,7 @@ mod tests {
             )
             .await;
         assert!(bands(&verdict).is_empty());
-        assert!(
-            verdict
-                .skipped
-                .iter()
-                .any(|s| s.what == "bayes" && s.why.contains("tokenizer v0")),
-            "{:?}",
-            verdict.skipped
-        );
+        assert_skipped_for_another_tokenizer(&verdict);
         assert!(crate::bayes::claim_version(&store).await.unwrap().is_err());
     }
 
@@ -340,23 +331,7 @@ mod tests {
     #[tokio::test]
     async fn after_a_reset_the_version_is_asked_again() {
         let store = kanmon_store::Store::memory();
-        let learn_all = || async {
-            for n in 0..6 {
-                learn(
-                    &store,
-                    &message(SPAM_WORDS, "promo.example", n),
-                    Class::Spam,
-                )
-                .await;
-                learn(
-                    &store,
-                    &message(HAM_WORDS, "lists.example.org", n),
-                    Class::Ham,
-                )
-                .await;
-            }
-        };
-        learn_all().await;
+        learn_six_of_each(&store).await;
         let engine = engine(&store);
         let spam = message(SPAM_WORDS, "promo.example", 50);
         let verdict = engine.scan_message(&Envelope::default(), &spam).await;
@@ -368,20 +343,13 @@ mod tests {
             bands(&verdict).is_empty(),
             "nothing learned after the reset"
         );
-        learn_all().await;
+        learn_six_of_each(&store).await;
         store
             .set(crate::bayes::VERSION_KEY, b"v0", None)
             .await
             .unwrap();
         let verdict = engine.scan_message(&Envelope::default(), &spam).await;
         assert!(bands(&verdict).is_empty(), "{:?}", bands(&verdict));
-        assert!(
-            verdict
-                .skipped
-                .iter()
-                .any(|s| s.what == "bayes" && s.why.contains("tokenizer v0")),
-            "{:?}",
-            verdict.skipped
-        );
+        assert_skipped_for_another_tokenizer(&verdict);
     }
 }
