@@ -65,11 +65,10 @@ struct Learned {
 
 impl Learned {
     async fn read(store: &Store) -> Result<Learned, CliError> {
-        let totals = store.token_counts(&[]).await.map_err(failed)?.totals;
         let summary = store.summary().await.map_err(failed)?;
         let version = learned_version(store).await.map_err(failed)?;
         Ok(Learned {
-            totals,
+            totals: summary.learned,
             tokens: summary.tokens,
             version,
             backend: summary.backend,

@@ -163,31 +163,15 @@ pub(super) fn append_record(
 
 /// One step of [`crate::Store::clear_learned`]: the totals, then up to `limit` labels and
 /// tokens from the front of their tables (learned entries never expire, so the expiry index
-/// has none of them). Whether any remain.
+/// has none of them). False once it found nothing left to remove.
 pub(super) fn clear_learned_batch(t: &mut Tables<'_>, limit: usize) -> Result<bool> {
     t.totals.retain(|_, _| false).db()?;
-    let labels: Vec<Vec<u8>> = {
-        let mut labels = Vec::new();
-        for entry in t.labels.iter().db()?.take(limit) {
-            labels.push(entry.db()?.0.value().to_vec());
+    for _ in 0..limit {
+        if t.labels.pop_first().db()?.is_none() && t.tokens.pop_first().db()?.is_none() {
+            return Ok(false);
         }
-        labels
-    };
-    for digest in &labels {
-        t.labels.remove(digest.as_slice()).db()?;
     }
-    let room = limit - labels.len();
-    let tokens: Vec<TokenKey> = {
-        let mut tokens = Vec::new();
-        for entry in t.tokens.iter().db()?.take(room) {
-            tokens.push(entry.db()?.0.value());
-        }
-        tokens
-    };
-    for key in &tokens {
-        t.tokens.remove(key).db()?;
-    }
-    Ok(t.labels.first().db()?.is_some() || t.tokens.first().db()?.is_some())
+    Ok(true)
 }
 
 /// See [`crate::Store::trim_records_before`]: the stream's records stamped before `before`,
